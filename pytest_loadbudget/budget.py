@@ -1,0 +1,89 @@
+"""Budget checks: which figures of a model exceed a test's budget, and why it matters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .markers import Budget
+from .record import ModelRecord
+from .units import MIB, compact_ms, format_mib, format_ms, format_number
+
+#: What usually fixes a miss of each figure.
+HINTS = {
+    "mb": "quantize the weights (TF.js converter --quantize_uint8 cuts float32 weights about 4x, "
+    "--quantize_float16 2x; TFLite post-training quantization) or drop unused layers",
+    "ms": "load time grows with the graph and the number of variables: export only the serving "
+    "signature, drop training-only parts, or serve a TFLite model",
+    "warm_ms": "the first call traces the function and compiles kernels: fix input shapes so it compiles once, "
+    "or keep the process warm and do the warm-up at load",
+    "peak_mb": "the load holds serialized and decoded weights at once: load quantized (float16/uint8) weights, "
+    "or split the model",
+    "leak_mb": "each reload keeps memory: load once and reuse the model, call keras.backend.clear_session() "
+    "after releasing one, and dispose of tensors you create",
+}
+
+
+@dataclass(frozen=True)
+class Miss:
+    figure: str
+    line: str
+
+    @property
+    def hint(self) -> str:
+        return HINTS.get(self.figure, "")
+
+
+def check(budget: Budget, record: ModelRecord) -> list[Miss]:
+    """The figures of ``record`` over ``budget``, each as one readable line.
+
+    A budget on a figure that could not be measured is a miss too: a limit
+    that is never checked must not pass silently.
+    """
+    misses: list[Miss] = []
+    name = record.name
+    if budget.mb is not None and record.size_bytes is not None and record.size_bytes > budget.mb * MIB:
+        misses.append(Miss("mb", (
+            f"{name} size {format_mib(record.size_bytes)} > budget {format_number(budget.mb)} MiB "
+            f"({record.files} file{'s' if record.files != 1 else ''})"
+        )))
+    for figure, label, samples, limit in (
+        ("ms", "load", record.load_ms, budget.ms),
+        ("warm_ms", "warm-up", record.warm_ms, budget.warm_ms),
+    ):
+        if limit is None:
+            continue
+        if not samples:
+            misses.append(Miss(figure, f"{name} {label} not measured: {_why_unmeasured(figure, record)}"))
+        elif samples.median > limit:
+            misses.append(Miss(figure, (
+                f"{name} {label} {format_ms(samples.median)} > budget {format_number(limit)} ms "
+                f"(median of {samples.count}, {compact_ms(samples.minimum)}..{compact_ms(samples.maximum)})"
+            )))
+    memory = record.memory
+    if budget.peak_mb is not None:
+        if memory is None:
+            misses.append(Miss("peak_mb", f"{name} peak not measured: {_why_unmeasured('peak_mb', record)}"))
+        elif memory.peak_bytes > budget.peak_mb * MIB:
+            misses.append(Miss("peak_mb", (
+                f"{name} peak {format_mib(memory.peak_bytes)} > budget {format_number(budget.peak_mb)} MiB "
+                f"(load + warm-up, {memory.where})"
+            )))
+    if budget.leak_mb is not None:
+        leak = memory.leak_bytes if memory is not None else None
+        if memory is None or leak is None:
+            misses.append(Miss("leak_mb", f"{name} leak not measured: {_why_unmeasured('leak_mb', record)}"))
+        elif leak > budget.leak_mb * MIB:
+            misses.append(Miss("leak_mb", (
+                f"{name} leak {format_mib(leak)} > budget {format_number(budget.leak_mb)} MiB "
+                f"(after {memory.cycles} load/release cycles, {format_mib(memory.leak_per_cycle)} per cycle, "
+                f"{memory.where})"
+            )))
+    return misses
+
+
+def _why_unmeasured(figure: str, record: ModelRecord) -> str:
+    if record.format == "tfjs-graph":
+        return "a TF.js graph model has no Python runtime; only mb applies to it here"
+    if figure == "warm_ms":
+        return "no warm-up input could be made from the model's signature; pass warmup=... to load_model"
+    return "the measurement was switched off (--loadbudget-disable)"

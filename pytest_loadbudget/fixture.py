@@ -1,0 +1,68 @@
+"""The ``load_model`` fixture: what a test calls to get a measured, warm model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from .markers import Budget
+from .record import ModelRecord
+from .request import AUTO, make_request
+from .settings import Settings
+from .store import Entry, ModelStore
+
+BUDGET_KEY = pytest.StashKey[Budget | None]()
+USED_KEY = pytest.StashKey[list[Entry]]()
+
+
+class LoadModel:
+    """Loads a model once per session, measures it, warms it, and hands it out.
+
+    ``load_model(path)`` detects the format from the path; ``format=`` names it
+    (keras, h5, savedmodel, tflite, tfjs-layers, tfjs-graph). A function is its
+    own loader: ``load_model(my_loader, name="tokenizer", **kwargs)`` calls
+    ``my_loader(**kwargs)``. ``warmup`` is ``"auto"`` (zeros shaped like the
+    model's inputs), an input batch, a function of the model, or None.
+    ``files`` lists extra files the load reads, counted in the size.
+    Other keyword arguments go to the loader.
+    """
+
+    def __init__(self, store: ModelStore, settings: Settings, item: pytest.Item) -> None:
+        self._store = store
+        self._settings = settings
+        self._item = item
+        self.last: ModelRecord | None = None
+
+    def __call__(
+        self,
+        source: str | os.PathLike[str] | Callable[..., Any],
+        *,
+        format: str | None = None,
+        name: str | None = None,
+        warmup: Any = AUTO,
+        files: list[str | os.PathLike[str]] | None = None,
+        **options: Any,
+    ) -> Any:
+        budget = self._item.stash.get(BUDGET_KEY, None)
+        request = make_request(
+            source, format=format, name=name, warmup=warmup, files=files, options=options,
+            base_dir=Path(str(self._item.path)).parent,
+        )
+        rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
+        entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget))
+        used = self._item.stash.setdefault(USED_KEY, [])
+        if entry not in used:
+            used.append(entry)
+        self.last = entry.record
+        return entry.model
+
+    def _memory_cycles(self, budget: Budget | None) -> int | None:
+        wanted: int | None = None
+        if budget is not None and budget.needs_memory:
+            wanted = budget.cycles or (self._settings.cycles if budget.leak_mb is not None else 1)
+        if self._settings.memory == "all":
+            wanted = max(wanted or 0, self._settings.cycles)
+        return wanted

@@ -1,0 +1,72 @@
+"""What every model format provides to the measurements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ModelFileError
+
+
+class ModelFormat:
+    """One way of loading a model; subclasses override what differs.
+
+    ``artifact_files`` validates before anything is loaded, so that a broken
+    artifact fails with the file and the problem rather than a framework
+    traceback from deep inside a loader.
+    """
+
+    name = ""
+    #: Whether the format has a Python loader; TF.js graph models have none.
+    loadable = True
+
+    def matches(self, path: Path) -> bool:
+        raise NotImplementedError
+
+    def artifact_files(self, path: Path) -> list[Path]:
+        """Every file the load reads, after checking they are complete."""
+        if not path.is_file():
+            raise ModelFileError(path, "not a file")
+        return [path]
+
+    def import_framework(self) -> None:
+        """Import the framework outside the timed region: its import is not the load."""
+
+    def load(self, path: Path, **options: Any) -> Any:
+        raise NotImplementedError
+
+    def sample_input(self, model: Any) -> Any:
+        """A batch of one made from the model's input signature, or None."""
+        return None
+
+    def infer(self, model: Any, inputs: Any) -> Any:
+        """Run one inference and read the result back to host memory."""
+        return materialize(model(inputs))
+
+    def release(self, model: Any) -> None:
+        """Free what the model holds beyond its references (none for most formats)."""
+
+
+def materialize(outputs: Any) -> Any:
+    """Bring outputs to host memory so that asynchronous work is included."""
+    if isinstance(outputs, dict):
+        return {key: materialize(value) for key, value in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return [materialize(value) for value in outputs]
+    if hasattr(outputs, "detach") and hasattr(outputs, "cpu"):  # a torch.Tensor
+        return outputs.detach().cpu().numpy()
+    if hasattr(outputs, "numpy"):
+        return outputs.numpy()
+    return outputs
+
+
+def zeros_for_shape(shape: Any, dtype: Any = "float32") -> np.ndarray:
+    """Zeros of a signature's shape, unknown dimensions (batch included) set to 1."""
+    dims = [1 if dim is None or int(dim) < 0 else int(dim) for dim in shape]
+    # TensorFlow DTypes carry their NumPy type; Keras 3 gives plain strings.
+    return np.zeros(dims, dtype=np.dtype(getattr(dtype, "as_numpy_dtype", dtype)))
+
+
+WarmupFn = Callable[[Any], Any]

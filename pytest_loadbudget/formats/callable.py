@@ -1,0 +1,22 @@
+"""Any loader function: ``load_model(my_loader, name="tokenizer")``.
+
+This keeps PyTorch, ONNX Runtime or JAX models, tokenizers and anything else
+with a load step under the same budgets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from .base import ModelFormat
+
+
+class CallableFormat(ModelFormat):
+    name = "callable"
+
+    def matches(self, path: Path) -> bool:
+        return False  # chosen by passing a callable, never detected from a path
+
+    def load_from(self, loader: Callable[..., Any], **options: Any) -> Any:
+        return loader(**options)

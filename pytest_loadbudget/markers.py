@@ -1,0 +1,126 @@
+"""The ``load_budget`` marker: its signature, its help line and its validation.
+
+The marker is a real Python function so that Python's own argument binding
+rejects unknown keywords and positional arguments, and ``pytest --markers``
+shows a help line generated from the signature.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, fields
+from typing import Any
+
+import pytest
+
+from .errors import MarkerError
+
+MARKER_NAME = "load_budget"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits a test sets on every model it loads; ``None`` means no limit.
+
+    Times are milliseconds, sizes and memory MiB (2**20 bytes).
+    """
+
+    ms: float | None = None
+    mb: float | None = None
+    warm_ms: float | None = None
+    peak_mb: float | None = None
+    leak_mb: float | None = None
+    cycles: int | None = None
+    rounds: int | None = None
+
+    def limits(self) -> dict[str, float]:
+        """The figures this budget limits, by keyword."""
+        return {
+            name: value
+            for name in LIMIT_KEYWORDS
+            if (value := getattr(self, name)) is not None
+        }
+
+    @property
+    def needs_memory(self) -> bool:
+        return self.peak_mb is not None or self.leak_mb is not None or self.cycles is not None
+
+
+LIMIT_KEYWORDS = ("ms", "mb", "warm_ms", "peak_mb", "leak_mb")
+
+
+def load_budget(
+    *,
+    ms: float | None = None,
+    mb: float | None = None,
+    warm_ms: float | None = None,
+    peak_mb: float | None = None,
+    leak_mb: float | None = None,
+    cycles: int | None = None,
+    rounds: int | None = None,
+) -> Budget:
+    """Budget every model the test loads through ``load_model``.
+
+    ms: median load time over the rounds, in milliseconds.
+    mb: bytes on disk of every file the load reads, in MiB.
+    warm_ms: median time of the first inference after a load, in milliseconds.
+    peak_mb: resident memory the load and warm-up add at their peak, in MiB,
+        measured in a fresh process.
+    leak_mb: resident memory still held after ``cycles`` load/release cycles
+        beyond what the first cycle held, in MiB.
+    cycles: load/release cycles for ``leak_mb`` (at least 2).
+    rounds: timed load rounds (at least 1); the default adapts to the load time.
+    """
+    for name, value in (("ms", ms), ("mb", mb), ("warm_ms", warm_ms), ("peak_mb", peak_mb), ("leak_mb", leak_mb)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise MarkerError(f"{name}={value!r} must be a number")
+        if not value > 0:
+            raise MarkerError(f"{name}={value!r} must be greater than 0")
+    if cycles is not None and (isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 2):
+        raise MarkerError(f"cycles={cycles!r} must be an integer of at least 2 (the first cycle is the reference)")
+    if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1):
+        raise MarkerError(f"rounds={rounds!r} must be an integer of at least 1")
+    return Budget(ms=ms, mb=mb, warm_ms=warm_ms, peak_mb=peak_mb, leak_mb=leak_mb, cycles=cycles, rounds=rounds)
+
+
+def marker_help() -> str:
+    """The line ``pytest --markers`` shows, built from the signature."""
+    parameters = ", ".join(str(p) for p in inspect.signature(load_budget).parameters.values())
+    return (
+        f"{MARKER_NAME}({parameters}): fail the test when a model it loads through "
+        "the load_model fixture exceeds a budget (ms: median load time, mb: MiB on disk, "
+        "warm_ms: first inference, peak_mb: peak RSS the load adds, leak_mb: RSS kept after "
+        "`cycles` reloads)."
+    )
+
+
+def budget_from_item(item: pytest.Item) -> Budget | None:
+    """The budget of the closest ``load_budget`` marker, validated.
+
+    Raises MarkerError naming the test and the wrong argument.
+    """
+    marker = item.get_closest_marker(MARKER_NAME)
+    if marker is None:
+        return None
+    try:
+        return load_budget(*marker.args, **marker.kwargs)
+    except TypeError as error:
+        # Python's binding message names the function; rephrase it for the marker.
+        accepted = ", ".join(f.name for f in fields(Budget))
+        raise MarkerError(
+            f"invalid @pytest.mark.{MARKER_NAME} on {item.nodeid}: {_binding_problem(error)}; "
+            f"accepted keywords: {accepted}"
+        ) from None
+    except MarkerError as error:
+        raise MarkerError(f"invalid @pytest.mark.{MARKER_NAME} on {item.nodeid}: {error}") from None
+
+
+def _binding_problem(error: TypeError) -> str:
+    message = str(error)
+    return message.replace("load_budget() ", "").replace("takes 0 positional arguments", "takes keyword arguments only")
+
+
+def describe(budget: Budget) -> dict[str, Any]:
+    return {f.name: getattr(budget, f.name) for f in fields(Budget) if getattr(budget, f.name) is not None}

@@ -1,0 +1,135 @@
+"""The measurements: load and warm-up timings, size on disk, peak and leaked memory."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .memory import PeakTracker, current_rss
+from .request import LoadRequest
+from .stats import Samples
+
+#: With rounds left to adapt: never fewer than this, so the median means something.
+MIN_ROUNDS = 5
+#: ... and more rounds while the timed work stays under this many seconds.
+ADAPTIVE_SECONDS = 2.0
+MAX_ROUNDS = 25
+
+
+@dataclass
+class Timings:
+    """Milliseconds per round: the load, and the first inference on the loaded model."""
+
+    load_ms: Samples = field(default_factory=Samples)
+    warm_ms: Samples = field(default_factory=Samples)
+
+
+@dataclass
+class MemoryFigures:
+    """Resident memory of a load, in bytes.
+
+    ``peak_bytes``: the high-water mark of load plus warm-up above the RSS before it.
+    ``rss_after_cycles``: RSS after each load/release cycle; ``leak_bytes`` is
+    the growth from the first to the last (the first cycle pays one-time costs).
+    ``where``: ``"fresh process"`` or ``"in-process"`` (a lower bound: freed
+    heap of earlier loads is reused).
+    """
+
+    peak_bytes: int
+    method: str
+    where: str
+    cycles: int
+    rss_after_cycles: list[int] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def leak_bytes(self) -> int | None:
+        if len(self.rss_after_cycles) < 2:
+            return None
+        return self.rss_after_cycles[-1] - self.rss_after_cycles[0]
+
+    @property
+    def leak_per_cycle(self) -> float | None:
+        leak = self.leak_bytes
+        return None if leak is None else leak / (len(self.rss_after_cycles) - 1)
+
+
+def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
+    """Load ``rounds`` times (adaptive when None); return the last, warm model.
+
+    Each round is load, then warm-up on that fresh model: the warm-up time is
+    the first inference a freshly loaded model pays (tracing, kernel compilation).
+    """
+    fmt = request.format
+    fmt.import_framework()
+    timings = Timings()
+    fixed = rounds is not None
+    wanted = rounds if rounds is not None else MIN_ROUNDS
+    spent = 0.0
+    model: Any = None
+    index = 0
+    # One collection up front; none between rounds: with TensorFlow imported a
+    # full collection takes ~0.4 s, and reference counting frees a dropped model.
+    gc.collect()
+    while True:
+        model = None  # never hold two copies while the next one loads
+        start = time.perf_counter()
+        model = request.load()
+        loaded = time.perf_counter()
+        timings.load_ms.values.append((loaded - start) * 1e3)
+        warm_up = request.warm_up_call(model)
+        if warm_up is not None:
+            warm_start = time.perf_counter()
+            warm_up()
+            timings.warm_ms.values.append((time.perf_counter() - warm_start) * 1e3)
+        spent += time.perf_counter() - start
+        index += 1
+        if index >= wanted and (fixed or spent >= ADAPTIVE_SECONDS or index >= MAX_ROUNDS):
+            return model, timings
+
+
+def reset_framework_state() -> None:
+    """What a long-lived process does between reloads: drop Keras's global state."""
+    for module_name in ("keras", "tf_keras"):
+        module = sys.modules.get(module_name)
+        if module is not None:
+            module.backend.clear_session()
+    gc.collect()
+
+
+def measure_memory(request: LoadRequest, cycles: int, where: str) -> MemoryFigures:
+    """Peak RSS of one load plus warm-up, then RSS after each of ``cycles`` cycles.
+
+    Run in a fresh process (``child.py``) this is the figure users mean; run
+    in the test process it is a lower bound, because heap freed by earlier
+    loads is reused.
+    """
+    fmt = request.format
+    fmt.import_framework()
+    gc.collect()
+    tracker = PeakTracker()
+    tracker.start()
+    model = request.load()
+    _warm(request, model)
+    peak = tracker.peak_bytes()
+    figures = MemoryFigures(peak_bytes=peak, method=tracker.method, where=where, cycles=cycles)
+    if cycles < 2:
+        return figures
+    for cycle in range(cycles):
+        if cycle > 0:
+            model = request.load()
+            _warm(request, model)
+        fmt.release(model)
+        model = None
+        reset_framework_state()
+        figures.rss_after_cycles.append(current_rss())
+    return figures
+
+
+def _warm(request: LoadRequest, model: Any) -> None:
+    warm_up = request.warm_up_call(model)
+    if warm_up is not None:
+        warm_up()

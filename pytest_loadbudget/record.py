@@ -1,0 +1,88 @@
+"""One model's figures and the tests that budgeted it, as data that travels.
+
+Records cross from pytest-xdist workers to the controller as plain dicts
+(``workeroutput``) and end in the JSON report, so every field is JSON-safe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .measure import MemoryFigures
+from .stats import Samples
+
+
+@dataclass
+class TestUse:
+    """A test that used the model: its budget and what it missed."""
+
+    nodeid: str
+    budget: dict[str, Any]
+    misses: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ModelRecord:
+    key: str
+    name: str
+    format: str
+    path: str | None = None
+    size_bytes: int | None = None
+    files: int = 0
+    load_ms: Samples = field(default_factory=Samples)
+    warm_ms: Samples = field(default_factory=Samples)
+    memory: MemoryFigures | None = None
+    error: str | None = None
+    tests: list[TestUse] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["load_ms"] = _samples_dict(self.load_ms)
+        data["warm_ms"] = _samples_dict(self.warm_ms)
+        if self.memory is not None:
+            data["memory"]["leak_bytes"] = self.memory.leak_bytes
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelRecord:
+        memory = data.get("memory")
+        return cls(
+            key=data["key"],
+            name=data["name"],
+            format=data["format"],
+            path=data.get("path"),
+            size_bytes=data.get("size_bytes"),
+            files=data.get("files", 0),
+            load_ms=Samples(list(data.get("load_ms", {}).get("samples", []))),
+            warm_ms=Samples(list(data.get("warm_ms", {}).get("samples", []))),
+            memory=_memory_from_dict(memory) if memory else None,
+            error=data.get("error"),
+            tests=[TestUse(**use) for use in data.get("tests", [])],
+        )
+
+
+def _samples_dict(samples: Samples) -> dict[str, Any]:
+    if not samples:
+        return {"samples": []}
+    return {"samples": list(samples.values), **samples.summary()}
+
+
+def _memory_from_dict(data: dict[str, Any]) -> MemoryFigures:
+    known = {f.name for f in dataclasses.fields(MemoryFigures)}
+    return MemoryFigures(**{k: v for k, v in data.items() if k in known})
+
+
+def merge_records(records: list[ModelRecord]) -> list[ModelRecord]:
+    """One record per model: workers that measured the same model keep the first figures."""
+    merged: dict[str, ModelRecord] = {}
+    for record in records:
+        kept = merged.get(record.key)
+        if kept is None:
+            merged[record.key] = dataclasses.replace(record, tests=list(record.tests))
+            continue
+        kept.tests.extend(record.tests)
+        if kept.memory is None and record.memory is not None:
+            kept.memory = record.memory
+    return list(merged.values())

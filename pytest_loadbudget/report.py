@@ -1,0 +1,160 @@
+"""The ``--loadbudget-report`` table and the ``--loadbudget-json`` file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .markers import LIMIT_KEYWORDS
+from .record import ModelRecord
+from .stats import Samples
+from .units import MIB, compact_ms, format_mib, format_ms
+
+SCHEMA_VERSION = 1
+COLUMNS = ("model", "format", "size", "load", "warm-up", "peak", "leak", "budget")
+
+
+def tightest_limits(record: ModelRecord) -> dict[str, float]:
+    """For each figure, the smallest limit any test that loaded the model set."""
+    limits: dict[str, float] = {}
+    for use in record.tests:
+        for keyword in LIMIT_KEYWORDS:
+            value = use.budget.get(keyword)
+            if value is not None:
+                limits[keyword] = min(value, limits.get(keyword, value))
+    return limits
+
+
+def _percent(value: float | None, limit: float | None) -> str:
+    if value is None or limit is None:
+        return ""
+    return f" ({100 * value / limit:.0f}%)"
+
+
+def _timing_cell(samples: Samples, limit: float | None) -> str:
+    if not samples:
+        return "-"
+    return (
+        f"{format_ms(samples.median)} [{compact_ms(samples.minimum)}..{compact_ms(samples.maximum)}] n={samples.count}"
+        + _percent(samples.median, limit)
+    )
+
+
+def _bytes_cell(num_bytes: int | None, limit_mib: float | None, mark: str = "") -> str:
+    if num_bytes is None:
+        return "-"
+    return format_mib(num_bytes) + mark + _percent(num_bytes / MIB, limit_mib)
+
+
+def verdict(record: ModelRecord) -> str:
+    if record.error is not None:
+        return "ERROR"
+    failing = [use for use in record.tests if use.misses]
+    if failing:
+        return f"MISS ({len(failing)} test{'s' if len(failing) != 1 else ''})"
+    return "ok" if any(use.budget for use in record.tests) else "no budget"
+
+
+def table_rows(records: list[ModelRecord]) -> list[tuple[str, ...]]:
+    rows = []
+    for record in records:
+        limits = tightest_limits(record)
+        memory = record.memory
+        in_process_mark = "*" if memory is not None and memory.where != "fresh process" else ""
+        rows.append((
+            record.name,
+            record.format,
+            _bytes_cell(record.size_bytes, limits.get("mb")),
+            _timing_cell(record.load_ms, limits.get("ms")),
+            _timing_cell(record.warm_ms, limits.get("warm_ms")),
+            _bytes_cell(memory.peak_bytes if memory else None, limits.get("peak_mb"), in_process_mark),
+            _bytes_cell(memory.leak_bytes if memory else None, limits.get("leak_mb"), in_process_mark),
+            verdict(record),
+        ))
+    return rows
+
+
+def format_table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(COLUMNS, widths)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return lines
+
+
+def write_terminal_report(terminal: Any, records: list[ModelRecord], verbose: bool) -> None:
+    terminal.write_sep("=", "loadbudget report")
+    if not records:
+        terminal.write_line("no model was loaded through the load_model fixture")
+        return
+    for line in format_table(table_rows(records)):
+        terminal.write_line(line)
+    terminal.write_line("")
+    terminal.write_line(
+        "load, warm-up: median [min..max] over n rounds in the test process; size: every file the load reads; "
+        "peak, leak: resident memory, MiB = 2**20 bytes; (N%) of the tightest budget"
+    )
+    if any(r.memory is not None and r.memory.where != "fresh process" for r in records):
+        terminal.write_line("* measured in the test process (a lower bound): the loader could not run in a fresh one")
+    for record in records:
+        if record.error is not None:
+            terminal.write_line(f"{record.name}: {record.error}")
+        for use in record.tests:
+            for miss in use.misses:
+                terminal.write_line(f"{use.nodeid}: {miss}")
+    if verbose:
+        for record in records:
+            terminal.write_line(f"{record.name} load samples (ms): {_samples_text(record.load_ms)}")
+            if record.warm_ms:
+                terminal.write_line(f"{record.name} warm-up samples (ms): {_samples_text(record.warm_ms)}")
+            if record.memory is not None and record.memory.rss_after_cycles:
+                rss = ", ".join(format_mib(value) for value in record.memory.rss_after_cycles)
+                terminal.write_line(f"{record.name} RSS after each cycle: {rss}")
+    else:
+        terminal.write_line("(use -v to see the raw samples)")
+
+
+def _samples_text(samples: Samples) -> str:
+    return ", ".join(f"{value:.1f}" for value in samples.values) or "-"
+
+
+def machine_facts() -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+    # Only versions already imported: the report must not import TensorFlow itself.
+    for module_name in ("tensorflow", "keras", "tf_keras", "tensorflowjs"):
+        module = sys.modules.get(module_name)
+        if module is not None:
+            facts[module_name] = getattr(module, "__version__", None)
+    return facts
+
+
+def json_document(records: list[ModelRecord]) -> dict[str, Any]:
+    return {
+        "version": SCHEMA_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "units": {"time": "ms", "size": "bytes", "budget_mb": "MiB (2**20 bytes)"},
+        "machine": machine_facts(),
+        "models": [record.to_dict() for record in records],
+    }
+
+
+def write_json(path: Path, records: list[ModelRecord]) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(json_document(records), indent=2) + "\n"
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(stream.name, path)

@@ -1,0 +1,123 @@
+"""What to load: a path in a format, or a loader function, with its options.
+
+A request is picklable whenever its loader and warm-up are importable, so
+that the memory measurement can replay it in a fresh process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import MarkerError
+from .formats import FORMATS, ModelFormat, detect_format, format_named
+
+AUTO = "auto"
+
+
+@dataclass
+class LoadRequest:
+    format_name: str
+    path: Path | None = None
+    loader: Callable[..., Any] | None = None
+    name: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    #: "auto", None (no warm-up), an input batch, or a function of the model.
+    warmup: Any = AUTO
+    extra_files: list[Path] = field(default_factory=list)
+
+    @property
+    def format(self) -> ModelFormat:
+        return FORMATS[self.format_name]
+
+    @property
+    def key(self) -> str:
+        """Identity of the model in the session: one load per key."""
+        if self.loader is not None:
+            module = getattr(self.loader, "__module__", "?")
+            qualname = getattr(self.loader, "__qualname__", repr(self.loader))
+            origin = f"{module}.{qualname}"
+        else:
+            origin = os.path.realpath(str(self.path))
+        options = ",".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
+        return f"{self.format_name}:{origin}:{self.name}:{options}"
+
+    def load(self) -> Any:
+        if self.loader is not None:
+            return self.loader(**self.options)
+        assert self.path is not None  # a request has a loader or a path
+        return self.format.load(self.path, **self.options)
+
+    def warm_up_call(self, model: Any) -> Callable[[], Any] | None:
+        """The warm-up for ``model`` as a call to time, or None without one.
+
+        The sample input is built here, outside the timed call.
+        """
+        warmup = self.warmup
+        if warmup is None or warmup is False:
+            return None
+        if callable(warmup) and not _is_array_like(warmup):
+            return lambda: warmup(model)
+        inputs = self.format.sample_input(model) if isinstance(warmup, str) and warmup == AUTO else warmup
+        if inputs is None:
+            return None
+        fmt = self.format
+        return lambda: fmt.infer(model, inputs)
+
+
+def _is_array_like(value: Any) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def make_request(
+    source: str | os.PathLike[str] | Callable[..., Any],
+    *,
+    format: str | None,
+    name: str | None,
+    warmup: Any,
+    files: list[str | os.PathLike[str]] | None,
+    options: dict[str, Any],
+    base_dir: Path,
+) -> LoadRequest:
+    """Resolve what ``load_model`` was given; raises MarkerError or ModelFileError."""
+    extra_files = [_resolve(base_dir, f) for f in files or []]
+    if callable(source) and not isinstance(source, (str, os.PathLike)):
+        if format not in (None, "callable"):
+            raise MarkerError(f"load_model got a function with format={format!r}; a function is its own loader")
+        loader_name = name or getattr(source, "__name__", None) or type(source).__name__
+        return LoadRequest(
+            format_name="callable", loader=source, name=loader_name, options=options,
+            warmup=warmup, extra_files=extra_files,
+        )
+    if not isinstance(source, (str, os.PathLike)):
+        raise MarkerError(f"load_model takes a path or a loader function, not {type(source).__name__}")
+    path = _resolve(base_dir, source)
+    if format is None:
+        fmt = detect_format(path)
+    else:
+        try:
+            fmt = format_named(format)
+        except ValueError as error:
+            raise MarkerError(str(error)) from None
+    return LoadRequest(
+        format_name=fmt.name, path=path, name=name or display_name(path), options=options,
+        warmup=warmup, extra_files=extra_files,
+    )
+
+
+def _resolve(base_dir: Path, value: str | os.PathLike[str]) -> Path:
+    """Relative paths mean what ``open()`` makes of them, else the test file's directory."""
+    path = Path(value)
+    if path.is_absolute() or path.exists():
+        return path.absolute()
+    beside_test = base_dir / path
+    return beside_test if beside_test.exists() else path.absolute()
+
+
+def display_name(path: Path) -> str:
+    """A short name: the file, or ``parent/model.json`` where the file name says nothing."""
+    if path.name == "model.json" or path.name in ("saved_model.pb", "variables"):
+        return f"{path.parent.name}/{path.name}"
+    return path.name

@@ -1,0 +1,147 @@
+"""Options, environment variables and ini keys, resolved once into frozen settings.
+
+Precedence: command line, then environment (``LOADBUDGET_*``), then ini
+(``loadbudget_*``), then the default. Each help text is written once and
+serves the option and the ini key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytest
+
+MEMORY_CHOICES = ("budget", "all")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def rounds_value(text: str) -> int | None:
+    return None if text == "auto" else positive_int(text)
+
+
+def cycles_value(text: str) -> int:
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: a leak needs at least 2 cycles (the first is the reference)")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def memory_value(text: str) -> str:
+    if text not in MEMORY_CHOICES:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose one of {', '.join(MEMORY_CHOICES)}")
+    return text
+
+
+def boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean (use true or false)")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the part after the prefix: --loadbudget-NAME, loadbudget_NAME, LOADBUDGET_NAME
+    help: str
+    parse: Callable[[str], Any]
+    default: Any
+    flag: bool = False
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return "loadbudget_" + self.name.replace("-", "_")
+
+    @property
+    def env(self) -> str:
+        return self.dest.upper()
+
+
+OPTIONS = (
+    Option("report", "print a table of every model's load figures against its budget", boolean, False, flag=True),
+    Option("json", "write every model's figures, raw samples included, as JSON to this path", str, None,
+           metavar="PATH"),
+    Option("rounds", "timed load rounds per model: a number, or 'auto' (at least 5, more while under 2 s)",
+           rounds_value, None, metavar="N"),
+    Option("cycles", "load/release cycles for leak figures (default 5)", cycles_value, 5, metavar="N"),
+    Option("memory", "measure peak and leak memory for 'budget' models only (those with peak_mb, leak_mb or "
+           "cycles; default) or for 'all' models", memory_value, "budget", metavar="WHICH"),
+    Option("timeout", "seconds a memory measurement in a fresh process may take (default 600)",
+           positive_seconds, 600.0, metavar="SECONDS"),
+    Option("disable", "load each model once without measuring or checking budgets", boolean, False, flag=True),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    report: bool
+    json: str | None
+    rounds: int | None
+    cycles: int
+    memory: str
+    timeout: float
+    disable: bool
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("loadbudget", "budgets on how ML models load (pytest-loadbudget)")
+    for option in OPTIONS:
+        if option.flag:
+            group.addoption(f"--loadbudget-{option.name}", action="store_const", const=True, default=None,
+                            dest=option.dest, help=option.help)
+        else:
+            group.addoption(f"--loadbudget-{option.name}", type=option.parse, default=None, dest=option.dest,
+                            metavar=option.metavar, help=option.help)
+        parser.addini(option.dest, help=option.help, default=None)
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Settings from the command line, the environment, the ini file and defaults.
+
+    Raises pytest.UsageError naming the bad value and where it came from.
+    """
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        values[option.name] = _resolve_one(config, option)
+    return Settings(**values)
+
+
+def _resolve_one(config: pytest.Config, option: Option) -> Any:
+    from_command_line = config.getoption(option.dest)
+    if from_command_line is not None:
+        return from_command_line
+    for source, raw in (
+        (f"environment variable {option.env}", os.environ.get(option.env)),
+        (f"ini key {option.dest}", config.getini(option.dest)),
+    ):
+        if raw is None or (isinstance(raw, str) and raw.strip() == "" and source.startswith("ini")):
+            continue
+        try:
+            return option.parse(str(raw).strip())
+        except argparse.ArgumentTypeError as error:
+            raise pytest.UsageError(f"invalid value for {source}: {error}") from None
+    return option.default

@@ -1,0 +1,99 @@
+"""The session's models: each loaded, measured and warmed once, then shared.
+
+A model is identified by its request key (format, resolved path or loader,
+options). Timings are taken on first use; memory figures, which need a fresh
+process, only when a budget asks for them (or ``--loadbudget-memory=all``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .child import NotReplayable, measure_memory_in_child
+from .errors import LoadBudgetError, ModelFileError
+from .measure import measure_memory, time_loads
+from .record import ModelRecord
+from .request import LoadRequest
+from .settings import Settings
+
+
+@dataclass(eq=False)
+class Entry:
+    request: LoadRequest
+    record: ModelRecord
+    model: Any = None
+    error: LoadBudgetError | None = None
+    #: How many times the real loader ran in the test process (timing rounds).
+    loads: int = 0
+    memory_cycles: int = field(default=0)
+
+
+class ModelStore:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.entries: dict[str, Entry] = {}
+
+    def get(self, request: LoadRequest, rounds: int | None, memory_cycles: int | None) -> Entry:
+        """The entry for ``request``, loading and measuring on first use.
+
+        ``memory_cycles``: None when no memory figure is wanted, else the
+        load/release cycles to run (1 for the peak alone).
+        Raises the LoadBudgetError of the first attempt on every later use.
+        """
+        entry = self.entries.get(request.key)
+        if entry is None:
+            entry = self._first_load(request, rounds)
+            self.entries[request.key] = entry
+        if entry.error is not None:
+            raise entry.error
+        if memory_cycles is not None and not self.settings.disable and entry.memory_cycles < memory_cycles:
+            self._measure_memory(entry, memory_cycles)
+        return entry
+
+    def _first_load(self, request: LoadRequest, rounds: int | None) -> Entry:
+        record = ModelRecord(
+            key=request.key,
+            name=request.name,
+            format=request.format_name,
+            path=str(request.path) if request.path is not None else None,
+        )
+        entry = Entry(request=request, record=record)
+        try:
+            missing = [path for path in request.extra_files if not path.is_file()]
+            if missing:
+                raise ModelFileError(missing[0], "does not exist (named in load_model(files=...))")
+            files = request.extra_files + (request.format.artifact_files(request.path) if request.path else [])
+            record.files = len(files)
+            record.size_bytes = sum(path.stat().st_size for path in files) if files else None
+            if self.settings.disable:
+                request.format.import_framework()
+                entry.model = request.load()
+                entry.loads = 1
+            else:
+                entry.model, timings = time_loads(request, rounds)
+                entry.loads = timings.load_ms.count
+                record.load_ms, record.warm_ms = timings.load_ms, timings.warm_ms
+                if not request.format.loadable:
+                    record.load_ms.values.clear()  # reading a manifest is not a load
+        except LoadBudgetError as error:
+            entry.error = error
+            record.error = str(error)
+        return entry
+
+    def _measure_memory(self, entry: Entry, cycles: int) -> None:
+        request = entry.request
+        if not request.format.loadable:
+            return
+        try:
+            try:
+                figures = measure_memory_in_child(request, cycles, self.settings.timeout)
+            except NotReplayable as why:
+                figures = measure_memory(request, cycles, where="in-process")
+                figures.note = f"measured in the test process: the loader cannot be replayed in a fresh one ({why})"
+        except LoadBudgetError as error:
+            entry.error = error
+            entry.record.error = str(error)
+            raise
+        entry.record.memory = figures
+        entry.memory_cycles = cycles
