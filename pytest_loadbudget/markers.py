@@ -87,7 +87,7 @@ def load_budget(
 
 def marker_help() -> str:
     """The line ``pytest --markers`` shows, built from the signature."""
-    parameters = ", ".join(str(p) for p in inspect.signature(load_budget).parameters.values())
+    parameters = ", ".join(f"{p.name}={p.default!r}" for p in inspect.signature(load_budget).parameters.values())
     return (
         f"{MARKER_NAME}({parameters}): fail the test when a model it loads through "
         "the load_model fixture exceeds a budget (ms: median load time, mb: MiB on disk, "

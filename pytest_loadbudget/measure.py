@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .memory import PeakTracker, current_rss
+from .memory import PeakTracker, current_rss, release_free_heap
 from .request import LoadRequest
 from .stats import Samples
 
@@ -32,8 +33,11 @@ class MemoryFigures:
     """Resident memory of a load, in bytes.
 
     ``peak_bytes``: the high-water mark of load plus warm-up above the RSS before it.
-    ``rss_after_cycles``: RSS after each load/release cycle; ``leak_bytes`` is
-    the growth from the first to the last (the first cycle pays one-time costs).
+    ``rss_after_cycles``: RSS after each load/release cycle (with freed heap
+    handed back to the system where the C library allows). ``leak_per_cycle``
+    is the median growth between consecutive cycles, and ``leak_bytes`` that
+    times the cycles after the first: what keeps growing with every reload,
+    not the one-time growth of caches and allocator pools.
     ``where``: ``"fresh process"`` or ``"in-process"`` (a lower bound: freed
     heap of earlier loads is reused).
     """
@@ -46,15 +50,16 @@ class MemoryFigures:
     note: str = ""
 
     @property
-    def leak_bytes(self) -> int | None:
-        if len(self.rss_after_cycles) < 2:
+    def leak_per_cycle(self) -> float | None:
+        rss = self.rss_after_cycles
+        if len(rss) < 2:
             return None
-        return self.rss_after_cycles[-1] - self.rss_after_cycles[0]
+        return float(statistics.median(after - before for before, after in zip(rss, rss[1:])))
 
     @property
-    def leak_per_cycle(self) -> float | None:
-        leak = self.leak_bytes
-        return None if leak is None else leak / (len(self.rss_after_cycles) - 1)
+    def leak_bytes(self) -> int | None:
+        per_cycle = self.leak_per_cycle
+        return None if per_cycle is None else round(per_cycle * (len(self.rss_after_cycles) - 1))
 
 
 def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
@@ -125,6 +130,7 @@ def measure_memory(request: LoadRequest, cycles: int, where: str) -> MemoryFigur
         fmt.release(model)
         model = None
         reset_framework_state()
+        release_free_heap()
         figures.rss_after_cycles.append(current_rss())
     return figures
 

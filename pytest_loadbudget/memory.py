@@ -10,6 +10,8 @@ peaks in a fresh child process.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import resource
 import sys
 from dataclasses import dataclass
@@ -70,3 +72,20 @@ class PeakTracker:
             if hwm_kib is not None:
                 return max(hwm_kib * 1024 - self._start_rss, 0)
         return max(_maxrss_bytes() - self._start_rss, 0)
+
+
+def release_free_heap() -> bool:
+    """Hand freed heap pages back to the system (glibc ``malloc_trim``).
+
+    Without it, RSS after freeing a model keeps the pages the allocator
+    retained, which reads as a leak of the first reload. Returns False where
+    the C library has no such call.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True

@@ -57,11 +57,15 @@ class LoadBudgetPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        item.stash[BUDGET_KEY] = None
         try:
             item.stash[BUDGET_KEY] = budget_from_item(item)
         except MarkerError as error:
-            item.stash[BUDGET_KEY] = None
-            pytest.fail(str(error), pytrace=False)
+            problem = str(error)
+        else:
+            return
+        # Outside the except block, so the report shows no chained exception.
+        pytest.fail(problem, pytrace=False)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
