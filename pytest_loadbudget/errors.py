@@ -33,3 +33,12 @@ class MarkerError(LoadBudgetError):
 
 class MeasurementError(LoadBudgetError):
     """A measurement could not be taken (a child process crashed or timed out)."""
+
+
+class BaselineError(LoadBudgetError):
+    """A stored baseline is unreadable, of an unknown schema, or cannot be locked."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

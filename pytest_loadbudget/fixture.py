@@ -49,7 +49,7 @@ class LoadModel:
         budget = self._item.stash.get(BUDGET_KEY, None)
         request = make_request(
             source, format=format, name=name, warmup=warmup, files=files, options=options,
-            base_dir=Path(str(self._item.path)).parent,
+            base_dir=Path(str(self._item.path)).parent, root=self._item.config.rootpath,
         )
         rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
         entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget))

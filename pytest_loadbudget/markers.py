@@ -7,12 +7,14 @@ shows a help line generated from the signature.
 
 from __future__ import annotations
 
+import argparse
 import inspect
 from dataclasses import dataclass, fields
 from typing import Any
 
 import pytest
 
+from .compare import parse_compare_fail
 from .errors import MarkerError
 
 MARKER_NAME = "load_budget"
@@ -32,6 +34,7 @@ class Budget:
     leak_mb: float | None = None
     cycles: int | None = None
     rounds: int | None = None
+    compare_fail: str | None = None
 
     def limits(self) -> dict[str, float]:
         """The figures this budget limits, by keyword."""
@@ -58,6 +61,7 @@ def load_budget(
     leak_mb: float | None = None,
     cycles: int | None = None,
     rounds: int | None = None,
+    compare_fail: str | None = None,
 ) -> Budget:
     """Budget every model the test loads through ``load_model``.
 
@@ -70,6 +74,8 @@ def load_budget(
         beyond what the first cycle held, in MiB.
     cycles: load/release cycles for ``leak_mb`` (at least 2).
     rounds: timed load rounds (at least 1); the default adapts to the load time.
+    compare_fail: what counts as a regression against the baseline for this
+        test, e.g. ``"ms:30%,mb:0"``, instead of --loadbudget-compare-fail.
     """
     for name, value in (("ms", ms), ("mb", mb), ("warm_ms", warm_ms), ("peak_mb", peak_mb), ("leak_mb", leak_mb)):
         if value is None:
@@ -82,7 +88,17 @@ def load_budget(
         raise MarkerError(f"cycles={cycles!r} must be an integer of at least 2 (the first cycle is the reference)")
     if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1):
         raise MarkerError(f"rounds={rounds!r} must be an integer of at least 1")
-    return Budget(ms=ms, mb=mb, warm_ms=warm_ms, peak_mb=peak_mb, leak_mb=leak_mb, cycles=cycles, rounds=rounds)
+    if compare_fail is not None:
+        if not isinstance(compare_fail, str):
+            raise MarkerError(f"compare_fail={compare_fail!r} must be a string such as 'ms:10%,mb:0'")
+        try:
+            parse_compare_fail(compare_fail)
+        except argparse.ArgumentTypeError as error:
+            raise MarkerError(f"compare_fail={compare_fail!r}: {error}") from None
+    return Budget(
+        ms=ms, mb=mb, warm_ms=warm_ms, peak_mb=peak_mb, leak_mb=leak_mb, cycles=cycles, rounds=rounds,
+        compare_fail=compare_fail,
+    )
 
 
 def marker_help() -> str:

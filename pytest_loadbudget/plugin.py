@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import report, settings as settings_module
+from . import exports, report, settings as settings_module
 from .budget import check
 from .errors import LoadBudgetError, MarkerError
 from .fixture import BUDGET_KEY, USED_KEY, LoadModel
-from .markers import MARKER_NAME, budget_from_item, describe, marker_help
+from .gate import RegressionGate
+from .markers import MARKER_NAME, Budget, budget_from_item, describe, marker_help
 from .record import ModelRecord, TestUse, merge_records
 from .settings import Settings
 from .store import ModelStore
+from .suggest import suggestions
 
 PLUGIN_KEY = pytest.StashKey["LoadBudgetPlugin"]()
 WORKER_OUTPUT_KEY = "loadbudget_records"
 BUDGET_SECTION = "loadbudget"
+REGRESSION_PREFIX = "loadbudget"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,6 +48,7 @@ class LoadBudgetPlugin:
         self.config = config
         self.settings = settings
         self.store = ModelStore(settings)
+        self.gate = RegressionGate(settings, config.rootpath)
         self.worker_records: list[ModelRecord] = []
 
     @property
@@ -77,13 +81,30 @@ class LoadBudgetPlugin:
         if call.excinfo is not None and call.excinfo.errisinstance(LoadBudgetError):
             # The error names the file and the problem; a traceback into the loader adds nothing.
             test_report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
+        if self.settings.disable:
+            return test_report
         budget = item.stash.get(BUDGET_KEY, None)
         used = item.stash.get(USED_KEY, [])
+        lines, details = self._verdicts(item, budget, [entry.record for entry in used])
+        if budget is not None and not used and call.excinfo is None:
+            lines.append(f"{MARKER_NAME}: {item.nodeid} has a budget but loaded no model through load_model")
+        if lines or details:
+            test_report.sections.append((BUDGET_SECTION, "\n".join(lines + details)))
+        if lines and test_report.passed:
+            test_report.outcome = "failed"
+            test_report.longrepr = "\n".join(lines)
+        return test_report
+
+    def _verdicts(
+        self, item: pytest.Item, budget: Budget | None, records: list[ModelRecord]
+    ) -> tuple[list[str], list[str]]:
+        """Failure lines (budget misses, regressions) and the details shown beside them."""
         lines: list[str] = []
         hints: list[str] = []
-        for entry in used:
-            misses = check(budget, entry.record) if budget is not None and not self.settings.disable else []
-            entry.record.tests.append(TestUse(
+        notes: list[str] = []
+        for record in records:
+            misses = check(budget, record) if budget is not None else []
+            record.tests.append(TestUse(
                 nodeid=item.nodeid,
                 budget=describe(budget) if budget is not None else {},
                 misses=[miss.line for miss in misses],
@@ -92,18 +113,17 @@ class LoadBudgetPlugin:
                 lines.append(f"{MARKER_NAME}: {miss.line}")
                 if miss.hint and f"  {miss.figure}: {miss.hint}" not in hints:
                     hints.append(f"  {miss.figure}: {miss.hint}")
-        if budget is not None and not used and call.excinfo is None and not self.settings.disable:
-            lines.append(f"{MARKER_NAME}: {item.nodeid} has a budget but loaded no model through load_model")
-        if lines:
-            test_report.sections.append((BUDGET_SECTION, "\n".join(lines + (["what usually fixes it:"] + hints if hints else []))))
-            if test_report.passed:
-                test_report.outcome = "failed"
-                test_report.longrepr = "\n".join(lines)
-        return test_report
+            for comparison in self.gate.check(budget, record):
+                if comparison.regression:
+                    lines.append(f"{REGRESSION_PREFIX}: {comparison.line}")
+                elif comparison.note:
+                    notes.append(f"{REGRESSION_PREFIX}: {comparison.line} [{comparison.note}]")
+        details = notes + (["what usually fixes it:", *hints] if hints else [])
+        return lines, details
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
-        if report.when == "call" and report.failed and any(name == BUDGET_SECTION for name, _ in report.sections):
-            if isinstance(report.longrepr, str) and report.longrepr.startswith(MARKER_NAME):
+        if report.when == "call" and report.failed and isinstance(report.longrepr, str):
+            if report.longrepr.startswith((f"{MARKER_NAME}:", f"{REGRESSION_PREFIX}:")):
                 return "failed", "B", "BUDGET"
         return None
 
@@ -111,14 +131,23 @@ class LoadBudgetPlugin:
         if self.is_worker:
             self.config.workeroutput[WORKER_OUTPUT_KEY] = [r.to_dict() for r in self.records()]  # type: ignore[attr-defined]
             return
-        if self.settings.json is not None:
-            path = Path(self.settings.json).absolute()
+        records = self.records()
+        baseline = self.gate.describe_baseline()
+        outputs: list[tuple[str | None, Callable[[Path], None]]] = [
+            (self.settings.json, lambda path: exports.write_json(path, records, baseline)),
+            (self.settings.markdown, lambda path: exports.write_markdown(path, records, baseline)),
+            (self.settings.benchmark_json, lambda path: exports.write_benchmark_json(path, records)),
+        ]
+        for target, write in outputs:
+            if target is None:
+                continue
+            path = Path(target).absolute()
             try:
-                report.write_json(path, self.records())
+                write(path)
             except OSError as error:
-                self.config.issue_config_time_warning(
-                    pytest.PytestWarning(f"loadbudget: could not write {path}: {error}"), stacklevel=2
-                )
+                self.gate.problems.append(f"could not write {path}: {error}")
+        if not self.settings.disable:
+            self.gate.save(records)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -126,9 +155,26 @@ class LoadBudgetPlugin:
         self.worker_records.extend(ModelRecord.from_dict(data) for data in output)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.settings.report or self.is_worker:
+        if self.is_worker:
             return
         try:
-            report.write_terminal_report(terminalreporter, self.records(), verbose=self.config.option.verbose > 0)
+            self._terminal_summary(terminalreporter)
         except Exception as error:  # a broken report must not hide the test results
             terminalreporter.write_line(f"loadbudget: the report failed: {type(error).__name__}: {error}", red=True)
+
+    def _terminal_summary(self, terminal: Any) -> None:
+        records = self.records()
+        if self.settings.report:
+            report.write_terminal_report(
+                terminal, records, verbose=self.config.option.verbose > 0, baseline=self.gate.describe_baseline()
+            )
+        if self.settings.suggest:
+            terminal.write_sep("=", "loadbudget suggested budgets")
+            terminal.write_line("this run's figures plus headroom (times x1.5, size x1.1, peak x1.25, leak x2):")
+            for nodeid, marker in suggestions(records):
+                terminal.write_line(nodeid)
+                terminal.write_line(f"    {marker}")
+        for message in self.gate.messages:
+            terminal.write_line(f"loadbudget: {message}")
+        for problem in self.gate.problems:
+            terminal.write_line(f"loadbudget: {problem}", yellow=True)

@@ -31,11 +31,15 @@ class ModelRecord:
     path: str | None = None
     size_bytes: int | None = None
     files: int = 0
+    #: SHA-256 of the files the load reads: tells a changed artifact from a slower load.
+    artifact_sha256: str | None = None
     load_ms: Samples = field(default_factory=Samples)
     warm_ms: Samples = field(default_factory=Samples)
     memory: MemoryFigures | None = None
     error: str | None = None
     tests: list[TestUse] = field(default_factory=list)
+    #: Against the baseline: {"figure", "line", "regression", "note"} per figure compared.
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -55,11 +59,13 @@ class ModelRecord:
             path=data.get("path"),
             size_bytes=data.get("size_bytes"),
             files=data.get("files", 0),
+            artifact_sha256=data.get("artifact_sha256"),
             load_ms=Samples(list(data.get("load_ms", {}).get("samples", []))),
             warm_ms=Samples(list(data.get("warm_ms", {}).get("samples", []))),
             memory=_memory_from_dict(memory) if memory else None,
             error=data.get("error"),
             tests=[TestUse(**use) for use in data.get("tests", [])],
+            comparisons=list(data.get("comparisons", [])),
         )
 
 
@@ -85,4 +91,6 @@ def merge_records(records: list[ModelRecord]) -> list[ModelRecord]:
         kept.tests.extend(record.tests)
         if kept.memory is None and record.memory is not None:
             kept.memory = record.memory
+        if not kept.comparisons:
+            kept.comparisons = record.comparisons
     return list(merged.values())

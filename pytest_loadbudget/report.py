@@ -1,14 +1,8 @@
-"""The ``--loadbudget-report`` table and the ``--loadbudget-json`` file."""
+"""The ``--loadbudget-report`` table at the end of the run."""
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import sys
-import tempfile
-import time
-from pathlib import Path
+import re
 from typing import Any
 
 from .markers import LIMIT_KEYWORDS
@@ -16,8 +10,8 @@ from .record import ModelRecord
 from .stats import Samples
 from .units import MIB, compact_ms, format_mib, format_ms
 
-SCHEMA_VERSION = 1
 COLUMNS = ("model", "format", "size", "load", "warm-up", "peak", "leak", "budget")
+BASELINE_COLUMN = "baseline"
 
 
 def tightest_limits(record: ModelRecord) -> dict[str, float]:
@@ -61,7 +55,30 @@ def verdict(record: ModelRecord) -> str:
     return "ok" if any(use.budget for use in record.tests) else "no budget"
 
 
+_CHANGE = re.compile(r"\(([+-]\d+%|new)")
+
+
+def baseline_cell(record: ModelRecord) -> str:
+    """The verdict against the baseline: regressed figures, else the load's change."""
+    if not record.comparisons:
+        return "-"
+    regressed = [c for c in record.comparisons if c["regression"]]
+    shown = regressed or [c for c in record.comparisons if c["figure"] == "ms"] or record.comparisons[:1]
+    changes = []
+    for comparison in shown:
+        match = _CHANGE.search(comparison["line"])
+        label = comparison["line"].split(" ")[1]
+        changes.append(f"{label} {match.group(1) if match else '?'}")
+    return ("REGRESSION " if regressed else "ok ") + ", ".join(changes)
+
+
+def columns(records: list[ModelRecord]) -> tuple[str, ...]:
+    """The table's columns; the baseline one only when the run was compared."""
+    return COLUMNS + ((BASELINE_COLUMN,) if any(record.comparisons for record in records) else ())
+
+
 def table_rows(records: list[ModelRecord]) -> list[tuple[str, ...]]:
+    with_baseline = len(columns(records)) > len(COLUMNS)
     rows = []
     for record in records:
         limits = tightest_limits(record)
@@ -76,24 +93,26 @@ def table_rows(records: list[ModelRecord]) -> list[tuple[str, ...]]:
             _bytes_cell(memory.peak_bytes if memory else None, limits.get("peak_mb"), in_process_mark),
             _bytes_cell(memory.leak_bytes if memory else None, limits.get("leak_mb"), in_process_mark),
             verdict(record),
-        ))
+        ) + ((baseline_cell(record),) if with_baseline else ()))
     return rows
 
 
-def format_table(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(COLUMNS, widths)).rstrip()]
+def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths)).rstrip()]
     for row in rows:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     return lines
 
 
-def write_terminal_report(terminal: Any, records: list[ModelRecord], verbose: bool) -> None:
+def write_terminal_report(
+    terminal: Any, records: list[ModelRecord], verbose: bool, baseline: str | None = None
+) -> None:
     terminal.write_sep("=", "loadbudget report")
     if not records:
         terminal.write_line("no model was loaded through the load_model fixture")
         return
-    for line in format_table(table_rows(records)):
+    for line in format_table(columns(records), table_rows(records)):
         terminal.write_line(line)
     terminal.write_line("")
     terminal.write_line(
@@ -102,6 +121,13 @@ def write_terminal_report(terminal: Any, records: list[ModelRecord], verbose: bo
     )
     if any(r.memory is not None and r.memory.where != "fresh process" for r in records):
         terminal.write_line("* measured in the test process (a lower bound): the loader could not run in a fresh one")
+    if baseline is not None:
+        terminal.write_line(baseline)
+        for record in records:
+            for comparison in record.comparisons:
+                verdict_word = "REGRESSION" if comparison["regression"] else "ok"
+                note = f"  [{comparison['note']}]" if comparison["note"] else ""
+                terminal.write_line(f"  {verdict_word:<10} {comparison['line']}{note}")
     for record in records:
         if record.error is not None:
             terminal.write_line(f"{record.name}: {record.error}")
@@ -122,39 +148,3 @@ def write_terminal_report(terminal: Any, records: list[ModelRecord], verbose: bo
 
 def _samples_text(samples: Samples) -> str:
     return ", ".join(f"{value:.1f}" for value in samples.values) or "-"
-
-
-def machine_facts() -> dict[str, Any]:
-    facts: dict[str, Any] = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-    }
-    # Only versions already imported: the report must not import TensorFlow itself.
-    for module_name in ("tensorflow", "keras", "tf_keras", "tensorflowjs"):
-        module = sys.modules.get(module_name)
-        if module is not None:
-            facts[module_name] = getattr(module, "__version__", None)
-    return facts
-
-
-def json_document(records: list[ModelRecord]) -> dict[str, Any]:
-    return {
-        "version": SCHEMA_VERSION,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "units": {"time": "ms", "size": "bytes", "budget_mb": "MiB (2**20 bytes)"},
-        "machine": machine_facts(),
-        "models": [record.to_dict() for record in records],
-    }
-
-
-def write_json(path: Path, records: list[ModelRecord]) -> None:
-    """Write atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(json_document(records), indent=2) + "\n"
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as stream:
-        stream.write(text)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(stream.name, path)

@@ -32,15 +32,21 @@ class LoadRequest:
     def format(self) -> ModelFormat:
         return FORMATS[self.format_name]
 
+    #: Paths in the key are relative to this directory (the rootdir), so that a
+    #: baseline saved in one checkout matches the same model in another.
+    root: Path | None = None
+
     @property
     def key(self) -> str:
-        """Identity of the model in the session: one load per key."""
+        """Identity of the model in the session (one load per key) and in baselines."""
         if self.loader is not None:
             module = getattr(self.loader, "__module__", "?")
             qualname = getattr(self.loader, "__qualname__", repr(self.loader))
             origin = f"{module}.{qualname}"
         else:
-            origin = os.path.realpath(str(self.path))
+            resolved = Path(os.path.realpath(str(self.path)))
+            root = Path(os.path.realpath(self.root)) if self.root is not None else None
+            origin = str(resolved.relative_to(root)) if root is not None and resolved.is_relative_to(root) else str(resolved)
         options = ",".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
         return f"{self.format_name}:{origin}:{self.name}:{options}"
 
@@ -80,6 +86,7 @@ def make_request(
     files: list[str | os.PathLike[str]] | None,
     options: dict[str, Any],
     base_dir: Path,
+    root: Path | None = None,
 ) -> LoadRequest:
     """Resolve what ``load_model`` was given; raises MarkerError or ModelFileError."""
     extra_files = [_resolve(base_dir, f) for f in files or []]
@@ -89,7 +96,7 @@ def make_request(
         loader_name = name or getattr(source, "__name__", None) or type(source).__name__
         return LoadRequest(
             format_name="callable", loader=source, name=loader_name, options=options,
-            warmup=warmup, extra_files=extra_files,
+            warmup=warmup, extra_files=extra_files, root=root,
         )
     if not isinstance(source, (str, os.PathLike)):
         raise MarkerError(f"load_model takes a path or a loader function, not {type(source).__name__}")
@@ -103,7 +110,7 @@ def make_request(
             raise MarkerError(str(error)) from None
     return LoadRequest(
         format_name=fmt.name, path=path, name=name or display_name(path), options=options,
-        warmup=warmup, extra_files=extra_files,
+        warmup=warmup, extra_files=extra_files, root=root,
     )
 
 

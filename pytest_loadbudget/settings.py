@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import pytest
 
+from .compare import DEFAULT_COMPARE_FAIL, Threshold, parse_compare_fail
+
 MEMORY_CHOICES = ("budget", "all")
 
 
@@ -71,6 +73,8 @@ class Option:
     default: Any
     flag: bool = False
     metavar: str | None = None
+    #: ``--loadbudget-save`` alone or ``--loadbudget-save=NAME``: the bare option gives "".
+    optional_value: bool = False
 
     @property
     def dest(self) -> str:
@@ -93,6 +97,21 @@ OPTIONS = (
     Option("timeout", "seconds a memory measurement in a fresh process may take (default 600)",
            positive_seconds, 600.0, metavar="SECONDS"),
     Option("disable", "load each model once without measuring or checking budgets", boolean, False, flag=True),
+    Option("storage", "directory of saved runs (default: .loadbudget under the rootdir)", str, None, metavar="DIR"),
+    Option("save", "save this run's figures as a baseline, named NAME (default: date and time)", str, None,
+           metavar="NAME", optional_value=True),
+    Option("compare", "compare with a saved run: its NAME, number or path (default: the latest of this machine)",
+           str, None, metavar="NAME", optional_value=True),
+    Option("compare-fail", "what counts as a regression, e.g. ms:10%,peak_mb:5%,mb:0 "
+           f"(default {DEFAULT_COMPARE_FAIL}; N% relative, N absolute in ms or MiB)",
+           parse_compare_fail, None, metavar="EXPR"),
+    Option("compare-any-machine", "fail on regressions against a baseline from another machine too",
+           boolean, False, flag=True),
+    Option("suggest", "print load_budget markers set from this run's figures plus headroom, ready to paste",
+           boolean, False, flag=True),
+    Option("markdown", "write the report as a Markdown table (for a CI step summary or a PR comment)", str, None,
+           metavar="PATH"),
+    Option("benchmark-json", "write load times in pytest-benchmark's JSON format", str, None, metavar="PATH"),
 )
 
 
@@ -105,6 +124,14 @@ class Settings:
     memory: str
     timeout: float
     disable: bool
+    storage: str | None
+    save: str | None
+    compare: str | None
+    compare_fail: dict[str, Threshold] | None
+    compare_any_machine: bool
+    suggest: bool
+    markdown: str | None
+    benchmark_json: str | None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -112,10 +139,13 @@ def add_options(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         if option.flag:
             group.addoption(f"--loadbudget-{option.name}", action="store_const", const=True, default=None,
-                            dest=option.dest, help=option.help)
+                            dest=option.dest, help=option.help.replace("%", "%%"))
+        elif option.optional_value:
+            group.addoption(f"--loadbudget-{option.name}", nargs="?", const="", default=None, dest=option.dest,
+                            metavar=option.metavar, help=option.help.replace("%", "%%"))
         else:
             group.addoption(f"--loadbudget-{option.name}", type=option.parse, default=None, dest=option.dest,
-                            metavar=option.metavar, help=option.help)
+                            metavar=option.metavar, help=option.help.replace("%", "%%"))
         parser.addini(option.dest, help=option.help, default=None)
 
 
@@ -126,7 +156,7 @@ def resolve(config: pytest.Config) -> Settings:
     """
     values: dict[str, Any] = {}
     for option in OPTIONS:
-        values[option.name] = _resolve_one(config, option)
+        values[option.name.replace("-", "_")] = _resolve_one(config, option)
     return Settings(**values)
 
 

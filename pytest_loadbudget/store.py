@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .child import NotReplayable, measure_memory_in_child
+from .fingerprint import artifact_digest
 from .errors import LoadBudgetError, ModelFileError
 from .measure import measure_memory, time_loads
 from .record import ModelRecord
@@ -66,6 +67,9 @@ class ModelStore:
             files = request.extra_files + (request.format.artifact_files(request.path) if request.path else [])
             record.files = len(files)
             record.size_bytes = sum(path.stat().st_size for path in files) if files else None
+            if files and (self.settings.save is not None or self.settings.compare is not None):
+                root = request.path if request.path is not None and request.path.is_dir() else None
+                record.artifact_sha256 = artifact_digest(files, root or (request.path.parent if request.path else None))
             if self.settings.disable:
                 request.format.import_framework()
                 entry.model = request.load()

@@ -1,0 +1,301 @@
+"""TF.js models measured in headless Chromium, driven by Playwright for Python.
+
+``BrowserSession`` starts, once, a local model server (server.py) and a
+system Chromium (``executable_path``; Playwright's own browser downloads are
+never used). Each ``run()`` opens a new browser context (empty HTTP cache),
+loads js/page.html with the TF.js bundles, and measures the model over HTTP
+with ``tf.loadGraphModel`` / ``tf.loadLayersModel`` (js/core.js ``measure``):
+round 1 is the first load, later rounds reload in the same page (from the
+HTTP cache under ``cache_policy="cache"``, from the network under
+``"no-store"``).
+
+    with BrowserSession() as browser:
+        figures = browser.run("model/model.json", backend="webgl", cache_policy="cache")
+
+A run that does not finish in ``timeout`` seconds raises RuntimeTimeout whose
+``where`` combines the page's last stage, TF.js onProgress events and the
+server's request log ("6 of 7 shards requested, 0 fully sent").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from ..formats.tfjs_manifest import TFJSManifest
+from .artifact import shard_names, validated
+from .errors import RuntimeFailure, RuntimeTimeout, RuntimeUnavailable
+from .figures import RuntimeFigures
+from .jsenv import JS_DIR, installed_js
+from .server import CACHE_POLICIES, ModelServer, RequestRecord, records_as_dicts
+
+BROWSER_BACKENDS = ("cpu", "wasm", "webgl")
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+#: Flags for a headless Chromium without GPU, network or first-run chores.
+#: WebGL then runs on SwiftShader (software), which
+#: --enable-unsafe-swiftshader still allows in Chromium 137 and later.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-unsafe-swiftshader",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+PLAYWRIGHT_INSTALL = (
+    "pip install playwright (or pytest-loadbudget[browser]); "
+    "no `playwright install` is needed: the system Chromium is used"
+)
+CHROMIUM_INSTALL = "install Chromium (Debian: apt-get install chromium) or pass executable_path / set LOADBUDGET_CHROMIUM"
+_DONE = "() => { const s = window.loadbudgetState; return s.result !== null || s.error !== null; }"
+
+
+def find_chromium(executable_path: str | os.PathLike[str] | None = None) -> Path:
+    """The Chromium to drive: ``executable_path``, else ``$LOADBUDGET_CHROMIUM``, else /usr/bin/chromium."""
+    wanted = str(executable_path) if executable_path is not None else os.environ.get("LOADBUDGET_CHROMIUM") or DEFAULT_CHROMIUM
+    found = shutil.which(wanted)
+    if found is None:
+        raise RuntimeUnavailable(f"Chromium not found at {wanted}", CHROMIUM_INSTALL)
+    return Path(found)
+
+
+class BrowserSession:
+    """One headless Chromium and one model server, shared by many ``run()`` calls.
+
+    ``startup_ms`` is the fixed cost of the session: server start, Playwright
+    start and browser launch. Use as a context manager, or ``start()``/``close()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        executable_path: str | os.PathLike[str] | None = None,
+        extra_args: tuple[str, ...] = (),
+        launch_timeout: float = 60.0,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.executable_path = executable_path
+        self.extra_args = tuple(extra_args)
+        self.launch_timeout = launch_timeout
+        self.cache_dir = cache_dir
+        self.startup_ms: float | None = None
+        self.browser_version: str | None = None
+        self.server: ModelServer | None = None
+        self._playwright: Any = None
+        self._browser: Any = None
+
+    def __enter__(self) -> BrowserSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start server and browser; raises RuntimeUnavailable naming what to install."""
+        if self._browser is not None:
+            return
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            raise RuntimeUnavailable("Playwright for Python is not installed", PLAYWRIGHT_INSTALL) from None
+        chromium = find_chromium(self.executable_path)
+        install = installed_js(self.cache_dir)
+        began = time.perf_counter()
+        page_files = {name: JS_DIR / name for name in ("page.html", "core.js")}
+        self.server = ModelServer(page_files, install.browser_files())
+        self.server.start()
+        try:
+            self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(
+                executable_path=str(chromium),
+                headless=True,
+                chromium_sandbox=False,
+                args=[*CHROMIUM_ARGS, *self.extra_args],
+                timeout=self.launch_timeout * 1000,
+            )
+        except Exception as error:
+            self.close()
+            raise RuntimeUnavailable(
+                f"Chromium at {chromium} did not start under Playwright ({type(error).__name__}: {str(error).strip()[:500]})",
+                CHROMIUM_INSTALL,
+            ) from None
+        self.browser_version = self._browser.version
+        self.startup_ms = (time.perf_counter() - began) * 1000
+
+    def close(self) -> None:
+        for closing in (self._browser, self._playwright):
+            if closing is None:
+                continue
+            try:
+                closing.close() if closing is self._browser else closing.stop()
+            except Exception:  # noqa: BLE001 - closing a browser that already died
+                pass
+        self._browser = None
+        self._playwright = None
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def run(
+        self,
+        model_json: str | os.PathLike[str],
+        *,
+        backend: str = "cpu",
+        cache_policy: str = "cache",
+        rounds: int = 3,
+        predict_rounds: int = 5,
+        warmup: bool = True,
+        leak: bool = False,
+        timeout: float = 60.0,
+    ) -> RuntimeFigures:
+        """Measure ``model_json`` in a fresh browser context.
+
+        ``backend``: "cpu", "wasm" or "webgl". ``cache_policy``: "cache" or
+        "no-store", the Cache-Control the server answers for the model files.
+        ``rounds``: loads in the page (round 1 with an empty cache).
+        ``timeout``: seconds for the page set-up plus the measurement.
+        Raises ModelFileError, RuntimeTimeout (with where the load stopped) or RuntimeFailure.
+        """
+        if backend not in BROWSER_BACKENDS:
+            raise ValueError(f"backend {backend!r} unknown in the browser; choose one of {', '.join(BROWSER_BACKENDS)}")
+        if cache_policy not in CACHE_POLICIES:
+            raise ValueError(f"cache_policy {cache_policy!r} unknown; choose one of {', '.join(CACHE_POLICIES)}")
+        if rounds < 1:
+            raise ValueError(f"rounds must be at least 1, not {rounds}")
+        manifest = validated(model_json)
+        self.start()
+        assert self.server is not None and self._browser is not None  # start() sets both or raises
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        server = self.server
+        model_id = server.add_model(manifest.model_json.parent)
+        options = {
+            "modelUrl": server.model_url(model_id, cache_policy, manifest.model_json.name),
+            "format": manifest.format,
+            "backend": backend,
+            "rounds": rounds,
+            "predictRounds": predict_rounds,
+            "warmup": warmup,
+            "leak": leak,
+        }
+        what = f"{manifest.model_json} in Chromium ({backend}, {cache_policy})"
+        deadline = time.perf_counter() + timeout
+        began = time.perf_counter()
+        context = self._browser.new_context()
+        console: list[str] = []
+        page_ms = 0.0
+        try:
+            page = context.new_page()
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+            page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+            try:
+                page.goto(f"{server.url}/page.html", wait_until="load", timeout=_left_ms(deadline))
+                page_ms = (time.perf_counter() - began) * 1000
+                page.evaluate("options => window.loadbudgetStart(options)", options)
+                page.wait_for_function(_DONE, polling=50, timeout=_left_ms(deadline))
+            except PlaywrightTimeout:
+                state = _state(page)
+                raise self._timeout(what, timeout, manifest, model_id, state, backend, cache_policy, rounds) from None
+            except PlaywrightError as error:
+                raise RuntimeFailure(f"{what}: the page failed", f"{error}\n" + "\n".join(console[-20:])) from None
+            state = _state(page)
+        finally:
+            context.close()
+        wall_ms = (time.perf_counter() - began) * 1000
+        if state is None or state.get("error"):
+            detail = (state or {}).get("error") or "the page state could not be read"
+            raise RuntimeFailure(f"{what} failed", str(detail) + "".join(f"\n{line}" for line in console[-20:]))
+        figures = RuntimeFigures.from_harness(
+            state["result"], runtime="browser", backend=backend, model=str(manifest.model_json), rounds=rounds,
+            cache_policy=cache_policy,
+        )
+        events = state.get("events", [])
+        ready = next((e for e in events if e.get("event") == "ready"), {})
+        # New context, page with the bundles, backend set-up: all before the first load.
+        figures.startup_ms = page_ms + float(ready.get("backend_ms") or 0.0)
+        figures.wall_ms = wall_ms
+        figures.progress = [e for e in events if e.get("event") == "progress"]
+        figures.requests = records_as_dicts(server.requests_for(model_id))
+        figures.weight_bytes = manifest.weight_bytes
+        figures.shards = len(shard_names(manifest))
+        figures.environment["browser"] = self.browser_version
+        figures.environment["backend_ms"] = ready.get("backend_ms")
+        return figures
+
+    def _timeout(
+        self, what: str, timeout: float, manifest: TFJSManifest, model_id: str, state: dict[str, Any] | None,
+        backend: str, cache_policy: str, rounds: int,
+    ) -> RuntimeTimeout:
+        assert self.server is not None
+        records = self.server.requests_for(model_id)
+        stage, where = describe_stall(manifest, records, state)
+        partial = RuntimeFigures(
+            runtime="browser", backend=backend, model=str(manifest.model_json), format=manifest.format, rounds=rounds,
+            cache_policy=cache_policy, weight_bytes=manifest.weight_bytes, shards=len(shard_names(manifest)),
+            progress=[e for e in (state or {}).get("events", []) if e.get("event") == "progress"],
+            requests=records_as_dicts(records),
+        )
+        return RuntimeTimeout(f"{what} did not finish within {timeout:g} s: stopped {where}", stage=stage, where=where, partial=partial)
+
+
+def describe_stall(
+    manifest: TFJSManifest, records: list[RequestRecord], state: dict[str, Any] | None
+) -> tuple[str, str]:
+    """Where a browser run stopped, in words, from the page state and the server log."""
+    if state is None:
+        return "startup", "with the page unresponsive (its state could not be read)"
+    stage = str(state.get("stage") or "startup")
+    if stage in ("idle", "backend"):
+        return "startup", f"while setting up the TF.js backend (page stage {stage!r})"
+    round_number = int(state.get("round") or 0) + 1
+    where = f"in {stage} of round {round_number}"
+    if stage != "load":
+        return stage, where
+    events = state.get("events", [])
+    load_started = max((e.get("t_ms", 0) for e in events if e.get("event") == "stage" and e.get("stage") == "load"), default=0)
+    fractions = [e.get("fraction", 0) for e in events if e.get("event") == "progress" and e.get("t_ms", 0) >= load_started]
+    shards = shard_names(manifest)
+    # Only this round's requests: a model file asked for after the last round began.
+    names = set(shards)
+    requested = {r.file for r in records if r.file in names}
+    sent = {r.file for r in records if r.file in names and r.complete}
+    started = {r.file for r in records if r.file in names and r.headers_ms is not None}
+    model_json = [r for r in records if r.file == manifest.model_json.name]
+    if not model_json:
+        return stage, where + ": model.json never requested"
+    if not any(r.complete for r in model_json):
+        return stage, where + ": model.json requested but not fully sent"
+    # TF.js reports half the progress when every shard's headers are in
+    # (one step per shard) and the other half as their bodies are read.
+    fraction = max(fractions, default=0.0)
+    headers_in = round(min(fraction, 0.5) * 2 * len(shards)) if shards else 0
+    where += (
+        f": {headers_in} of {len(shards)} shards received (TF.js onProgress {fraction:.2f}); "
+        f"the server saw {len(requested)} of {len(shards)} shards requested, "
+        f"{len(started)} answered, {len(sent)} fully sent"
+    )
+    missing = [name for name in shards if name not in requested]
+    if missing:
+        where += f"; never requested: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+    return stage, where
+
+
+def _state(page: Any) -> dict[str, Any] | None:
+    # wait_for_function, unlike evaluate, gives up on a page whose main thread is stuck.
+    try:
+        handle = page.wait_for_function("() => window.loadbudgetState", timeout=5000)
+        state = handle.json_value()
+    except Exception:  # noqa: BLE001 - a crashed or hung page
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _left_ms(deadline: float) -> float:
+    return max(1.0, (deadline - time.perf_counter()) * 1000)
