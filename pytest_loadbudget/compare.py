@@ -5,7 +5,8 @@ only when the median grew past the threshold *and* a one-sided Mann-Whitney U
 test on the raw samples agrees (p below ``alpha``, with at least
 ``MIN_SAMPLES`` on each side): a noisy round cannot fail a build by itself.
 Memory peaks are a single reading from a fresh process, which repeats to
-within a few pages, so they are judged on the threshold alone.
+within a few pages, so they are judged on the threshold alone. Growth below
+a floor (1 ms, 1 MiB of peak) is noise whatever its percentage.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ MIN_SAMPLES = 5
 FIGURES = ("ms", "warm_ms", "mb", "peak_mb", "leak_mb")
 #: Changes of a peak below this are allocator page granularity, not the model.
 PEAK_FLOOR_BYTES = MIB
+#: Changes of a median time below this are timer and scheduler noise, whatever their percentage.
+TIME_FLOOR_MS = 1.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,11 @@ def _compare_times(
     if artifact:
         details.append(artifact)
     line = f"{old.name} {label} {format_ms(new_median)} vs baseline {format_ms(old_median)} ({', '.join(details)})"
-    grown = threshold is not None and threshold.exceeded(old_median, new_median, 1.0)
+    grown = (
+        threshold is not None
+        and new_median - old_median > TIME_FLOOR_MS
+        and threshold.exceeded(old_median, new_median, 1.0)
+    )
     if not grown:
         return Comparison(figure, line, False)
     if min(n_old, n_new) < MIN_SAMPLES:
