@@ -304,3 +304,42 @@ def test_cli_list_shows_runs_and_unreadable_ones(tmp_path, capsys):
     output = capsys.readouterr().out
     assert "0001_one.json" in output and "1 model(s)" in output
     assert "0002_bad.json  unreadable: corrupt baseline" in output
+
+
+@pytest.mark.parametrize(
+    ("ini_lines", "check"),
+    [
+        ("loadbudget_save = from-ini\nloadbudget_storage = runs", "save+storage"),
+        ("loadbudget_compare = base\nloadbudget_compare_fail = ms:1000%", "compare+compare_fail"),
+        ("loadbudget_compare = other\nloadbudget_compare_any_machine = true", "compare_any_machine"),
+        ("loadbudget_suggest = true", "suggest"),
+        ("loadbudget_markdown = report.md", "markdown"),
+        ("loadbudget_benchmark_json = bench.json", "benchmark_json"),
+    ],
+)
+def test_every_baseline_ini_key_is_read(project, monkeypatch, ini_lines, check):
+    if check.startswith("compare"):
+        run(project, "--loadbudget-save=base").assert_outcomes(passed=2)
+        monkeypatch.setenv("LOAD_DELAY", "0.06")
+    if check == "compare_any_machine":
+        (saved,) = saved_runs(project)
+        document = json.loads(saved.read_text())
+        other = saved.parent.parent / "Other-1" / "0001_other.json"
+        other.parent.mkdir()
+        other.write_text(json.dumps({**document, "name": "other", "machine_id": "Other-1"}))
+    project.makeini(f"[pytest]\n{ini_lines}\n")
+    result = run(project, "--loadbudget-report")
+    if check == "save+storage":
+        assert [p.name for p in (project.path / "runs").glob("*/*.json")] == ["0001_from-ini.json"]
+    elif check == "compare+compare_fail":
+        result.assert_outcomes(passed=2)  # 3x slower, but the ini threshold allows 1000%
+        result.stdout.fnmatch_lines(["compared with *0001_base.json (base, *)", "  ok         slow load *"])
+        assert "REGRESSION" not in result.stdout.str()
+    elif check == "compare_any_machine":
+        result.assert_outcomes(passed=1, failed=1)
+    elif check == "suggest":
+        result.stdout.fnmatch_lines(["*= loadbudget suggested budgets =*"])
+    elif check == "markdown":
+        assert (project.path / "report.md").read_text().startswith("## Model load budgets")
+    elif check == "benchmark_json":
+        assert json.loads((project.path / "bench.json").read_text())["benchmarks"]
