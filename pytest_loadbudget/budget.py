@@ -18,6 +18,8 @@ HINTS = {
     "or keep the process warm and do the warm-up at load",
     "peak_mb": "the load holds serialized and decoded weights at once: load quantized (float16/uint8) weights, "
     "or split the model",
+    "gpu_mb": "device memory holds the weights plus the allocator's workspace: load float16 weights, "
+    "enable memory growth, or share one loaded model between workers",
     "leak_mb": "each reload keeps memory: load once and reuse the model, call keras.backend.clear_session() "
     "after releasing one, and dispose of tensors you create",
 }
@@ -78,6 +80,15 @@ def check(budget: Budget, record: ModelRecord) -> list[Miss]:
                 f"(after {memory.cycles} load/release cycles, {format_mib(memory.leak_per_cycle)} per cycle, "
                 f"{memory.where})"
             )))
+    if budget.gpu_mb is not None:
+        gpu = memory.gpu_peak if memory is not None else None
+        if gpu is None:
+            misses.append(Miss("gpu_mb", f"{name} GPU memory not measured: {_why_unmeasured('gpu_mb', record)}"))
+        elif gpu["peak_bytes"] > budget.gpu_mb * MIB:
+            misses.append(Miss("gpu_mb", (
+                f"{name} GPU memory {format_mib(gpu['peak_bytes'])} > budget {format_number(budget.gpu_mb)} MiB "
+                f"(load + warm-up, {gpu['source']}, {memory.where if memory else ''})"
+            )))
     return misses
 
 
@@ -86,4 +97,6 @@ def _why_unmeasured(figure: str, record: ModelRecord) -> str:
         return "a TF.js graph model has no Python runtime; only mb applies to it here"
     if figure == "warm_ms":
         return "no warm-up input could be made from the model's signature; pass warmup=... to load_model"
+    if figure == "gpu_mb":
+        return "the model did not run on a GPU; set device='gpu' (NVML needs nvidia-ml-py)"
     return "the measurement was switched off (--loadbudget-disable)"

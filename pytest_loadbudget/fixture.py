@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import pytest
 
+from .devices import device_label
 from .markers import Budget
 from .record import ModelRecord
 from .request import AUTO, make_request
@@ -16,6 +17,15 @@ from .store import Entry, ModelStore
 
 BUDGET_KEY = pytest.StashKey[Budget | None]()
 USED_KEY = pytest.StashKey[list[Entry]]()
+
+
+def requested_device(budget: Budget | None, settings: Settings) -> str:
+    """"cpu", "gpu", or "" for the framework's choice; a GPU memory budget asks for the GPU."""
+    if budget is not None and budget.device:
+        return budget.device
+    if budget is not None and budget.gpu_mb is not None:
+        return "gpu"
+    return settings.device or ""
 
 
 class LoadModel:
@@ -51,6 +61,8 @@ class LoadModel:
             source, format=format, name=name, warmup=warmup, files=files, options=options,
             base_dir=Path(str(self._item.path)).parent, root=self._item.config.rootpath,
         )
+        request.device = requested_device(budget, self._settings)
+        request.device_label = device_label(request.device)
         rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
         entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget))
         used = self._item.stash.setdefault(USED_KEY, [])

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from .compare import parse_compare_fail
+from .devices import DEVICES
 from .errors import MarkerError
 
 MARKER_NAME = "load_budget"
@@ -35,6 +36,8 @@ class Budget:
     cycles: int | None = None
     rounds: int | None = None
     compare_fail: str | None = None
+    device: str | None = None
+    gpu_mb: float | None = None
 
     def limits(self) -> dict[str, float]:
         """The figures this budget limits, by keyword."""
@@ -46,10 +49,12 @@ class Budget:
 
     @property
     def needs_memory(self) -> bool:
-        return self.peak_mb is not None or self.leak_mb is not None or self.cycles is not None
+        return (
+            self.peak_mb is not None or self.leak_mb is not None or self.cycles is not None or self.gpu_mb is not None
+        )
 
 
-LIMIT_KEYWORDS = ("ms", "mb", "warm_ms", "peak_mb", "leak_mb")
+LIMIT_KEYWORDS = ("ms", "mb", "warm_ms", "peak_mb", "leak_mb", "gpu_mb")
 
 
 def load_budget(
@@ -62,6 +67,8 @@ def load_budget(
     cycles: int | None = None,
     rounds: int | None = None,
     compare_fail: str | None = None,
+    device: str | None = None,
+    gpu_mb: float | None = None,
 ) -> Budget:
     """Budget every model the test loads through ``load_model``.
 
@@ -76,8 +83,12 @@ def load_budget(
     rounds: timed load rounds (at least 1); the default adapts to the load time.
     compare_fail: what counts as a regression against the baseline for this
         test, e.g. ``"ms:30%,mb:0"``, instead of --loadbudget-compare-fail.
+    device: ``"cpu"`` or ``"gpu"``: where the model is placed and warmed; a
+        test that asks for a GPU on a machine without one is skipped.
+    gpu_mb: peak device memory of load plus warm-up, in MiB, in a fresh process.
     """
-    for name, value in (("ms", ms), ("mb", mb), ("warm_ms", warm_ms), ("peak_mb", peak_mb), ("leak_mb", leak_mb)):
+    limits = (("ms", ms), ("mb", mb), ("warm_ms", warm_ms), ("peak_mb", peak_mb), ("leak_mb", leak_mb), ("gpu_mb", gpu_mb))
+    for name, value in limits:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -95,9 +106,11 @@ def load_budget(
             parse_compare_fail(compare_fail)
         except argparse.ArgumentTypeError as error:
             raise MarkerError(f"compare_fail={compare_fail!r}: {error}") from None
+    if device is not None and device not in DEVICES:
+        raise MarkerError(f"device={device!r} must be one of {', '.join(map(repr, DEVICES))}")
     return Budget(
         ms=ms, mb=mb, warm_ms=warm_ms, peak_mb=peak_mb, leak_mb=leak_mb, cycles=cycles, rounds=rounds,
-        compare_fail=compare_fail,
+        compare_fail=compare_fail, device=device, gpu_mb=gpu_mb,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import statistics
 import sys
@@ -9,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .devices import FrameworkPeak, NVMLSampler, placed, prepare_framework
 from .memory import PeakTracker, current_rss, release_free_heap
 from .request import LoadRequest
 from .stats import Samples
@@ -48,6 +50,14 @@ class MemoryFigures:
     cycles: int
     rss_after_cycles: list[int] = field(default_factory=list)
     note: str = ""
+    #: Device memory of load plus warm-up, one entry per source, NVML first:
+    #: {"source": "nvml" | "nvml-device" | "tensorflow" | "torch", "peak_bytes": int}.
+    device_memory: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def gpu_peak(self) -> dict[str, Any] | None:
+        """The device figure budgets apply to: the driver's view where there is one."""
+        return self.device_memory[0] if self.device_memory else None
 
     @property
     def leak_per_cycle(self) -> float | None:
@@ -70,6 +80,7 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
     """
     fmt = request.format
     fmt.import_framework()
+    prepare_framework(request.format_name, request.device)
     timings = Timings()
     fixed = rounds is not None
     wanted = rounds if rounds is not None else MIN_ROUNDS
@@ -81,15 +92,16 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
     gc.collect()
     while True:
         model = None  # never hold two copies while the next one loads
-        start = time.perf_counter()
-        model = request.load()
-        loaded = time.perf_counter()
-        timings.load_ms.values.append((loaded - start) * 1e3)
-        warm_up = request.warm_up_call(model)
-        if warm_up is not None:
-            warm_start = time.perf_counter()
-            warm_up()
-            timings.warm_ms.values.append((time.perf_counter() - warm_start) * 1e3)
+        with placed(request.format_name, request.device):
+            start = time.perf_counter()
+            model = request.load()
+            loaded = time.perf_counter()
+            timings.load_ms.values.append((loaded - start) * 1e3)
+            warm_up = request.warm_up_call(model)
+            if warm_up is not None:
+                warm_start = time.perf_counter()
+                warm_up()
+                timings.warm_ms.values.append((time.perf_counter() - warm_start) * 1e3)
         spent += time.perf_counter() - start
         index += 1
         if index >= wanted and (fixed or spent >= ADAPTIVE_SECONDS or index >= MAX_ROUNDS):
@@ -114,19 +126,31 @@ def measure_memory(request: LoadRequest, cycles: int, where: str) -> MemoryFigur
     """
     fmt = request.format
     fmt.import_framework()
+    prepare_framework(request.format_name, request.device)
     gc.collect()
+    on_gpu = request.device == "gpu"
+    sampler = NVMLSampler() if on_gpu else None
+    framework_peak = FrameworkPeak()
+    if on_gpu:
+        framework_peak.reset()
     tracker = PeakTracker()
     tracker.start()
-    model = request.load()
-    _warm(request, model)
+    with placed(request.format_name, request.device), (sampler.sampling() if sampler else contextlib.nullcontext()):
+        model = request.load()
+        _warm(request, model)
     peak = tracker.peak_bytes()
     figures = MemoryFigures(peak_bytes=peak, method=tracker.method, where=where, cycles=cycles)
+    if on_gpu:
+        for reading in (sampler.result() if sampler else None, framework_peak.read()):
+            if reading is not None:
+                figures.device_memory.append({"source": reading.source, "peak_bytes": reading.peak_bytes})
     if cycles < 2:
         return figures
     for cycle in range(cycles):
         if cycle > 0:
-            model = request.load()
-            _warm(request, model)
+            with placed(request.format_name, request.device):
+                model = request.load()
+                _warm(request, model)
         fmt.release(model)
         model = None
         reset_framework_state()

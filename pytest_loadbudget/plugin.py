@@ -11,7 +11,8 @@ import pytest
 from . import exports, report, settings as settings_module
 from .budget import check
 from .errors import LoadBudgetError, MarkerError
-from .fixture import BUDGET_KEY, USED_KEY, LoadModel
+from .devices import find_gpu
+from .fixture import BUDGET_KEY, USED_KEY, LoadModel, requested_device
 from .gate import RegressionGate
 from .markers import MARKER_NAME, Budget, budget_from_item, describe, marker_help
 from .record import ModelRecord, TestUse, merge_records
@@ -63,13 +64,25 @@ class LoadBudgetPlugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         item.stash[BUDGET_KEY] = None
         try:
-            item.stash[BUDGET_KEY] = budget_from_item(item)
+            budget = budget_from_item(item)
         except MarkerError as error:
             problem = str(error)
         else:
+            item.stash[BUDGET_KEY] = budget
+            self._check_device(budget)
             return
         # Outside the except block, so the report shows no chained exception.
         pytest.fail(problem, pytrace=False)
+
+    def _check_device(self, budget: Budget | None) -> None:
+        if requested_device(budget, self.settings) != "gpu":
+            return
+        gpu, why = find_gpu()
+        if gpu is not None:
+            return
+        if self.settings.require_gpu:
+            pytest.fail(f"this test needs a GPU and --loadbudget-require-gpu is set: {why}", pytrace=False)
+        pytest.skip(f"needs a GPU: {why}")
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

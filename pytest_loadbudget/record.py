@@ -28,6 +28,8 @@ class ModelRecord:
     key: str
     name: str
     format: str
+    #: Where the figures come from: "cpu", "gpu: <name> (driver <version>)" or "default".
+    device: str = "cpu"
     path: str | None = None
     size_bytes: int | None = None
     files: int = 0
@@ -56,6 +58,7 @@ class ModelRecord:
             key=data["key"],
             name=data["name"],
             format=data["format"],
+            device=data.get("device", "cpu"),
             path=data.get("path"),
             size_bytes=data.get("size_bytes"),
             files=data.get("files", 0),

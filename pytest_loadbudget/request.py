@@ -6,11 +6,13 @@ that the memory measurement can replay it in a fresh process.
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .devices import loader_device_argument
 from .errors import MarkerError
 from .formats import FORMATS, ModelFormat, detect_format, format_named
 
@@ -35,6 +37,12 @@ class LoadRequest:
     #: Paths in the key are relative to this directory (the rootdir), so that a
     #: baseline saved in one checkout matches the same model in another.
     root: Path | None = None
+    #: "cpu" or "gpu" when asked for, "" to leave placement to the framework.
+    device: str = ""
+    #: Where the figures come from: "cpu", "gpu: <name> (driver <version>)" or
+    #: "default" (the framework's choice on a machine with a GPU). Part of the
+    #: key: figures of different devices are never compared.
+    device_label: str = "cpu"
 
     @property
     def key(self) -> str:
@@ -48,11 +56,14 @@ class LoadRequest:
             root = Path(os.path.realpath(self.root)) if self.root is not None else None
             origin = str(resolved.relative_to(root)) if root is not None and resolved.is_relative_to(root) else str(resolved)
         options = ",".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
-        return f"{self.format_name}:{origin}:{self.name}:{options}"
+        return f"{self.format_name}:{origin}:{self.name}:{options}@{self.device_label}"
 
     def load(self) -> Any:
         if self.loader is not None:
-            return self.loader(**self.options)
+            options = self.options
+            if self.device and "device" not in options and _takes_device(self.loader):
+                options = {**options, "device": loader_device_argument(self.device)}
+            return self.loader(**options)
         assert self.path is not None  # a request has a loader or a path
         return self.format.load(self.path, **self.options)
 
@@ -71,6 +82,14 @@ class LoadRequest:
             return None
         fmt = self.format
         return lambda: fmt.infer(model, inputs)
+
+
+def _takes_device(loader: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(loader).parameters
+    except (TypeError, ValueError):
+        return False
+    return "device" in parameters
 
 
 def _is_array_like(value: Any) -> bool:

@@ -17,6 +17,7 @@ import pytest
 from .compare import DEFAULT_COMPARE_FAIL, Threshold, parse_compare_fail
 
 MEMORY_CHOICES = ("budget", "all")
+DEVICE_CHOICES = ("cpu", "gpu")
 
 
 def positive_int(text: str) -> int:
@@ -53,6 +54,12 @@ def positive_seconds(text: str) -> float:
 def memory_value(text: str) -> str:
     if text not in MEMORY_CHOICES:
         raise argparse.ArgumentTypeError(f"{text!r}: choose one of {', '.join(MEMORY_CHOICES)}")
+    return text
+
+
+def device_value(text: str) -> str:
+    if text not in DEVICE_CHOICES:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose one of {', '.join(DEVICE_CHOICES)}")
     return text
 
 
@@ -97,6 +104,10 @@ OPTIONS = (
     Option("timeout", "seconds a memory measurement in a fresh process may take (default 600)",
            positive_seconds, 600.0, metavar="SECONDS"),
     Option("disable", "load each model once without measuring or checking budgets", boolean, False, flag=True),
+    Option("device", "place every model on 'cpu' or 'gpu' unless its marker says otherwise "
+           "(default: where the framework puts it)", device_value, None, metavar="DEVICE"),
+    Option("require-gpu", "fail, rather than skip, tests that ask for a GPU on a machine without one",
+           boolean, False, flag=True),
     Option("storage", "directory of saved runs (default: .loadbudget under the rootdir)", str, None, metavar="DIR"),
     Option("save", "save this run's figures as a baseline, named NAME (default: date and time)", str, None,
            metavar="NAME", optional_value=True),
@@ -124,6 +135,8 @@ class Settings:
     memory: str
     timeout: float
     disable: bool
+    device: str | None
+    require_gpu: bool
     storage: str | None
     save: str | None
     compare: str | None

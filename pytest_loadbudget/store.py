@@ -13,6 +13,7 @@ from typing import Any
 from .child import NotReplayable, measure_memory_in_child
 from .fingerprint import artifact_digest
 from .errors import LoadBudgetError, ModelFileError
+from .devices import placed, prepare_framework
 from .measure import measure_memory, time_loads
 from .record import ModelRecord
 from .request import LoadRequest
@@ -57,6 +58,7 @@ class ModelStore:
             key=request.key,
             name=request.name,
             format=request.format_name,
+            device=request.device_label,
             path=str(request.path) if request.path is not None else None,
         )
         entry = Entry(request=request, record=record)
@@ -72,7 +74,9 @@ class ModelStore:
                 record.artifact_sha256 = artifact_digest(files, root or (request.path.parent if request.path else None))
             if self.settings.disable:
                 request.format.import_framework()
-                entry.model = request.load()
+                prepare_framework(request.format_name, request.device)
+                with placed(request.format_name, request.device):
+                    entry.model = request.load()
                 entry.loads = 1
             else:
                 entry.model, timings = time_loads(request, rounds)
