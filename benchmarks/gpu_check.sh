@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The GPU path on a real GPU, in under 5 minutes: a small suite with
+# device="gpu" budgets (PyTorch models through loader functions; the
+# TensorFlow path where TensorFlow is installed), then a short table of load,
+# warm-up, GPU memory and its source per model.
+#
+# Runs from the repository root with plain python3 and no install: the plugin
+# is taken from the working tree. Needs pytest, numpy, PyTorch and
+# nvidia-ml-py (pynvml); filelock for the plugin.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3}
+out=${OUT:-$(mktemp -d)}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1
+
+"$python" - <<'PY'
+import pynvml
+pynvml.nvmlInit()
+handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+print("GPU:", pynvml.nvmlDeviceGetName(handle), "driver", pynvml.nvmlSystemGetDriverVersion())
+PY
+
+status=0
+timeout 280 "$python" -m pytest -p pytest_loadbudget.plugin -p no:cacheprovider -q \
+    benchmarks/gpu_suite --rootdir=benchmarks/gpu_suite \
+    --loadbudget-require-gpu --loadbudget-rounds=3 --loadbudget-report \
+    --loadbudget-json="$out/gpu_check.json" || status=$?
+
+"$python" - "$out/gpu_check.json" <<'PY'
+import json, sys
+models = json.load(open(sys.argv[1]))["models"]
+print()
+print(f"{'model':<14} {'device':<34} {'load ms':>9} {'warm-up ms':>11} {'gpu MiB':>9}  source")
+for m in models:
+    memory = m.get("memory") or {}
+    gpu = (memory.get("device_memory") or [None])[0]
+    others = ", ".join(f"{d['source']} {d['peak_bytes'] / 2**20:.0f}" for d in (memory.get("device_memory") or [])[1:])
+    print(f"{m['name']:<14} {m['device'][:34]:<34} {m['load_ms'].get('median', float('nan')):>9.1f} "
+          f"{m['warm_ms'].get('median', float('nan')):>11.1f} "
+          f"{(gpu['peak_bytes'] / 2**20 if gpu else float('nan')):>9.0f}  {gpu['source'] if gpu else '-'}"
+          + (f"  ({others})" if others else ""))
+PY
+exit $status
