@@ -278,3 +278,18 @@ def test_nvml_sampler_catches_a_transient_peak(monkeypatch):
         fake.used = 100 * 2**20  # freed again before the block ends
         time.sleep(0.02)
     assert sampler.result() == devices.DeviceMemory(500 * 2**20, "nvml")
+
+
+@pytest.mark.parametrize(
+    ("ini", "outcome"),
+    [("loadbudget_device = gpu", {"skipped": 1}), ("loadbudget_device = gpu\nloadbudget_require_gpu = true", {"errors": 1})],
+)
+def test_device_ini_keys_are_read(pytester, ini, outcome):
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(
+        """
+        def test_any(load_model):
+            load_model(dict)
+        """
+    )
+    pytester.runpytest("--loadbudget-rounds=1").assert_outcomes(**outcome)
