@@ -15,14 +15,16 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 
 "$python" - <<'PY'
-import pynvml
-pynvml.nvmlInit()
-handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-print("GPU:", pynvml.nvmlDeviceGetName(handle), "driver", pynvml.nvmlSystemGetDriverVersion())
+from pytest_loadbudget.devices import find_gpu
+gpu, why = find_gpu()
+print("GPU:", gpu.label() if gpu else f"none ({why})")
 PY
 
+# Load the plugin from the working tree unless it is installed (then its entry point does).
+plugin_option=$("$python" -c "import importlib.metadata as m; print('' if any(e.name == 'loadbudget' for e in m.entry_points(group='pytest11')) else '-p pytest_loadbudget.plugin')")
+
 status=0
-timeout 280 "$python" -m pytest -p pytest_loadbudget.plugin -p no:cacheprovider -q \
+timeout 280 "$python" -m pytest $plugin_option -p no:cacheprovider -q \
     benchmarks/gpu_suite --rootdir=benchmarks/gpu_suite \
     --loadbudget-require-gpu --loadbudget-rounds=3 --loadbudget-report \
     --loadbudget-json="$out/gpu_check.json" || status=$?
