@@ -493,7 +493,8 @@ def test_works_without_the_cache_provider_and_with_exitfirst(pytester, suite):
             pass
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "-x", "--loadbudget-rounds=1", "--loadbudget-report")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", "-x", "--loadbudget-rounds=1",
+                                "--loadbudget-report")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["slow*callable*MISS (1 test)"])
 
