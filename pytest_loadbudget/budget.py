@@ -20,6 +20,8 @@ HINTS = {
     "or split the model",
     "gpu_mb": "device memory holds the weights plus the allocator's workspace: load float16 weights, "
     "enable memory growth, or share one loaded model between workers",
+    "leak_tensors": "dispose what predict returns (tf.tidy, tensor.dispose()) and call model.dispose() "
+    "when a model is replaced",
     "leak_mb": "each reload keeps memory: load once and reuse the model, call keras.backend.clear_session() "
     "after releasing one, and dispose of tensors you create",
 }
@@ -81,20 +83,41 @@ def check(budget: Budget, record: ModelRecord) -> list[Miss]:
                 f"{memory.where})"
             )))
     if budget.gpu_mb is not None:
-        gpu = memory.gpu_peak if memory is not None else None
-        if gpu is None:
+        gpu_bytes = record.gpu_bytes
+        if gpu_bytes is None:
             misses.append(Miss("gpu_mb", f"{name} GPU memory not measured: {_why_unmeasured('gpu_mb', record)}"))
-        elif gpu["peak_bytes"] > budget.gpu_mb * MIB:
+        elif gpu_bytes > budget.gpu_mb * MIB:
             misses.append(Miss("gpu_mb", (
-                f"{name} GPU memory {format_mib(gpu['peak_bytes'])} > budget {format_number(budget.gpu_mb)} MiB "
-                f"(load + warm-up, {gpu['source']}, {memory.where if memory else ''})"
+                f"{name} GPU memory {format_mib(gpu_bytes)} > budget {format_number(budget.gpu_mb)} MiB "
+                f"({_gpu_source(record)})"
+            )))
+    if budget.leak_tensors is not None:
+        leaked = record.leak_tensors
+        if leaked is None:
+            misses.append(Miss("leak_tensors", f"{name} tensors not counted: {_why_unmeasured('leak_tensors', record)}"))
+        elif leaked > budget.leak_tensors:
+            misses.append(Miss("leak_tensors", (
+                f"{name} leaks {leaked} tensor{'s' if leaked != 1 else ''} > budget {budget.leak_tensors} "
+                f"(alive after model.dispose(), {record.runtime})"
             )))
     return misses
 
 
+def _gpu_source(record: ModelRecord) -> str:
+    if record.runtime_figures is not None:
+        return f"numBytesInGPU after warm-up, {record.runtime}"
+    gpu = record.memory.gpu_peak if record.memory is not None else None
+    where = record.memory.where if record.memory is not None else ""
+    return f"load + warm-up, {gpu['source'] if gpu else '?'}, {where}"
+
+
 def _why_unmeasured(figure: str, record: ModelRecord) -> str:
-    if record.format == "tfjs-graph":
-        return "a TF.js graph model has no Python runtime; only mb applies to it here"
+    if figure == "leak_tensors":
+        return "tensors are counted in a TF.js runtime: set runtime='node' or runtime='browser'"
+    if record.runtime.startswith("browser") and figure == "gpu_mb":
+        return "numBytesInGPU is counted on backend='webgl' only"
+    if record.format == "tfjs-graph" and record.runtime == "python":
+        return "a TF.js graph model has no Python runtime: measure it with runtime='node' or runtime='browser'"
     if figure == "warm_ms":
         return "no warm-up input could be made from the model's signature; pass warmup=... to load_model"
     if figure == "gpu_mb":

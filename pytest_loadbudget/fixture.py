@@ -10,6 +10,8 @@ import pytest
 
 from .devices import device_label
 from .markers import Budget
+from .runtimes import DEFAULT_BACKEND, PYTHON, label
+from .tfjs_runtime.errors import RuntimeUnavailable
 from .record import ModelRecord
 from .request import AUTO, make_request
 from .settings import Settings
@@ -21,6 +23,8 @@ USED_KEY = pytest.StashKey[list[Entry]]()
 
 def requested_device(budget: Budget | None, settings: Settings) -> str:
     """"cpu", "gpu", or "" for the framework's choice; a GPU memory budget asks for the GPU."""
+    if budget is not None and budget.runtime not in (None, PYTHON):
+        return ""  # a TF.js runtime picks its device through its backend
     if budget is not None and budget.device:
         return budget.device
     if budget is not None and budget.gpu_mb is not None:
@@ -61,10 +65,24 @@ class LoadModel:
             source, format=format, name=name, warmup=warmup, files=files, options=options,
             base_dir=Path(str(self._item.path)).parent, root=self._item.config.rootpath,
         )
-        request.device = requested_device(budget, self._settings)
-        request.device_label = device_label(request.device)
+        if budget is not None and budget.runtime not in (None, PYTHON):
+            request.runtime = budget.runtime
+            request.backend = budget.backend or DEFAULT_BACKEND
+            request.cache_policy = (budget.cache_policy or "cache") if budget.runtime == "browser" else ""
+            request.device_label = label(request)
+        else:
+            request.device = requested_device(budget, self._settings)
+            request.device_label = device_label(request.device)
         rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
-        entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget))
+        try:
+            entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget))
+        except RuntimeUnavailable as missing:
+            reason = str(missing)
+        else:
+            return self._hand_out(entry)
+        pytest.skip(reason)
+
+    def _hand_out(self, entry: Entry) -> Any:
         used = self._item.stash.setdefault(USED_KEY, [])
         if entry not in used:
             used.append(entry)

@@ -17,6 +17,7 @@ import pytest
 from .compare import parse_compare_fail
 from .devices import DEVICES
 from .errors import MarkerError
+from .runtimes import validate as validate_runtime
 
 MARKER_NAME = "load_budget"
 
@@ -38,6 +39,10 @@ class Budget:
     compare_fail: str | None = None
     device: str | None = None
     gpu_mb: float | None = None
+    runtime: str | None = None
+    backend: str | None = None
+    cache_policy: str | None = None
+    leak_tensors: int | None = None
 
     def limits(self) -> dict[str, float]:
         """The figures this budget limits, by keyword."""
@@ -49,12 +54,13 @@ class Budget:
 
     @property
     def needs_memory(self) -> bool:
-        return (
+        in_runtime = self.runtime not in (None, "python")
+        return not in_runtime and (
             self.peak_mb is not None or self.leak_mb is not None or self.cycles is not None or self.gpu_mb is not None
         )
 
 
-LIMIT_KEYWORDS = ("ms", "mb", "warm_ms", "peak_mb", "leak_mb", "gpu_mb")
+LIMIT_KEYWORDS = ("ms", "mb", "warm_ms", "peak_mb", "leak_mb", "gpu_mb", "leak_tensors")
 
 
 def load_budget(
@@ -69,6 +75,10 @@ def load_budget(
     compare_fail: str | None = None,
     device: str | None = None,
     gpu_mb: float | None = None,
+    runtime: str | None = None,
+    backend: str | None = None,
+    cache_policy: str | None = None,
+    leak_tensors: int | None = None,
 ) -> Budget:
     """Budget every model the test loads through ``load_model``.
 
@@ -85,7 +95,14 @@ def load_budget(
         test, e.g. ``"ms:30%,mb:0"``, instead of --loadbudget-compare-fail.
     device: ``"cpu"`` or ``"gpu"``: where the model is placed and warmed; a
         test that asks for a GPU on a machine without one is skipped.
-    gpu_mb: peak device memory of load plus warm-up, in MiB, in a fresh process.
+    gpu_mb: peak device memory of load plus warm-up, in MiB, in a fresh process
+        (on runtime="browser" with backend="webgl": TF.js numBytesInGPU).
+    runtime: where a TF.js model is measured: ``"python"`` (the default),
+        ``"node"`` (Node.js) or ``"browser"`` (headless Chromium).
+    backend: the TF.js backend: ``"cpu"`` or ``"wasm"`` (node), also ``"webgl"`` (browser).
+    cache_policy: ``"cache"`` (default) or ``"no-store"``: the Cache-Control
+        the browser's model server answers.
+    leak_tensors: TF.js tensors still alive after the model is disposed.
     """
     limits = (("ms", ms), ("mb", mb), ("warm_ms", warm_ms), ("peak_mb", peak_mb), ("leak_mb", leak_mb), ("gpu_mb", gpu_mb))
     for name, value in limits:
@@ -106,11 +123,16 @@ def load_budget(
             parse_compare_fail(compare_fail)
         except argparse.ArgumentTypeError as error:
             raise MarkerError(f"compare_fail={compare_fail!r}: {error}") from None
+    if leak_tensors is not None and (isinstance(leak_tensors, bool) or not isinstance(leak_tensors, int)
+                                     or leak_tensors < 0):
+        raise MarkerError(f"leak_tensors={leak_tensors!r} must be an integer of at least 0")
+    validate_runtime(runtime, backend, cache_policy)
     if device is not None and device not in DEVICES:
         raise MarkerError(f"device={device!r} must be one of {', '.join(map(repr, DEVICES))}")
     return Budget(
         ms=ms, mb=mb, warm_ms=warm_ms, peak_mb=peak_mb, leak_mb=leak_mb, cycles=cycles, rounds=rounds,
-        compare_fail=compare_fail, device=device, gpu_mb=gpu_mb,
+        compare_fail=compare_fail, device=device, gpu_mb=gpu_mb, runtime=runtime, backend=backend,
+        cache_policy=cache_policy, leak_tensors=leak_tensors,
     )
 
 

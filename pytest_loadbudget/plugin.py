@@ -161,6 +161,7 @@ class LoadBudgetPlugin:
                 self.gate.problems.append(f"could not write {path}: {error}")
         if not self.settings.disable:
             self.gate.save(records)
+        self.store.runtimes.close()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

@@ -30,6 +30,8 @@ class ModelRecord:
     format: str
     #: Where the figures come from: "cpu", "gpu: <name> (driver <version>)" or "default".
     device: str = "cpu"
+    #: "python", or a TF.js runtime with its backend: "node wasm", "browser webgl no-store".
+    runtime: str = "python"
     path: str | None = None
     size_bytes: int | None = None
     files: int = 0
@@ -40,8 +42,22 @@ class ModelRecord:
     memory: MemoryFigures | None = None
     error: str | None = None
     tests: list[TestUse] = field(default_factory=list)
+    #: Everything a TF.js runtime measured (RuntimeFigures as a dict); None in Python.
+    runtime_figures: dict[str, Any] | None = None
     #: Against the baseline: {"figure", "line", "regression", "note"} per figure compared.
     comparisons: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def leak_tensors(self) -> int | None:
+        return self.runtime_figures.get("leak_tensors") if self.runtime_figures else None
+
+    @property
+    def gpu_bytes(self) -> int | None:
+        """Device memory: TF.js numBytesInGPU in a runtime, else the fresh process's first source."""
+        if self.runtime_figures is not None:
+            return self.runtime_figures.get("gpu_bytes")
+        gpu = self.memory.gpu_peak if self.memory is not None else None
+        return int(gpu["peak_bytes"]) if gpu else None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -59,6 +75,8 @@ class ModelRecord:
             name=data["name"],
             format=data["format"],
             device=data.get("device", "cpu"),
+            runtime=data.get("runtime", "python"),
+            runtime_figures=data.get("runtime_figures"),
             path=data.get("path"),
             size_bytes=data.get("size_bytes"),
             files=data.get("files", 0),

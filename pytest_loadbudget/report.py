@@ -10,7 +10,7 @@ from .record import ModelRecord
 from .stats import Samples
 from .units import MIB, compact_ms, format_mib, format_ms
 
-COLUMNS = ("model", "format", "device", "size", "load", "warm-up", "peak", "leak", "gpu", "budget")
+COLUMNS = ("model", "format", "runtime", "device", "size", "load", "warm-up", "peak", "leak", "gpu", "budget")
 BASELINE_COLUMN = "baseline"
 
 
@@ -84,17 +84,21 @@ def table_rows(records: list[ModelRecord]) -> list[tuple[str, ...]]:
         limits = tightest_limits(record)
         memory = record.memory
         in_process_mark = "*" if memory is not None and memory.where != "fresh process" else ""
-        gpu = memory.gpu_peak if memory is not None else None
+        gpu_source = (memory.gpu_peak or {}).get("source", "") if memory is not None else "webgl"
+        leak_cell = _bytes_cell(memory.leak_bytes if memory else None, limits.get("leak_mb"), in_process_mark)
+        if record.leak_tensors is not None:
+            leak_cell = f"{record.leak_tensors} tensors"
         rows.append((
             record.name,
             record.format,
-            record.device.split(" (driver")[0],
+            record.runtime,
+            record.device.split(" (driver")[0] if record.runtime == "python" else "-",
             _bytes_cell(record.size_bytes, limits.get("mb")),
             _timing_cell(record.load_ms, limits.get("ms")),
             _timing_cell(record.warm_ms, limits.get("warm_ms")),
             _bytes_cell(memory.peak_bytes if memory else None, limits.get("peak_mb"), in_process_mark),
-            _bytes_cell(memory.leak_bytes if memory else None, limits.get("leak_mb"), in_process_mark),
-            (_bytes_cell(gpu["peak_bytes"], limits.get("gpu_mb")) + f" {gpu['source']}") if gpu else "-",
+            leak_cell,
+            (_bytes_cell(record.gpu_bytes, limits.get("gpu_mb")) + f" {gpu_source}") if record.gpu_bytes is not None else "-",
             verdict(record),
         ) + ((baseline_cell(record),) if with_baseline else ()))
     return rows

@@ -43,6 +43,11 @@ class LoadRequest:
     #: "default" (the framework's choice on a machine with a GPU). Part of the
     #: key: figures of different devices are never compared.
     device_label: str = "cpu"
+    #: "python", or the TF.js runtime ("node", "browser") with its backend and,
+    #: in the browser, the Cache-Control of the model files.
+    runtime: str = "python"
+    backend: str = ""
+    cache_policy: str = ""
 
     @property
     def key(self) -> str:
@@ -56,7 +61,8 @@ class LoadRequest:
             root = Path(os.path.realpath(self.root)) if self.root is not None else None
             origin = str(resolved.relative_to(root)) if root is not None and resolved.is_relative_to(root) else str(resolved)
         options = ",".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
-        return f"{self.format_name}:{origin}:{self.name}:{options}@{self.device_label}"
+        where = self.device_label if self.runtime == "python" else f"{self.runtime}:{self.backend}:{self.cache_policy}"
+        return f"{self.format_name}:{origin}:{self.name}:{options}@{where}"
 
     def load(self) -> Any:
         if self.loader is not None:

@@ -108,6 +108,9 @@ OPTIONS = (
            "(default: where the framework puts it)", device_value, None, metavar="DEVICE"),
     Option("require-gpu", "fail, rather than skip, tests that ask for a GPU on a machine without one",
            boolean, False, flag=True),
+    Option("node", "the node executable for runtime='node' (default: node on PATH)", str, None, metavar="PATH"),
+    Option("chromium", "the Chromium or Chrome for runtime='browser' (default: /usr/bin/chromium)", str, None,
+           metavar="PATH"),
     Option("storage", "directory of saved runs (default: .loadbudget under the rootdir)", str, None, metavar="DIR"),
     Option("save", "save this run's figures as a baseline, named NAME (default: date and time)", str, None,
            metavar="NAME", optional_value=True),
@@ -137,6 +140,8 @@ class Settings:
     disable: bool
     device: str | None
     require_gpu: bool
+    node: str | None
+    chromium: str | None
     storage: str | None
     save: str | None
     compare: str | None

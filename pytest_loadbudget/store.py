@@ -14,6 +14,8 @@ from .child import NotReplayable, measure_memory_in_child
 from .fingerprint import artifact_digest
 from .errors import LoadBudgetError, ModelFileError
 from .devices import placed, prepare_framework
+from .runtimes import PYTHON, RuntimeSessions, label
+from .stats import Samples
 from .measure import measure_memory, time_loads
 from .record import ModelRecord
 from .request import LoadRequest
@@ -35,6 +37,7 @@ class ModelStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.entries: dict[str, Entry] = {}
+        self.runtimes = RuntimeSessions(settings)
 
     def get(self, request: LoadRequest, rounds: int | None, memory_cycles: int | None) -> Entry:
         """The entry for ``request``, loading and measuring on first use.
@@ -59,6 +62,7 @@ class ModelStore:
             name=request.name,
             format=request.format_name,
             device=request.device_label,
+            runtime=label(request),
             path=str(request.path) if request.path is not None else None,
         )
         entry = Entry(request=request, record=record)
@@ -72,7 +76,10 @@ class ModelStore:
             if files and (self.settings.save is not None or self.settings.compare is not None):
                 root = request.path if request.path is not None and request.path.is_dir() else None
                 record.artifact_sha256 = artifact_digest(files, root or (request.path.parent if request.path else None))
-            if self.settings.disable:
+            if request.runtime != PYTHON:
+                if not self.settings.disable:
+                    self._measure_in_runtime(entry, rounds)
+            elif self.settings.disable:
                 request.format.import_framework()
                 prepare_framework(request.format_name, request.device)
                 with placed(request.format_name, request.device):
@@ -89,9 +96,17 @@ class ModelStore:
             record.error = str(error)
         return entry
 
+    def _measure_in_runtime(self, entry: Entry, rounds: int | None) -> None:
+        figures = self.runtimes.measure(entry.request, rounds)
+        entry.model = figures
+        entry.loads = figures.rounds
+        entry.record.load_ms = Samples(list(figures.load_ms))
+        entry.record.warm_ms = Samples(list(figures.warm_ms))
+        entry.record.runtime_figures = figures.to_dict()
+
     def _measure_memory(self, entry: Entry, cycles: int) -> None:
         request = entry.request
-        if not request.format.loadable:
+        if not request.format.loadable or request.runtime != PYTHON:
             return
         try:
             try:

@@ -37,7 +37,7 @@ from __future__ import annotations
 from .browser import BROWSER_BACKENDS, CHROMIUM_ARGS, BrowserSession, find_chromium
 from .errors import RuntimeFailure, RuntimeTimeout, RuntimeUnavailable, SetupError
 from .figures import MEMORY_STAGES, RuntimeFigures
-from .jsenv import JSInstall, find_node, install_dir, installed_js, main, setup_js
+from .jsenv import JSInstall, add_setup_arguments, find_node, install_dir, installed_js, main, run_setup, setup_js
 from .node import NODE_BACKENDS, run_node
 from .server import CACHE_POLICIES
 
@@ -46,23 +46,25 @@ RUNTIMES = {"node": NODE_BACKENDS, "browser": BROWSER_BACKENDS}
 
 __all__ = [
     "BROWSER_BACKENDS",
-    "BrowserSession",
     "CACHE_POLICIES",
     "CHROMIUM_ARGS",
-    "JSInstall",
     "MEMORY_STAGES",
     "NODE_BACKENDS",
     "RUNTIMES",
+    "BrowserSession",
+    "JSInstall",
     "RuntimeFailure",
     "RuntimeFigures",
     "RuntimeTimeout",
     "RuntimeUnavailable",
     "SetupError",
+    "add_setup_arguments",
     "find_chromium",
     "find_node",
     "install_dir",
     "installed_js",
     "main",
     "run_node",
+    "run_setup",
     "setup_js",
 ]

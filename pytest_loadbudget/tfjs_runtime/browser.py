@@ -34,13 +34,12 @@ from .server import CACHE_POLICIES, ModelServer, RequestRecord, records_as_dicts
 
 BROWSER_BACKENDS = ("cpu", "wasm", "webgl")
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
-#: Flags for a headless Chromium without GPU, network or first-run chores.
-#: WebGL then runs on SwiftShader (software), which
-#: --enable-unsafe-swiftshader still allows in Chromium 137 and later.
+#: Flags for a headless Chromium without GPU, network or first-run chores
+#: (Playwright adds --headless and a fresh profile directory). WebGL then runs
+#: on SwiftShader, in software: webgl timings say nothing about a real GPU.
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
-    "--enable-unsafe-swiftshader",
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
@@ -100,11 +99,11 @@ class BrowserSession:
         """Start server and browser; raises RuntimeUnavailable naming what to install."""
         if self._browser is not None:
             return
+        chromium = find_chromium(self.executable_path)
         try:
             from playwright.sync_api import sync_playwright
         except ImportError:
             raise RuntimeUnavailable("Playwright for Python is not installed", PLAYWRIGHT_INSTALL) from None
-        chromium = find_chromium(self.executable_path)
         install = installed_js(self.cache_dir)
         began = time.perf_counter()
         page_files = {name: JS_DIR / name for name in ("page.html", "core.js")}
@@ -119,7 +118,7 @@ class BrowserSession:
                 args=[*CHROMIUM_ARGS, *self.extra_args],
                 timeout=self.launch_timeout * 1000,
             )
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - Playwright raises its own and OS errors here
             self.close()
             raise RuntimeUnavailable(
                 f"Chromium at {chromium} did not start under Playwright ({type(error).__name__}: {str(error).strip()[:500]})",
@@ -129,18 +128,19 @@ class BrowserSession:
         self.startup_ms = (time.perf_counter() - began) * 1000
 
     def close(self) -> None:
-        for closing in (self._browser, self._playwright):
-            if closing is None:
-                continue
-            try:
-                closing.close() if closing is self._browser else closing.stop()
-            except Exception:  # noqa: BLE001 - closing a browser that already died
-                pass
-        self._browser = None
-        self._playwright = None
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        """Close browser, Playwright and server; safe to call twice or after a failed start."""
+        browser, playwright, server = self._browser, self._playwright, self.server
+        self._browser = self._playwright = self.server = None
+        try:
+            if browser is not None:
+                browser.close()
+        except Exception:  # noqa: BLE001 - a browser that already died has nothing left to close
+            pass
+        finally:
+            if playwright is not None:
+                playwright.stop()
+            if server is not None:
+                server.stop()
 
     def run(
         self,
@@ -217,7 +217,7 @@ class BrowserSession:
             cache_policy=cache_policy,
         )
         events = state.get("events", [])
-        ready = next((e for e in events if e.get("event") == "ready"), {})
+        ready: dict[str, Any] = next((e for e in events if e.get("event") == "ready"), {})
         # New context, page with the bundles, backend set-up: all before the first load.
         figures.startup_ms = page_ms + float(ready.get("backend_ms") or 0.0)
         figures.wall_ms = wall_ms
@@ -252,8 +252,10 @@ def describe_stall(
     if state is None:
         return "startup", "with the page unresponsive (its state could not be read)"
     stage = str(state.get("stage") or "startup")
-    if stage in ("idle", "backend"):
-        return "startup", f"while setting up the TF.js backend (page stage {stage!r})"
+    if stage == "idle":
+        return "startup", "while loading the page and the TF.js bundles"
+    if stage == "backend":
+        return "startup", "while setting up the TF.js backend"
     round_number = int(state.get("round") or 0) + 1
     where = f"in {stage} of round {round_number}"
     if stage != "load":
@@ -262,24 +264,29 @@ def describe_stall(
     load_started = max((e.get("t_ms", 0) for e in events if e.get("event") == "stage" and e.get("stage") == "load"), default=0)
     fractions = [e.get("fraction", 0) for e in events if e.get("event") == "progress" and e.get("t_ms", 0) >= load_started]
     shards = shard_names(manifest)
-    # Only this round's requests: a model file asked for after the last round began.
-    names = set(shards)
-    requested = {r.file for r in records if r.file in names}
-    sent = {r.file for r in records if r.file in names and r.complete}
-    started = {r.file for r in records if r.file in names and r.headers_ms is not None}
     model_json = [r for r in records if r.file == manifest.model_json.name]
     if not model_json:
         return stage, where + ": model.json never requested"
-    if not any(r.complete for r in model_json):
+    # A round starts by fetching model.json (unless it comes from the cache):
+    # this round's requests are those since the last model.json request.
+    records = [r for r in records if r.received_ms >= model_json[-1].received_ms]
+    if not model_json[-1].complete:
         return stage, where + ": model.json requested but not fully sent"
-    # TF.js reports half the progress when every shard's headers are in
-    # (one step per shard) and the other half as their bodies are read.
+    names = set(shards)
+    requested = {r.file for r in records if r.file in names}
+    answered = {r.file for r in records if r.file in names and r.headers_ms is not None}
+    sent = {r.file for r in records if r.file in names and r.complete}
+    # TF.js reports the first half of the progress one shard at a time as
+    # response headers arrive, and the second half as the bodies are read.
     fraction = max(fractions, default=0.0)
-    headers_in = round(min(fraction, 0.5) * 2 * len(shards)) if shards else 0
+    count = len(shards)
+    if fraction <= 0.5:
+        progress = f"{round(fraction * 2 * count)} of {count} shards received"
+    else:
+        progress = f"{count} of {count} shards received, {round((fraction - 0.5) * 2 * count)} of {count} read"
     where += (
-        f": {headers_in} of {len(shards)} shards received (TF.js onProgress {fraction:.2f}); "
-        f"the server saw {len(requested)} of {len(shards)} shards requested, "
-        f"{len(started)} answered, {len(sent)} fully sent"
+        f": {progress} (TF.js onProgress {fraction:.2f}); the server saw {len(requested)} of {count} shards "
+        f"requested, {len(answered)} answered, {len(sent)} fully sent"
     )
     missing = [name for name in shards if name not in requested]
     if missing:

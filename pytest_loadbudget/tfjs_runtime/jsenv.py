@@ -159,7 +159,7 @@ def setup_js(
         # funding banner; a script that downloads a binary would fail offline.
         command = [str(npm_path), "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"]
         try:
-            done = subprocess.run(command, cwd=staging, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(command, cwd=staging, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             shutil.rmtree(staging, ignore_errors=True)
             raise SetupError(f"`npm ci` in {root} did not finish within {timeout:g} s", "check access to the npm registry") from None
@@ -178,25 +178,36 @@ def setup_js(
     return JSInstall(root)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``loadbudget-setup-js``: install the TF.js packages the runtimes need."""
-    parser = argparse.ArgumentParser(
-        prog="loadbudget-setup-js",
-        description="Install the TF.js npm packages (npm ci of the lockfile shipped with pytest-loadbudget) "
-        "that the Node.js and browser runtimes load models with.",
-    )
+def add_setup_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``setup-js``, for a ``loadbudget setup-js`` subcommand parser."""
     parser.add_argument("--cache-dir", help="cache directory (default: $LOADBUDGET_CACHE_DIR or ~/.cache/pytest-loadbudget)")
     parser.add_argument("--force", action="store_true", help="reinstall even when an install is there")
     parser.add_argument("--check", action="store_true", help="only check: exit 1 when node or the packages are missing")
-    args = parser.parse_args(argv)
+
+
+def run_setup(args: argparse.Namespace) -> int:
+    """Run ``setup-js`` with parsed ``add_setup_arguments`` options; returns the exit status."""
     try:
         node = find_node()
         install = installed_js(args.cache_dir) if args.check else setup_js(args.cache_dir, force=args.force)
     except RuntimeUnavailable as error:
-        print(f"loadbudget-setup-js: {error}", file=sys.stderr)
+        print(f"loadbudget setup-js: {error}", file=sys.stderr)
         return 1
     print(f"TF.js {install.tfjs_version} installed in {install.root} (node: {node})")
     return 0
+
+
+SETUP_DESCRIPTION = (
+    "Install the TF.js npm packages (npm ci of the lockfile shipped with pytest-loadbudget) "
+    "that the Node.js and browser runtimes load models with."
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``loadbudget-setup-js``: install the TF.js packages the runtimes need."""
+    parser = argparse.ArgumentParser(prog="loadbudget-setup-js", description=SETUP_DESCRIPTION)
+    add_setup_arguments(parser)
+    return run_setup(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

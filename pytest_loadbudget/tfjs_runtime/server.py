@@ -86,8 +86,7 @@ class ModelServer:
         class Handler(_Handler):
             owner = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="loadbudget-model-server", daemon=True)
         self._thread.start()
 
@@ -122,6 +121,15 @@ class ModelServer:
 
 def records_as_dicts(records: list[RequestRecord]) -> list[dict[str, Any]]:
     return [dict(asdict(record), complete=record.complete) for record in records]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser closing its connections (page closed at a timeout) resets
+        # them; the request log already holds what matters.
+        pass
 
 
 class _Handler(BaseHTTPRequestHandler):
