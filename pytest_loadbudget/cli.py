@@ -2,6 +2,7 @@
 
     loadbudget list [--storage DIR]
     loadbudget compare OLD NEW [--compare-fail EXPR] [--storage DIR]
+    loadbudget setup-js [--cache-dir DIR] [--force]
 
 OLD and NEW are saved-run files, or names or numbers looked up in the storage
 directory. ``compare`` prints the same verdicts the pytest run gives and exits
@@ -19,6 +20,7 @@ from .compare import DEFAULT_COMPARE_FAIL, compare, parse_compare_fail
 from .errors import BaselineError
 from .fingerprint import machine_facts, machine_id
 from .gate import DEFAULT_STORAGE
+from .tfjs_runtime import jsenv
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help=f"what counts as a regression (default {DEFAULT_COMPARE_FAIL.replace('%', '%%')})")
     comparing.add_argument("--any-machine", action="store_true",
                            help="fail on regressions even when the runs come from different machines")
+    setup = commands.add_parser("setup-js", help="install the TF.js npm packages for runtime='node'/'browser'",
+                                description=jsenv.SETUP_DESCRIPTION)
+    jsenv.add_setup_arguments(setup)
     return parser
 
 
@@ -93,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "compare":
             return run_compare(args)
+        if args.command == "setup-js":
+            return jsenv.run_setup(args)
         return run_list(args)
     except BaselineError as error:
         print(f"loadbudget: {error}", file=sys.stderr)
