@@ -197,3 +197,24 @@ def test_leak_tensors_budget_in_python_says_which_runtime_counts_them(pytester):
     result = pytester.runpytest("--loadbudget-rounds=1")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*dict tensors not counted: tensors are counted in a TF.js runtime*"])
+
+
+@pytest.mark.parametrize(
+    ("ini", "runtime", "reason"),
+    [("loadbudget_node = /nonexistent/node", "node", "*/nonexistent/node*"),
+     ("loadbudget_chromium = /nonexistent/chromium", "browser", "*/nonexistent/chromium*")],
+)
+def test_runtime_executable_ini_keys_are_read(pytester, tfjs_models, node_ready, ini, runtime, reason):
+    pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.load_budget(runtime={runtime!r})
+        def test_it(load_model):
+            load_model({str(tfjs_models["float32"])!r})
+        """
+    )
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([f"SKIPPED{reason}"])
