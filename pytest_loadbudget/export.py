@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,9 @@ def export_tfjs_layers(tf_keras_model: Any, directory: str | os.PathLike[str]) -
     from tensorflowjs.converters import save_keras_model
 
     out = Path(directory)
-    with _quiet():
+    with _quiet(), warnings.catch_warnings():
+        # tf_keras warns that the HDF5 it writes on the way is a legacy format.
+        warnings.simplefilter("ignore", UserWarning)
         save_keras_model(tf_keras_model, str(out))
     return out / "model.json"
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from .devices import device_label
+from .errors import ModelFileError
 from .markers import Budget
 from .runtimes import DEFAULT_BACKEND, PYTHON, label
 from .tfjs_runtime.errors import RuntimeUnavailable
@@ -61,10 +62,15 @@ class LoadModel:
         **options: Any,
     ) -> Any:
         budget = self._item.stash.get(BUDGET_KEY, None)
-        request = make_request(
-            source, format=format, name=name, warmup=warmup, files=files, options=options,
-            base_dir=Path(str(self._item.path)).parent, root=self._item.config.rootpath,
-        )
+        try:
+            request = make_request(
+                source, format=format, name=name, warmup=warmup, files=files, options=options,
+                base_dir=Path(str(self._item.path)).parent, root=self._item.config.rootpath,
+            )
+        except ModelFileError as error:
+            # Reported like any broken model: in the test, the report and the JSON.
+            self._hand_out(self._store.failed(f"unresolved:{error.path}", str(source), error))
+            raise
         if budget is not None and budget.runtime not in (None, PYTHON):
             request.runtime = budget.runtime
             request.backend = budget.backend or DEFAULT_BACKEND
@@ -74,19 +80,18 @@ class LoadModel:
             request.device = requested_device(budget, self._settings)
             request.device_label = device_label(request.device)
         rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
-        try:
-            entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget))
-        except RuntimeUnavailable as missing:
-            reason = str(missing)
-        else:
-            return self._hand_out(entry)
-        pytest.skip(reason)
+        entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget))
+        if isinstance(entry.error, RuntimeUnavailable):
+            pytest.skip(str(entry.error))
+        return self._hand_out(entry)
 
     def _hand_out(self, entry: Entry) -> Any:
         used = self._item.stash.setdefault(USED_KEY, [])
         if entry not in used:
             used.append(entry)
         self.last = entry.record
+        if entry.error is not None:
+            raise entry.error
         return entry.model
 
     def _memory_cycles(self, budget: Budget | None) -> int | None:

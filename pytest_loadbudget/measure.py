@@ -90,8 +90,11 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
     # One collection up front; none between rounds: with TensorFlow imported a
     # full collection takes ~0.4 s, and reference counting frees a dropped model.
     gc.collect()
+    warm_up = None
     while True:
-        model = None  # never hold two copies while the next one loads
+        # Never hold two copies while the next one loads: the warm-up call
+        # closes over the previous model too.
+        model = warm_up = None
         with placed(request.format_name, request.device):
             start = time.perf_counter()
             model = request.load()

@@ -61,6 +61,7 @@ class LoadRequest:
             root = Path(os.path.realpath(self.root)) if self.root is not None else None
             origin = str(resolved.relative_to(root)) if root is not None and resolved.is_relative_to(root) else str(resolved)
         options = ",".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
+        options += f";warmup={_warmup_identity(self.warmup)}"
         where = self.device_label if self.runtime == "python" else f"{self.runtime}:{self.backend}:{self.cache_policy}"
         return f"{self.format_name}:{origin}:{self.name}:{options}@{where}"
 
@@ -88,6 +89,23 @@ class LoadRequest:
             return None
         fmt = self.format
         return lambda: fmt.infer(model, inputs)
+
+
+def _warmup_identity(warmup: Any) -> str:
+    """Part of the key: the same model warmed up differently is measured apart."""
+    if warmup is None or warmup is False:
+        return "none"
+    if isinstance(warmup, str):
+        return warmup
+    if _is_array_like(warmup):
+        return f"array{tuple(warmup.shape)}:{warmup.dtype}"
+    if callable(warmup):
+        return f"{getattr(warmup, '__module__', '?')}.{getattr(warmup, '__qualname__', type(warmup).__name__)}"
+    if isinstance(warmup, dict):
+        return "{" + ",".join(f"{k}:{_warmup_identity(v)}" for k, v in sorted(warmup.items())) + "}"
+    if isinstance(warmup, (list, tuple)):
+        return "[" + ",".join(_warmup_identity(v) for v in warmup) + "]"
+    return type(warmup).__name__
 
 
 def _takes_device(loader: Callable[..., Any]) -> bool:

@@ -27,7 +27,8 @@ class Entry:
     request: LoadRequest
     record: ModelRecord
     model: Any = None
-    error: LoadBudgetError | None = None
+    #: The first attempt's error, raised again on every later use (not loaded twice).
+    error: Exception | None = None
     #: How many times the real loader ran in the test process (timing rounds).
     loads: int = 0
     memory_cycles: int = field(default=0)
@@ -43,17 +44,25 @@ class ModelStore:
         """The entry for ``request``, loading and measuring on first use.
 
         ``memory_cycles``: None when no memory figure is wanted, else the
-        load/release cycles to run (1 for the peak alone).
-        Raises the LoadBudgetError of the first attempt on every later use.
+        load/release cycles to run (1 for the peak alone). A failed load is
+        kept in ``entry.error`` and not tried again in this session.
         """
         entry = self.entries.get(request.key)
         if entry is None:
             entry = self._first_load(request, rounds)
             self.entries[request.key] = entry
-        if entry.error is not None:
-            raise entry.error
-        if memory_cycles is not None and not self.settings.disable and entry.memory_cycles < memory_cycles:
+        if entry.error is None and memory_cycles is not None and not self.settings.disable \
+                and entry.memory_cycles < memory_cycles:
             self._measure_memory(entry, memory_cycles)
+        return entry
+
+    def failed(self, key: str, name: str, error: LoadBudgetError) -> Entry:
+        """Record a model that could not even be resolved (no such path, unknown format)."""
+        entry = self.entries.get(key)
+        if entry is None:
+            record = ModelRecord(key=key, name=name, format="unknown", error=str(error))
+            entry = self.entries[key] = Entry(request=LoadRequest(format_name="callable", name=name), record=record,
+                                             error=error)
         return entry
 
     def _first_load(self, request: LoadRequest, rounds: int | None) -> Entry:
@@ -94,6 +103,9 @@ class ModelStore:
         except LoadBudgetError as error:
             entry.error = error
             record.error = str(error)
+        except Exception as error:  # the user's loader or warm-up: kept with its traceback
+            entry.error = error
+            record.error = f"{type(error).__name__}: {error}"
         return entry
 
     def _measure_in_runtime(self, entry: Entry, rounds: int | None) -> None:
@@ -114,9 +126,9 @@ class ModelStore:
             except NotReplayable as why:
                 figures = measure_memory(request, cycles, where="in-process")
                 figures.note = f"measured in the test process: the loader cannot be replayed in a fresh one ({why})"
-        except LoadBudgetError as error:
+        except Exception as error:
             entry.error = error
-            entry.record.error = str(error)
-            raise
+            entry.record.error = str(error) if isinstance(error, LoadBudgetError) else f"{type(error).__name__}: {error}"
+            return
         entry.record.memory = figures
         entry.memory_cycles = cycles

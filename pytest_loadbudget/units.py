@@ -22,7 +22,9 @@ def format_mib(num_bytes: float | None) -> str:
         return f"{value:.0f} MiB"
     if abs(value) >= 10:
         return f"{value:.1f} MiB"
-    return f"{value:.2f} MiB"
+    if abs(value) >= 1 or value == 0:
+        return f"{value:.2f} MiB"
+    return f"{value:.3g} MiB"  # a small model is not "0.00 MiB"
 
 
 def compact_ms(milliseconds: float) -> str:

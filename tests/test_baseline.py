@@ -77,7 +77,7 @@ def test_save_then_compare_unchanged_passes(project, monkeypatch):
     result.stdout.fnmatch_lines([
         f"compared with {saved} (first, *, this machine)",
         "  ok         slow load * ms vs baseline * ms (*, p=*, n=6/6)",
-        "  ok         tokenizer size 0.10 MiB vs baseline 0.10 MiB (+0%, same artifact)",
+        "  ok         tokenizer size 0.0954 MiB vs baseline 0.0954 MiB (+0%, same artifact)",
     ])
 
 
@@ -105,7 +105,7 @@ def test_larger_artifact_is_a_size_regression_and_says_the_artifact_changed(proj
     (project.path / "vocab.bin").write_bytes(b"v" * 200_000)
     result = run(project, "--loadbudget-compare")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*loadbudget: tokenizer size 0.19 MiB vs baseline 0.10 MiB (+100%, artifact changed)"])
+    result.stdout.fnmatch_lines(["*loadbudget: tokenizer size 0.191 MiB vs baseline 0.0954 MiB (+100%, artifact changed)"])
 
 
 def test_changed_artifact_of_the_same_size_is_reported_as_changed(project):
@@ -113,7 +113,7 @@ def test_changed_artifact_of_the_same_size_is_reported_as_changed(project):
     (project.path / "vocab.bin").write_bytes(b"w" * 100_000)
     result = run(project, "--loadbudget-compare", "--loadbudget-report")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["  ok         tokenizer size 0.10 MiB vs baseline 0.10 MiB (+0%, artifact changed)"])
+    result.stdout.fnmatch_lines(["  ok         tokenizer size 0.0954 MiB vs baseline 0.0954 MiB (+0%, artifact changed)"])
 
 
 def test_too_few_samples_never_fail(project, monkeypatch):

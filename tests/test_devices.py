@@ -163,14 +163,14 @@ def test_cpu_device_reaches_a_loader_that_takes_one_and_the_report_says_cpu(pyte
     result.stdout.fnmatch_lines(["model*format*device*size*load*warm-up*peak*leak*gpu*budget", "loader*callable*cpu *"])
 
 
-def test_cpu_pinning_places_a_keras_model_on_the_cpu(pytester, tiny_models):
+def test_cpu_pinning_places_a_keras_model_on_the_cpu(pytester, model_paths):
     pytester.makepyfile(
         f"""
         import pytest
 
         @pytest.mark.load_budget(device="cpu", ms=60000)
         def test_it(load_model):
-            model = load_model({str(tiny_models["keras"])!r})
+            model = load_model({str(model_paths["keras"])!r})
             assert all("CPU" in weight.value.device for weight in model.weights)
         """
     )

@@ -169,7 +169,7 @@ def test_size_budget_counts_the_files_the_load_reads(pytester, suite, budget_mib
     assert record["size_bytes"] == 800_000
     assert record["files"] == 2
     if outcome == "failed":
-        result.stdout.fnmatch_lines([f"*load_budget: tokenizer size 0.76 MiB > budget {budget_mib:g} MiB (2 files)"])
+        result.stdout.fnmatch_lines([f"*load_budget: tokenizer size 0.763 MiB > budget {budget_mib:g} MiB (2 files)"])
 
 
 def test_peak_memory_is_measured_in_a_fresh_process(pytester, suite):

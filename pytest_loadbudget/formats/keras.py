@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +33,11 @@ def keras_infer(model: Any, inputs: Any) -> Any:
 
 class KerasFormat(ModelFormat):
     name = "keras"
+    #: The file name endings keras.models.load_model accepts for this format.
+    suffixes: tuple[str, ...] = (".keras",)
 
     def matches(self, path: Path) -> bool:
-        return path.suffix == ".keras"
+        return path.suffix in self.suffixes
 
     def artifact_files(self, path: Path) -> list[Path]:
         files = super().artifact_files(path)
@@ -38,7 +45,7 @@ class KerasFormat(ModelFormat):
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
                 broken = archive.testzip()
-        except (zipfile.BadZipFile, OSError) as error:
+        except Exception as error:  # damaged members raise zlib.error, EOFError, ... besides BadZipFile
             raise ModelFileError(path, f"not a readable .keras archive (zip): {error}") from None
         if broken is not None:
             raise ModelFileError(path, f"corrupt member {broken!r} in the .keras archive")
@@ -53,7 +60,8 @@ class KerasFormat(ModelFormat):
         import keras
 
         try:
-            return keras.models.load_model(path, **options)
+            with _named_for_keras(path, self.suffixes) as keras_path:
+                return keras.models.load_model(keras_path, **options)
         except Exception as error:  # the framework raises anything from ValueError to KeyError
             raise ModelLoadError(path, f"keras.models.load_model failed: {type(error).__name__}: {error}") from error
 
@@ -66,9 +74,7 @@ class KerasFormat(ModelFormat):
 
 class H5Format(KerasFormat):
     name = "h5"
-
-    def matches(self, path: Path) -> bool:
-        return path.suffix in (".h5", ".hdf5")
+    suffixes = (".h5", ".hdf5")
 
     def artifact_files(self, path: Path) -> list[Path]:
         files = ModelFormat.artifact_files(self, path)
@@ -78,6 +84,26 @@ class H5Format(KerasFormat):
         if head != _HDF5_SIGNATURE and not _signature_after_user_block(path):
             raise ModelFileError(path, "not an HDF5 file (no HDF5 signature): corrupt or not a Keras .h5 model")
         return files
+
+
+@contextlib.contextmanager
+def _named_for_keras(path: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
+    """``path``, or a link to it whose name ends as Keras expects.
+
+    keras.models.load_model picks the format from the file name alone, so a
+    model named explicitly (``format="keras"`` on ``classifier.bin``) would be
+    refused as "File format not supported".
+    """
+    if path.suffix in suffixes:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="loadbudget-") as directory:
+        link = Path(directory) / f"{path.stem}{suffixes[0]}"
+        try:
+            os.symlink(path.absolute(), link)
+        except OSError:  # no symbolic links here (Windows without the privilege)
+            shutil.copyfile(path, link)
+        yield link
 
 
 def _signature_after_user_block(path: Path) -> bool:

@@ -126,6 +126,8 @@ def _check_group(model_json: Path, index: int, group: Any, manifest: TFJSManifes
             manifest.float32_bytes += size
     sizes = [path.stat().st_size for path in paths]
     actual = sum(sizes)
+    if not paths and (expected or has_strings):
+        raise ModelFileError(model_json, f"{where} lists weights but no shard in its 'paths'")
     if actual < expected or (actual > expected and not has_strings):
         raise ModelFileError(*_size_mismatch(model_json, where, paths, sizes, expected))
     return WeightGroup(paths=paths, expected_bytes=expected, actual_bytes=actual, has_strings=has_strings)
@@ -146,7 +148,7 @@ def _weight_bytes(model_json: Path, where: str, weight: Any) -> tuple[int | None
     count = math.prod(weight["shape"])
     quantization = weight.get("quantization")
     if quantization:
-        stored = quantization.get("dtype")
+        stored = quantization.get("dtype") if isinstance(quantization, dict) else None
         if stored not in QUANTIZED_BYTES:
             raise ModelFileError(model_json, f"{where}: weight {name!r} has unknown quantization dtype {stored!r}")
         return count * QUANTIZED_BYTES[stored], True
@@ -163,8 +165,10 @@ def _size_mismatch(
             "the shards belong to another conversion of the model"
         )
     # Converters cut a group into equal shards and a shorter last one, so a
-    # shard smaller than the first (or a short last one) is the truncated one.
-    full = max(sizes[:-1], default=0)
+    # shard smaller than the largest (or a short last one) is the truncated one.
+    # The last shard counts towards the largest: with two shards and the first
+    # truncated, it is the only full one.
+    full = max(sizes)
     for path, size in zip(paths[:-1], sizes[:-1]):
         if size < full:
             return path, f"truncated: {size:,} bytes where the other shards of {where} hold {full:,}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,7 @@ class TFLiteFormat(ModelFormat):
             head = stream.read(8)
         if len(head) < 8 or head[4:8] != _FLATBUFFER_IDENTIFIER:
             raise ModelFileError(path, "not a TFLite flatbuffer (no TFL3 identifier): corrupt or truncated")
+        _check_flatbuffer(path)
         return files
 
     def import_framework(self) -> None:
@@ -82,3 +85,83 @@ class TFLiteFormat(ModelFormat):
 
     def infer(self, model: Any, inputs: Any) -> Any:
         return model(inputs)
+
+
+def _check_flatbuffer(path: Path) -> None:
+    """Read the whole flatbuffer in Python before the interpreter sees it.
+
+    tf.lite.Interpreter does not verify the file: a truncated or damaged one
+    crashes the process (segmentation fault) instead of raising, which would
+    end the whole test session. Python's flatbuffers reader bounds-checks every
+    read, so most damage raises here; index checks catch offsets that land
+    inside the file but point at tensors or buffers that do not exist.
+    """
+    schema = _tflite_schema()
+    if schema is None:  # no schema to read it with: leave the file to the interpreter
+        return
+    data = path.read_bytes()
+    try:
+        model = schema.ModelT.InitFromPackedBuf(data, 0)
+    except Exception as error:  # damaged offsets raise struct.error, IndexError, TypeError, ...
+        raise ModelFileError(path, f"corrupt or truncated TFLite flatbuffer ({error})") from None
+    problem = _index_problem(model, len(data))
+    if problem is not None:
+        raise ModelFileError(path, f"corrupt TFLite flatbuffer: {problem}")
+
+
+@functools.lru_cache(maxsize=None)
+def _tflite_schema() -> Any:
+    """TensorFlow's generated flatbuffer reader, or None.
+
+    Loaded from its file rather than imported: importing it through the
+    ``tensorflow`` package imports TensorFlow (seconds), and validation must
+    stay cheap for callers that never load the model in this process.
+    """
+    try:
+        spec = importlib.util.find_spec("tensorflow")
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        source = Path(location) / "lite" / "python" / "schema_py_generated.py"
+        if source.is_file():
+            break
+    else:
+        return None
+    module_spec = importlib.util.spec_from_file_location("_loadbudget_tflite_schema", source)
+    if module_spec is None or module_spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except ImportError:  # the flatbuffers package is missing
+        return None
+    return module
+
+
+def _index_problem(model: Any, file_size: int) -> str | None:
+    buffers = model.buffers or []
+    for number, buffer in enumerate(buffers):
+        # Models over 2 GB keep buffers after the flatbuffer, located by offset and size.
+        if buffer.offset > 1 and buffer.offset + buffer.size > file_size:
+            return f"buffer {number} ends at byte {buffer.offset + buffer.size:,}, past the end of the file"
+    operator_codes = len(model.operatorCodes or [])
+    for graph, subgraph in enumerate(model.subgraphs or []):
+        tensors = subgraph.tensors or []
+        for number, tensor in enumerate(tensors):
+            if not 0 <= tensor.buffer < max(len(buffers), 1):
+                return f"tensor {number} of subgraph {graph} names buffer {tensor.buffer} of {len(buffers)}"
+        index_lists = [("the inputs", subgraph.inputs), ("the outputs", subgraph.outputs)]
+        for number, operator in enumerate(subgraph.operators or []):
+            if not 0 <= operator.opcodeIndex < operator_codes:
+                return (
+                    f"operator {number} of subgraph {graph} names operator code "
+                    f"{operator.opcodeIndex} of {operator_codes}"
+                )
+            for indices in (operator.inputs, operator.outputs, operator.intermediates):
+                index_lists.append((f"operator {number}", indices))
+        for owner, indices in index_lists:
+            array = np.asarray(indices if indices is not None else [])
+            # -1 marks an optional input left out.
+            if array.size and (array.min() < -1 or array.max() >= len(tensors)):
+                return f"{owner} of subgraph {graph}: a tensor index outside 0..{len(tensors) - 1}"
+    return None

@@ -1,0 +1,63 @@
+"""Fixtures shared by the format tests: tiny models in every format, built once per session."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import models
+
+
+@pytest.fixture(scope="session")
+def model_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The path to hand to ``load_model`` for each format (see ``models.build_models``).
+
+    Shared by every test: copy a model (``models.copy_model``) before breaking it.
+    """
+    models.quiet_tf()
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("tf_keras")
+    pytest.importorskip("tensorflowjs")
+    return models.build_models(tmp_path_factory.mktemp("models"))
+
+
+#: What a loadbudget run in pytester returns: the result and the --loadbudget-json document.
+RunResult = tuple[pytest.RunResult, dict[str, Any]]
+
+
+@pytest.fixture
+def run_loadbudget(pytester: pytest.Pytester) -> Callable[..., RunResult]:
+    """Write ``source`` as a test module, run it in process, and read the JSON report.
+
+    One timed round per model unless ``args`` says otherwise: the tests check
+    what is measured, not how fast.
+    """
+
+    def run(source: str, *args: str) -> RunResult:
+        pytester.makepyfile(test_models=textwrap.dedent(source))
+        report = pytester.path / "loadbudget.json"
+        # In file order: some generated modules check what earlier tests did.
+        options = [f"--loadbudget-json={report}", "-p", "no:cacheprovider", "-p", "no:randomly", *args]
+        if not any(arg.startswith("--loadbudget-rounds") for arg in args):
+            options.append("--loadbudget-rounds=1")
+        result = pytester.runpytest(*options)
+        document = json.loads(report.read_text()) if report.exists() else {}
+        return result, document
+
+    return run
+
+
+
+@pytest.fixture(autouse=True)
+def generated_suites_run_in_file_order(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-randomly, installed for the interplay tests, would shuffle the suites
+    that tests generate; those that check ordering (-x, counts, report rows)
+    need file order. Tests that want it pass ``-p randomly``."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")

@@ -1,0 +1,245 @@
+"""Broken models fail the test that loads them, with the file and the problem, and nothing else."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import shutil
+import struct
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_loadbudget.errors import ModelFileError
+from pytest_loadbudget.formats import detect_format
+
+from models import copy_model, literal, overwrite, shards, truncate
+
+
+@dataclass(frozen=True)
+class Broken:
+    path: Path  # what the test hands to load_model
+    line: str  # the failure line the user sees, an fnmatch pattern
+    #: Whether the error comes from the session's model store (and its record
+    #: carries it), rather than from resolving the path before anything is loaded.
+    recorded: bool = True
+    #: A damaged file that crashes the interpreter (a segmentation fault) if validation lets it through.
+    crashes: bool = False
+
+
+Breaker = Callable[[dict[str, Path], Path], Broken]
+CASES: dict[str, Breaker] = {}
+
+
+def case(function: Breaker) -> Breaker:
+    CASES[function.__name__] = function
+    return function
+
+
+def error(kind: str, path: Path, problem: str) -> str:
+    """The failure line: ``path`` taken literally, ``problem`` an fnmatch pattern."""
+    return f"{kind}: {literal(str(path))}: {problem}"
+
+
+@case
+def truncated_middle_shard(models: dict[str, Path], where: Path) -> Broken:
+    model_json = copy_model(models["tfjs-sharded"], where)
+    shard = shards(model_json)[1]
+    full = shard.stat().st_size
+    truncate(shard, 1000)
+    return Broken(model_json, error(
+        "ModelFileError", shard,
+        f"truncated: 1,000 bytes where the other shards of weightsManifest[[]0] hold {full:,}",
+    ))
+
+
+@case
+def truncated_last_shard(models: dict[str, Path], where: Path) -> Broken:
+    model_json = copy_model(models["tfjs-sharded"], where)
+    every = shards(model_json)
+    needed = every[-1].stat().st_size
+    total = sum(shard.stat().st_size for shard in every)
+    truncate(every[-1], needed - 1)
+    return Broken(model_json, error(
+        "ModelFileError", every[-1],
+        f"truncated: {needed - 1:,} bytes, but model.json needs {needed:,} bytes here "
+        f"({total:,} bytes of weights in weightsManifest[[]0], {len(every)} shard(s))",
+    ))
+
+
+@case
+def missing_shard(models: dict[str, Path], where: Path) -> Broken:
+    model_json = copy_model(models["tfjs-sharded"], where)
+    shard = shards(model_json)[2]
+    shard.unlink()
+    return Broken(model_json, error("ModelFileError", shard, "missing: named in weightsManifest[[]0].paths of model.json"))
+
+
+@case
+def shard_with_extra_bytes(models: dict[str, Path], where: Path) -> Broken:
+    model_json = copy_model(models["tfjs-sharded"], where)
+    total = sum(shard.stat().st_size for shard in shards(model_json))
+    with shards(model_json)[-1].open("ab") as stream:
+        stream.write(b"\0" * 8)
+    return Broken(model_json, error(
+        "ModelFileError", model_json,
+        f"weightsManifest[[]0]: the shards hold {total + 8:,} bytes but the weights listed need {total:,}: "
+        "the shards belong to another conversion of the model",
+    ))
+
+
+@case
+def model_json_not_json(models: dict[str, Path], where: Path) -> Broken:
+    model_json = copy_model(models["tfjs-graph"], where)
+    truncate(model_json, model_json.stat().st_size // 2)
+    return Broken(model_json, error(
+        "ModelFileError", model_json, "not valid JSON (*): truncated or not a TF.js model.json",
+    ))
+
+
+@case
+def model_json_unknown_dtype(models: dict[str, Path], where: Path) -> Broken:
+    model_json = copy_model(models["tfjs-graph"], where)
+    document = json.loads(model_json.read_text())
+    weight = document["weightsManifest"][0]["weights"][0]
+    weight["dtype"] = "float64"
+    model_json.write_text(json.dumps(document))
+    return Broken(model_json, error(
+        "ModelFileError", model_json, f"weightsManifest[[]0]: weight {literal(repr(weight['name']))} has unknown dtype 'float64'",
+    ))
+
+
+@case
+def h5_without_signature(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["h5"], where)
+    overwrite(path, 0, b"\0" * 8)
+    return Broken(path, error(
+        "ModelFileError", path, "not an HDF5 file (no HDF5 signature): corrupt or not a Keras .h5 model",
+    ))
+
+
+@case
+def truncated_h5(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["h5"], where)
+    truncate(path, path.stat().st_size // 2)
+    # The signature is intact: HDF5 itself finds the truncation when Keras opens the file.
+    return Broken(path, error("ModelLoadError", path, "keras.models.load_model failed: OSError: *truncated file*"))
+
+
+@case
+def truncated_keras(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["keras"], where)
+    truncate(path, path.stat().st_size // 2)
+    return Broken(path, error("ModelFileError", path, "not a readable .keras archive (zip): File is not a zip file"))
+
+
+@case
+def corrupt_keras_member(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["keras"], where)
+    with zipfile.ZipFile(path) as archive:
+        member = archive.getinfo("config.json")
+    with path.open("rb") as stream:
+        stream.seek(member.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", stream.read(4))
+    # Damage the member's stored bytes, not the archive's directory: only its CRC tells.
+    overwrite(path, member.header_offset + 30 + name_length + extra_length + 10, b"#" * 8)
+    return Broken(path, error("ModelFileError", path, "corrupt member 'config.json' in the .keras archive"))
+
+
+@case
+def corrupt_tflite(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["tflite"], where)
+    overwrite(path, 100, b"\xff" * 800)
+    return Broken(path, error("ModelFileError", path, "corrupt or truncated TFLite flatbuffer (*)"), crashes=True)
+
+
+@case
+def truncated_tflite(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["tflite"], where)
+    truncate(path, path.stat().st_size // 2)
+    return Broken(path, error("ModelFileError", path, "corrupt or truncated TFLite flatbuffer (*)"), crashes=True)
+
+
+@case
+def tflite_lfs_pointer(models: dict[str, Path], where: Path) -> Broken:
+    # What a clone without git-lfs leaves in place of the model.
+    path = where / "tiny.tflite"
+    path.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 2240\n")
+    return Broken(path, error(
+        "ModelFileError", path, "not a TFLite flatbuffer (no TFL3 identifier): corrupt or truncated",
+    ))
+
+
+@case
+def savedmodel_without_variables(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["savedmodel"], where)
+    shutil.rmtree(path / "variables")
+    return Broken(path, error(
+        "ModelFileError", path / "variables" / "variables.index",
+        "missing: the SavedModel has no variables/ checkpoint (an incomplete copy?)",
+    ))
+
+
+@case
+def path_does_not_exist(models: dict[str, Path], where: Path) -> Broken:
+    path = where / "classifier.keras"
+    return Broken(path, error("ModelFileError", path, "does not exist"), recorded=False)
+
+
+@case
+def empty_directory(models: dict[str, Path], where: Path) -> Broken:
+    path = where / "exported"
+    path.mkdir()
+    return Broken(path, error(
+        "ModelFileError", path,
+        "a directory with neither saved_model.pb (SavedModel) nor model.json (TF.js): not a model",
+    ), recorded=False)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_broken_model_fails_its_tests_only(name: str, model_paths, run_loadbudget, tmp_path) -> None:
+    broken = CASES[name](model_paths, tmp_path)
+    if broken.crashes:
+        # Validation must refuse it before the in-process run below, which a
+        # load of this file would take down with the whole test session.
+        with pytest.raises(ModelFileError):
+            detect_format(broken.path).artifact_files(broken.path)
+    good = model_paths["tflite"]
+    result, document = run_loadbudget(f"""
+        import numpy as np
+        import pytest
+
+        BROKEN = {str(broken.path)!r}
+        GOOD = {str(good)!r}
+
+        def test_good_before(load_model):
+            assert load_model(GOOD)(np.zeros((1, 16, 16, 3), "float32")).shape == (1, 3)
+
+        @pytest.mark.load_budget(mb=10)
+        def test_broken(load_model):
+            load_model(BROKEN)
+
+        def test_broken_again(load_model):
+            load_model(BROKEN)
+
+        @pytest.mark.load_budget(mb=10)
+        def test_good_after(load_model):
+            assert load_model(GOOD)(np.zeros((1, 16, 16, 3), "float32")).shape == (1, 3)
+    """)
+    result.assert_outcomes(passed=2, failed=2)
+    # The failure is the file and the problem, once for each test that loads it.
+    shown = [line for line in result.outlines if fnmatch.fnmatch(line, broken.line)]
+    assert len(shown) == 2, f"{broken.line!r} shown {len(shown)} times:\n{result.stdout.str()}"
+    assert shown[0] == shown[1]
+    assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
+    records = [record for record in document["models"] if record["path"] == str(broken.path)]
+    if broken.recorded:
+        # One record: the second test got the cached error, not a second attempt.
+        assert len(records) == 1
+        kind = shown[0].split(": ", 1)[0]
+        assert fnmatch.fnmatch(f"{kind}: {records[0]['error']}", broken.line)
+    else:
+        assert records == []
