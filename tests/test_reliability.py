@@ -209,6 +209,7 @@ def test_random_order_does_not_change_any_verdict(pytester):
     for seed in (1, 2, 3):
         result = pytester.runpytest_subprocess("-p", "randomly", "-p", "no:cacheprovider", f"--randomly-seed={seed}",
                                                "--loadbudget-rounds=2", "-rA")
+        result.stdout.fnmatch_lines([f"Using --randomly-seed={seed}"])
         outcome = tuple(sorted(line.split(" ")[1] + ":" + line.split(" ")[0]
                                for line in result.outlines if line.startswith(("PASSED", "BUDGET", "FAILED"))))
         verdicts.add(outcome)
