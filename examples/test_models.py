@@ -96,3 +96,37 @@ def test_small_cnn_keras(load_model: LoadModel, models: ExampleModels, small_ima
 def test_small_cnn_tfjs_layers(load_model: LoadModel, models: ExampleModels, small_image: np.ndarray) -> None:
     model = load_model(models.cnn_tfjs_layers)
     assert_probabilities(predict(model, small_image), CNN_CLASSES)
+
+
+# Where TF.js models really load: Node.js and headless Chromium. uint8 weights
+# cut the download about 4x; they are decoded to float32 when loaded, so the
+# tensors in memory stay the same size. Skipped, with what to install, where
+# Node.js (`loadbudget setup-js`) or Chromium is missing.
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        pytest.param("tfjs-graph", marks=budget(runtime="node", backend="wasm", mb=16, ms=400, warm_ms=1500,
+                                                 leak_tensors=0), id="float32"),
+        pytest.param("tfjs-graph-uint8", marks=budget(runtime="node", backend="wasm", mb=4, ms=400, warm_ms=1500,
+                                                       leak_tensors=0), id="uint8"),
+    ],
+)
+def test_mobilenet_tfjs_in_node(load_model: LoadModel, models: ExampleModels, fmt: str) -> None:
+    figures = load_model(models.mobilenet[fmt])
+    memory = figures.memory
+    assert memory["after_load"]["numTensors"] > memory["before_load"]["numTensors"]
+    assert memory["after_dispose"]["numTensors"] == memory["before_load"]["numTensors"]
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        pytest.param("tfjs-graph", marks=budget(runtime="browser", backend="webgl", mb=16, ms=1500, warm_ms=8000,
+                                                 gpu_mb=40, leak_tensors=0), id="float32"),
+        pytest.param("tfjs-graph-uint8", marks=budget(runtime="browser", backend="webgl", mb=4, ms=1500,
+                                                       warm_ms=8000, gpu_mb=40, leak_tensors=0), id="uint8"),
+    ],
+)
+def test_mobilenet_tfjs_in_the_browser(load_model: LoadModel, models: ExampleModels, fmt: str) -> None:
+    figures = load_model(models.mobilenet[fmt])
+    assert figures.first_load_ms is not None and figures.gpu_bytes > 0
