@@ -5,8 +5,10 @@ only when the median grew past the threshold *and* a one-sided Mann-Whitney U
 test on the raw samples agrees (p below ``alpha``, with at least
 ``MIN_SAMPLES`` on each side): a noisy round cannot fail a build by itself.
 Memory peaks are a single reading from a fresh process, which repeats to
-within a few pages, so they are judged on the threshold alone. Growth below
-a floor (1 ms, 1 MiB of peak) is noise whatever its percentage.
+within a few pages, so they are judged on the threshold alone. A leak
+regresses only when RSS also grew at every one of the cycles, as a leak does
+and allocator noise does not. Growth below a floor (1 ms, 1 MiB of peak) is
+noise whatever its percentage.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ FIGURES = ("ms", "warm_ms", "mb", "peak_mb", "leak_mb")
 PEAK_FLOOR_BYTES = MIB
 #: Changes of a median time below this are timer and scheduler noise, whatever their percentage.
 TIME_FLOOR_MS = 1.0
+#: A leak's growth per cycle must reach this at every cycle: RSS moves by pages and arenas.
+LEAK_STEP_FLOOR_BYTES = MIB // 4
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,11 @@ def compare(
                                       thresholds.get("peak_mb"), artifact, floor=PEAK_FLOOR_BYTES))
         old_leak, new_leak = old.memory.leak_bytes, new.memory.leak_bytes
         if old_leak is not None and new_leak is not None:
-            results.append(_compare_bytes("leak_mb", "leak", new.name, old_leak, new_leak,
-                                          thresholds.get("leak_mb"), artifact))
+            leak = _compare_bytes("leak_mb", "leak", new.name, old_leak, new_leak, thresholds.get("leak_mb"), artifact)
+            if leak.regression and not _grows_every_cycle(new.memory.rss_after_cycles):
+                leak.regression = False
+                leak.note = "RSS did not grow in every cycle: allocator noise, not a leak"
+            results.append(leak)
     if not same_machine:
         for result in results:
             if result.regression:
@@ -142,6 +149,12 @@ def _compare_bytes(
     line = f"{name} {label} {format_mib(new)} vs baseline {format_mib(old)} ({', '.join(details)})"
     regression = threshold is not None and new - old > floor and threshold.exceeded(old, new, MIB)
     return Comparison(figure, line, regression)
+
+
+def _grows_every_cycle(rss_after_cycles: list[int]) -> bool:
+    """A leak adds memory at every reload; allocator noise goes up and down."""
+    steps = [after - before for before, after in zip(rss_after_cycles, rss_after_cycles[1:])]
+    return bool(steps) and min(steps) >= LEAK_STEP_FLOOR_BYTES
 
 
 def _change(old: float, new: float) -> str:

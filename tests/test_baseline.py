@@ -343,3 +343,29 @@ def test_every_baseline_ini_key_is_read(project, monkeypatch, ini_lines, check):
         assert (project.path / "report.md").read_text().startswith("## Model load budgets")
     elif check == "benchmark_json":
         assert json.loads((project.path / "bench.json").read_text())["benchmarks"]
+
+
+def _with_leak(rss_after_cycles: list[int]) -> ModelRecord:
+    from pytest_loadbudget.measure import MemoryFigures
+
+    record = _record("m", [1.0] * 5)
+    record.memory = MemoryFigures(peak_bytes=10 * 2**20, method="vmhwm", where="fresh process",
+                                  cycles=len(rss_after_cycles), rss_after_cycles=rss_after_cycles)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("new_rss_mib", "regression"),
+    [
+        ([100, 120, 140, 160, 180], True),   # 20 MiB kept by every reload
+        ([100, 104, 104, 108, 108], False),  # grew twice, by arenas: noise
+        ([100, 100, 100, 101, 101], False),  # under the threshold
+    ],
+)
+def test_leak_regresses_only_when_memory_grows_at_every_cycle(new_rss_mib, regression):
+    from pytest_loadbudget.compare import compare, parse_compare_fail
+
+    old = _with_leak([100 * 2**20] * 5)
+    new = _with_leak([value * 2**20 for value in new_rss_mib])
+    (leak,) = [c for c in compare(old, new, parse_compare_fail("leak_mb:2")) if c.figure == "leak_mb"]
+    assert leak.regression is regression

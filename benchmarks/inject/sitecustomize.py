@@ -1,0 +1,63 @@
+"""Injected regressions for benchmarks/trustworthiness.py, in every process.
+
+Python imports this module at start-up when its folder is on PYTHONPATH, so
+the injection reaches the pytest process and the fresh processes that measure
+memory alike. Each is off unless its environment variable is set:
+
+- LOADBUDGET_INJECT_SLOWDOWN=1.5: every model load takes 1.5x as long (the
+  load runs, then sleeps half its own duration again).
+- LOADBUDGET_INJECT_LEAK_MB=20: every model load keeps 20 MiB, touched, forever.
+- LOADBUDGET_INJECT_GROW=2: every model's files read twice as many bytes
+  (a sidecar file of the model's own size joins its artifact).
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _install() -> None:
+    slowdown = float(os.environ.get("LOADBUDGET_INJECT_SLOWDOWN", "1") or 1)
+    leak_mib = int(os.environ.get("LOADBUDGET_INJECT_LEAK_MB", "0") or 0)
+    grow = float(os.environ.get("LOADBUDGET_INJECT_GROW", "1") or 1)
+    if slowdown == 1 and not leak_mib and grow == 1:
+        return
+    import time
+    from pathlib import Path
+
+    from pytest_loadbudget import formats
+
+    kept: list[bytearray] = []
+
+    for fmt in formats.FORMATS.values():
+        cls = type(fmt)
+        original_load = cls.load
+        original_files = cls.artifact_files
+
+        def load(self, path, _original=original_load, **options):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            model = _original(self, path, **options)
+            if slowdown != 1:
+                time.sleep((time.perf_counter() - start) * (slowdown - 1))
+            if leak_mib:
+                block = bytearray(leak_mib << 20)
+                block[::4096] = b"\1" * len(block[::4096])  # resident, not just reserved
+                kept.append(block)
+            return model
+
+        def artifact_files(self, path, _original=original_files):  # type: ignore[no-untyped-def]
+            files = _original(self, path)
+            if grow == 1:
+                return files
+            size = sum(Path(f).stat().st_size for f in files)
+            sidecar = Path(os.environ.get("TMPDIR", "/tmp")) / f"loadbudget-grow-{abs(hash(str(path)))}.bin"
+            wanted = int(size * (grow - 1))
+            if not sidecar.exists() or sidecar.stat().st_size != wanted:
+                sidecar.write_bytes(b"\0" * wanted)
+            return [*files, sidecar]
+
+        cls.load = load  # type: ignore[method-assign]
+        cls.artifact_files = artifact_files  # type: ignore[method-assign]
+
+
+_install()
