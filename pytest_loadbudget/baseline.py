@@ -103,7 +103,7 @@ class BaselineStore:
             with lock:
                 folder.mkdir(parents=True, exist_ok=True)
                 number = max((_number(path) for path in folder.glob("*.json")), default=0) + 1
-                path = folder / f"{number:04d}_{document['name']}.json"
+                path: Path = folder / f"{number:04d}_{document['name']}.json"
                 write_atomically(path, json.dumps(document, indent=1) + "\n")
         except Timeout:
             raise BaselineError(

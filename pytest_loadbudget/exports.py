@@ -75,9 +75,9 @@ def benchmark_document(records: list[ModelRecord]) -> dict[str, Any]:
         for figure, samples in (("load", record.load_ms), ("warm-up", record.warm_ms)):
             if not samples:
                 continue
-            stats = Stats()
+            stats = Stats()  # type: ignore[no-untyped-call]
             for value in samples.values:
-                stats.update(value / 1e3)
+                stats.update(value / 1e3)  # type: ignore[no-untyped-call]
             benchmarks.append({
                 "group": f"loadbudget {figure}",
                 "name": f"{record.name} [{record.format}] {figure}",
@@ -86,7 +86,7 @@ def benchmark_document(records: list[ModelRecord]) -> dict[str, Any]:
                 "param": None,
                 "extra_info": {"format": record.format, "size_bytes": record.size_bytes},
                 "options": {"timer": "perf_counter", "disable_gc": False, "min_rounds": samples.count},
-                "stats": {**stats.as_dict(), "data": [value / 1e3 for value in samples.values]},
+                "stats": {**stats.as_dict(), "data": [value / 1e3 for value in samples.values]},  # type: ignore[no-untyped-call]
             })
     return {
         "machine_info": machine_facts() | {"node": "", "processor": machine_facts()["cpu"]},

@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def load_model(request: pytest.FixtureRequest) -> LoadModel:
     """Load a model once per session, measured against the test's load_budget, warm."""
     plugin = request.config.stash[PLUGIN_KEY]
-    return LoadModel(plugin.store, plugin.settings, request.node)  # type: ignore[arg-type]
+    return LoadModel(plugin.store, plugin.settings, request.node)
 
 
 class LoadBudgetPlugin:

@@ -62,7 +62,7 @@ def materialize(outputs: Any) -> Any:
     return outputs
 
 
-def zeros_for_shape(shape: Any, dtype: Any = "float32") -> np.ndarray:
+def zeros_for_shape(shape: Any, dtype: Any = "float32") -> np.ndarray[Any, Any]:
     """Zeros of a signature's shape, unknown dimensions (batch included) set to 1."""
     dims = [1 if dim is None or int(dim) < 0 else int(dim) for dim in shape]
     # TensorFlow DTypes carry their NumPy type; Keras 3 gives plain strings.
