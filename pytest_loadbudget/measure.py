@@ -87,9 +87,10 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
     spent = 0.0
     model: Any = None
     index = 0
-    # One collection up front; none between rounds: with TensorFlow imported a
-    # full collection takes ~0.4 s, and reference counting frees a dropped model.
-    gc.collect()
+    # The young generations only: with TensorFlow imported a full collection
+    # takes ~0.4 s (the harness would cost more than a TFLite load), while
+    # reference counting frees a dropped model without one.
+    gc.collect(1)
     warm_up = None
     while True:
         # Never hold two copies while the next one loads: the warm-up call
