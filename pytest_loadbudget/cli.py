@@ -2,6 +2,7 @@
 
     loadbudget list [--storage DIR]
     loadbudget compare OLD NEW [--compare-fail EXPR] [--storage DIR]
+    loadbudget profile PATH [--runs N] [--cold-disk] [--format F]
     loadbudget setup-js [--cache-dir DIR] [--force]
 
 OLD and NEW are saved-run files, or names or numbers looked up in the storage
@@ -20,6 +21,7 @@ from .compare import DEFAULT_COMPARE_FAIL, compare, parse_compare_fail
 from .errors import BaselineError
 from .fingerprint import machine_facts, machine_id
 from .gate import DEFAULT_STORAGE
+from .profile_cli import add_profile_arguments, run_profile
 from .tfjs_runtime import jsenv
 
 
@@ -36,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help=f"what counts as a regression (default {DEFAULT_COMPARE_FAIL.replace('%', '%%')})")
     comparing.add_argument("--any-machine", action="store_true",
                            help="fail on regressions even when the runs come from different machines")
+    profiling = commands.add_parser("profile", help="time a model's cold start phase by phase, with advice")
+    add_profile_arguments(profiling)
     setup = commands.add_parser("setup-js", help="install the TF.js npm packages for runtime='node'/'browser'",
                                 description=jsenv.SETUP_DESCRIPTION)
     jsenv.add_setup_arguments(setup)
@@ -95,6 +99,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "profile":
+        return run_profile(args)  # reports its own errors: message on stderr, exit 2
     try:
         if args.command == "compare":
             return run_compare(args)
