@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .cold import PHASE_LABELS
 from .markers import Budget
 from .record import ModelRecord
 from .units import MIB, compact_ms, format_mib, format_ms, format_number
@@ -22,6 +23,10 @@ HINTS = {
     "enable memory growth, or share one loaded model between workers",
     "leak_tensors": "dispose what predict returns (tf.tidy, tensor.dispose()) and call model.dispose() "
     "when a model is replaced",
+    "cold_ms": "the cold start is mostly the framework's import: keep the process warm, import lazily, "
+    "or serve a .tflite model with the interpreter alone",
+    "import_ms": "keep the process warm (one long-lived worker), import the framework lazily, "
+    "and pause the garbage collector during the import",
     "leak_mb": "each reload keeps memory: load once and reuse the model, call keras.backend.clear_session() "
     "after releasing one, and dispose of tensors you create",
 }
@@ -65,8 +70,9 @@ def check(budget: Budget, record: ModelRecord) -> list[Miss]:
             )))
     memory = record.memory
     if budget.peak_mb is not None:
-        if memory is None:
-            misses.append(Miss("peak_mb", f"{name} peak not measured: {_why_unmeasured('peak_mb', record)}"))
+        if memory is None or memory.peak_bytes is None:
+            why = memory.note if memory is not None else _why_unmeasured("peak_mb", record)
+            misses.append(Miss("peak_mb", f"{name} peak not measured: {why}"))
         elif memory.peak_bytes > budget.peak_mb * MIB:
             misses.append(Miss("peak_mb", (
                 f"{name} peak {format_mib(memory.peak_bytes)} > budget {format_number(budget.peak_mb)} MiB "
@@ -91,6 +97,20 @@ def check(budget: Budget, record: ModelRecord) -> list[Miss]:
                 f"{name} GPU memory {format_mib(gpu_bytes)} > budget {format_number(budget.gpu_mb)} MiB "
                 f"({_gpu_source(record)})"
             )))
+    cold = record.cold_profile() if (budget.cold_ms is not None or budget.import_ms is not None) else None
+    for figure, label, limit in (("cold_ms", "cold start", budget.cold_ms), ("import_ms", "import", budget.import_ms)):
+        if limit is None:
+            continue
+        if cold is None:
+            misses.append(Miss(figure, f"{name} {label} not measured: {_why_unmeasured(figure, record)}"))
+            continue
+        samples = cold.total if figure == "cold_ms" else cold.phase("import")
+        if samples.median > limit:
+            misses.append(Miss(figure, (
+                f"{name} {label} {format_ms(samples.median)} > budget {format_number(limit)} ms "
+                f"(median of {samples.count} fresh processes, {compact_ms(samples.minimum)}..{compact_ms(samples.maximum)}"
+                f"; dominant phase: {PHASE_LABELS[cold.dominant_phase]})"
+            )))
     if budget.leak_tensors is not None:
         leaked = record.leak_tensors
         if leaked is None:
@@ -112,6 +132,10 @@ def _gpu_source(record: ModelRecord) -> str:
 
 
 def _why_unmeasured(figure: str, record: ModelRecord) -> str:
+    if figure in ("cold_ms", "import_ms"):
+        if record.runtime != "python" or record.format == "tfjs-graph":
+            return "cold starts are measured for models that load in Python"
+        return "the loader cannot be replayed in a fresh process (a lambda or a local function?)"
     if figure == "leak_tensors":
         return "tensors are counted in a TF.js runtime: set runtime='node' or runtime='browser'"
     if record.runtime.startswith("browser") and figure == "gpu_mb":

@@ -99,8 +99,9 @@ def compare(
     if old.size_bytes is not None and new.size_bytes is not None:
         results.append(_compare_bytes("mb", "size", new.name, old.size_bytes, new.size_bytes, thresholds.get("mb"), artifact))
     if old.memory is not None and new.memory is not None:
-        results.append(_compare_bytes("peak_mb", "peak", new.name, old.memory.peak_bytes, new.memory.peak_bytes,
-                                      thresholds.get("peak_mb"), artifact, floor=PEAK_FLOOR_BYTES))
+        if old.memory.peak_bytes is not None and new.memory.peak_bytes is not None:
+            results.append(_compare_bytes("peak_mb", "peak", new.name, old.memory.peak_bytes, new.memory.peak_bytes,
+                                          thresholds.get("peak_mb"), artifact, floor=PEAK_FLOOR_BYTES))
         old_leak, new_leak = old.memory.leak_bytes, new.memory.leak_bytes
         if old_leak is not None and new_leak is not None:
             leak = _compare_bytes("leak_mb", "leak", new.name, old_leak, new_leak, thresholds.get("leak_mb"), artifact)

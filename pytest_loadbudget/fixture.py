@@ -80,7 +80,8 @@ class LoadModel:
             request.device = requested_device(budget, self._settings)
             request.device_label = device_label(request.device)
         rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
-        entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget))
+        entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget),
+                                cold=self._cold(budget))
         if isinstance(entry.error, RuntimeUnavailable):
             pytest.skip(str(entry.error))
         return self._hand_out(entry)
@@ -93,6 +94,13 @@ class LoadModel:
         if entry.error is not None:
             raise entry.error
         return entry.model
+
+    def _cold(self, budget: Budget | None) -> tuple[int, bool] | None:
+        if not (budget is not None and budget.needs_cold) and self._settings.cold != "all":
+            return None
+        runs = budget.cold_runs if budget is not None and budget.cold_runs else self._settings.cold_runs
+        evict = budget.cold_disk if budget is not None and budget.cold_disk is not None else self._settings.cold_disk
+        return runs, evict
 
     def _memory_cycles(self, budget: Budget | None) -> int | None:
         wanted: int | None = None

@@ -43,6 +43,10 @@ class Budget:
     backend: str | None = None
     cache_policy: str | None = None
     leak_tensors: int | None = None
+    cold_ms: float | None = None
+    import_ms: float | None = None
+    cold_runs: int | None = None
+    cold_disk: bool | None = None
 
     def limits(self) -> dict[str, float]:
         """The figures this budget limits, by keyword."""
@@ -53,6 +57,10 @@ class Budget:
         }
 
     @property
+    def needs_cold(self) -> bool:
+        return self.cold_ms is not None or self.import_ms is not None or self.cold_runs is not None
+
+    @property
     def needs_memory(self) -> bool:
         in_runtime = self.runtime not in (None, "python")
         return not in_runtime and (
@@ -60,7 +68,7 @@ class Budget:
         )
 
 
-LIMIT_KEYWORDS = ("ms", "mb", "warm_ms", "peak_mb", "leak_mb", "gpu_mb", "leak_tensors")
+LIMIT_KEYWORDS = ("ms", "mb", "warm_ms", "peak_mb", "leak_mb", "gpu_mb", "leak_tensors", "cold_ms", "import_ms")
 
 
 def load_budget(
@@ -79,6 +87,10 @@ def load_budget(
     backend: str | None = None,
     cache_policy: str | None = None,
     leak_tensors: int | None = None,
+    cold_ms: float | None = None,
+    import_ms: float | None = None,
+    cold_runs: int | None = None,
+    cold_disk: bool | None = None,
 ) -> Budget:
     """Budget every model the test loads through ``load_model``.
 
@@ -103,8 +115,14 @@ def load_budget(
     cache_policy: ``"cache"`` (default) or ``"no-store"``: the Cache-Control
         the browser's model server answers.
     leak_tensors: TF.js tensors still alive after the model is disposed.
+    cold_ms: median cold start in a fresh Python: start-up, framework import,
+        reading the files, load and first call, in milliseconds.
+    import_ms: median framework import of that cold start, in milliseconds.
+    cold_runs: fresh processes for the cold figures (default 3).
+    cold_disk: evict the model's files from the page cache before each cold run.
     """
-    limits = (("ms", ms), ("mb", mb), ("warm_ms", warm_ms), ("peak_mb", peak_mb), ("leak_mb", leak_mb), ("gpu_mb", gpu_mb))
+    limits = (("ms", ms), ("mb", mb), ("warm_ms", warm_ms), ("peak_mb", peak_mb), ("leak_mb", leak_mb),
+              ("gpu_mb", gpu_mb), ("cold_ms", cold_ms), ("import_ms", import_ms))
     for name, value in limits:
         if value is None:
             continue
@@ -114,8 +132,11 @@ def load_budget(
             raise MarkerError(f"{name}={value!r} must be greater than 0")
     if cycles is not None and (isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 2):
         raise MarkerError(f"cycles={cycles!r} must be an integer of at least 2 (the first cycle is the reference)")
-    if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1):
-        raise MarkerError(f"rounds={rounds!r} must be an integer of at least 1")
+    for name, count in (("rounds", rounds), ("cold_runs", cold_runs)):
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            raise MarkerError(f"{name}={count!r} must be an integer of at least 1")
+    if cold_disk is not None and not isinstance(cold_disk, bool):
+        raise MarkerError(f"cold_disk={cold_disk!r} must be True or False")
     if compare_fail is not None:
         if not isinstance(compare_fail, str):
             raise MarkerError(f"compare_fail={compare_fail!r} must be a string such as 'ms:10%,mb:0'")
@@ -132,7 +153,8 @@ def load_budget(
     return Budget(
         ms=ms, mb=mb, warm_ms=warm_ms, peak_mb=peak_mb, leak_mb=leak_mb, cycles=cycles, rounds=rounds,
         compare_fail=compare_fail, device=device, gpu_mb=gpu_mb, runtime=runtime, backend=backend,
-        cache_policy=cache_policy, leak_tensors=leak_tensors,
+        cache_policy=cache_policy, leak_tensors=leak_tensors, cold_ms=cold_ms, import_ms=import_ms,
+        cold_runs=cold_runs, cold_disk=cold_disk,
     )
 
 

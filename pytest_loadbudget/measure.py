@@ -44,7 +44,8 @@ class MemoryFigures:
     heap of earlier loads is reused).
     """
 
-    peak_bytes: int
+    #: None where the high-water mark cannot be reset (see ``note``).
+    peak_bytes: int | None
     method: str
     where: str
     cycles: int
@@ -142,8 +143,14 @@ def measure_memory(request: LoadRequest, cycles: int, where: str) -> MemoryFigur
     with placed(request.format_name, request.device), (sampler.sampling() if sampler else contextlib.nullcontext()):
         model = request.load()
         _warm(request, model)
-    peak = tracker.peak_bytes()
-    figures = MemoryFigures(peak_bytes=peak, method=tracker.method, where=where, cycles=cycles)
+    peak: int | None = tracker.peak_bytes()
+    note = ""
+    if tracker.method != "vmhwm" and where == "fresh process":
+        # A child's ru_maxrss starts at its parent's high-water mark (it is
+        # inherited across exec), so it says nothing about this load.
+        peak = None
+        note = "no peak: this system cannot reset the memory high-water mark (/proc/self/clear_refs)"
+    figures = MemoryFigures(peak_bytes=peak, method=tracker.method, where=where, cycles=cycles, note=note)
     if on_gpu:
         for reading in (sampler.result() if sampler else None, framework_peak.read()):
             if reading is not None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .measure import MemoryFigures
 from .stats import Samples
+
+if TYPE_CHECKING:
+    from .cold import ColdProfile
 
 
 @dataclass
@@ -42,10 +45,17 @@ class ModelRecord:
     memory: MemoryFigures | None = None
     error: str | None = None
     tests: list[TestUse] = field(default_factory=list)
+    #: The cold start in fresh processes (ColdProfile.to_dict()), when measured.
+    cold: dict[str, Any] | None = None
     #: Everything a TF.js runtime measured (RuntimeFigures as a dict); None in Python.
     runtime_figures: dict[str, Any] | None = None
     #: Against the baseline: {"figure", "line", "regression", "note"} per figure compared.
     comparisons: list[dict[str, Any]] = field(default_factory=list)
+
+    def cold_profile(self) -> ColdProfile | None:
+        from .cold import ColdProfile
+
+        return ColdProfile.from_dict(self.cold) if self.cold is not None else None
 
     @property
     def leak_tensors(self) -> int | None:
@@ -77,6 +87,7 @@ class ModelRecord:
             device=data.get("device", "cpu"),
             runtime=data.get("runtime", "python"),
             runtime_figures=data.get("runtime_figures"),
+            cold=data.get("cold"),
             path=data.get("path"),
             size_bytes=data.get("size_bytes"),
             files=data.get("files", 0),
@@ -114,4 +125,6 @@ def merge_records(records: list[ModelRecord]) -> list[ModelRecord]:
             kept.memory = record.memory
         if not kept.comparisons:
             kept.comparisons = record.comparisons
+        if kept.cold is None and record.cold is not None:
+            kept.cold = record.cold
     return list(merged.values())

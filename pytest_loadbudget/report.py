@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .cold import PHASE_LABELS, PHASES
 from .markers import LIMIT_KEYWORDS
 from .record import ModelRecord
 from .stats import Samples
 from .units import MIB, compact_ms, format_mib, format_ms
 
-COLUMNS = ("model", "format", "runtime", "device", "size", "load", "warm-up", "peak", "leak", "gpu", "budget")
+if TYPE_CHECKING:
+    from .cold import ColdProfile
+    from .floor import Bandwidth
+
+COLUMNS = ("model", "format", "runtime", "device", "size", "load", "x floor", "warm-up", "peak", "leak", "gpu", "budget")
 BASELINE_COLUMN = "baseline"
 
 
@@ -77,7 +82,13 @@ def columns(records: list[ModelRecord]) -> tuple[str, ...]:
     return COLUMNS + ((BASELINE_COLUMN,) if any(record.comparisons for record in records) else ())
 
 
-def table_rows(records: list[ModelRecord]) -> list[tuple[str, ...]]:
+def _floor_cell(record: ModelRecord, bandwidth: Bandwidth | None) -> str:
+    if bandwidth is None or not record.load_ms or not record.size_bytes or record.runtime != "python":
+        return "-"
+    return f"{record.load_ms.median / bandwidth.floor_ms(record.size_bytes):.0f}x"
+
+
+def table_rows(records: list[ModelRecord], bandwidth: Bandwidth | None = None) -> list[tuple[str, ...]]:
     with_baseline = len(columns(records)) > len(COLUMNS)
     rows = []
     for record in records:
@@ -95,6 +106,7 @@ def table_rows(records: list[ModelRecord]) -> list[tuple[str, ...]]:
             record.device.split(" (driver")[0] if record.runtime == "python" else "-",
             _bytes_cell(record.size_bytes, limits.get("mb")),
             _timing_cell(record.load_ms, limits.get("ms")),
+            _floor_cell(record, bandwidth),
             _timing_cell(record.warm_ms, limits.get("warm_ms")),
             _bytes_cell(memory.peak_bytes if memory else None, limits.get("peak_mb"), in_process_mark),
             leak_cell,
@@ -113,19 +125,27 @@ def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[s
 
 
 def write_terminal_report(
-    terminal: Any, records: list[ModelRecord], verbose: bool, baseline: str | None = None
+    terminal: Any, records: list[ModelRecord], verbose: bool, baseline: str | None = None,
+    bandwidth: Bandwidth | None = None, diagnose: bool = False,
 ) -> None:
     terminal.write_sep("=", "loadbudget report")
     if not records:
         terminal.write_line("no model was loaded through the load_model fixture")
         return
-    for line in format_table(columns(records), table_rows(records)):
+    for line in format_table(columns(records), table_rows(records, bandwidth)):
         terminal.write_line(line)
     terminal.write_line("")
     terminal.write_line(
         "load, warm-up: median [min..max] over n rounds in the test process; size: every file the load reads; "
         "peak, leak: resident memory, MiB = 2**20 bytes; (N%) of the tightest budget"
+        + (f"; x floor: load time / time to read the same bytes at {bandwidth.describe()}" if bandwidth else "")
     )
+    for record in records:
+        cold = record.cold_profile()
+        if cold is not None:
+            terminal.write_line(f"{record.name} cold start: {cold_summary(cold)}")
+    if diagnose:
+        _write_diagnosis(terminal, records, bandwidth)
     if any(r.memory is not None and r.memory.where != "fresh process" for r in records):
         terminal.write_line("* measured in the test process (a lower bound): the loader could not run in a fresh one")
     if baseline is not None:
@@ -155,3 +175,27 @@ def write_terminal_report(
 
 def _samples_text(samples: Samples) -> str:
     return ", ".join(f"{value:.1f}" for value in samples.values) or "-"
+
+
+def cold_summary(cold: ColdProfile) -> str:
+    """One line: each phase's median, their sum, over how many fresh processes."""
+    parts = [f"{PHASE_LABELS[phase]} {compact_ms(cold.phase(phase).median)}"
+             for phase in PHASES if cold.phase(phase)]
+    return f"{' + '.join(parts)} = {format_ms(cold.total.median)} (median of {cold.total.count} fresh processes)"
+
+
+def _write_diagnosis(terminal: Any, records: list[ModelRecord], bandwidth: Bandwidth | None) -> None:
+    from .diagnose import diagnose, figures_for
+
+    terminal.write_sep("-", "loadbudget diagnosis")
+    for record in records:
+        if record.error is not None:
+            continue
+        advice = diagnose(figures_for(record, record.cold_profile(), bandwidth))
+        if not advice:
+            terminal.write_line(f"{record.name}: nothing stands out")
+            continue
+        for item in advice:
+            terminal.write_line(f"{record.name}: {item.title}")
+            terminal.write_line(f"    {item.numbers}")
+            terminal.write_line(f"    fix: {item.fix}")

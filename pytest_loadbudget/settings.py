@@ -104,6 +104,14 @@ OPTIONS = (
     Option("timeout", "seconds a memory measurement in a fresh process may take (default 600)",
            positive_seconds, 600.0, metavar="SECONDS"),
     Option("disable", "load each model once without measuring or checking budgets", boolean, False, flag=True),
+    Option("cold-runs", "fresh processes per model for cold-start figures (default 3)", positive_int, 3,
+           metavar="N"),
+    Option("cold-disk", "evict model files from the page cache before each cold run (best effort)", boolean, False,
+           flag=True),
+    Option("cold", "measure the cold start of 'budget' models only (cold_ms, import_ms; default) or of 'all'",
+           memory_value, "budget", metavar="WHICH"),
+    Option("diagnose", "add to the report, for every model, the phase that dominates and what usually fixes it",
+           boolean, False, flag=True),
     Option("device", "place every model on 'cpu' or 'gpu' unless its marker says otherwise "
            "(default: where the framework puts it)", device_value, None, metavar="DEVICE"),
     Option("require-gpu", "fail, rather than skip, tests that ask for a GPU on a machine without one",
@@ -138,6 +146,10 @@ class Settings:
     memory: str
     timeout: float
     disable: bool
+    cold_runs: int
+    cold_disk: bool
+    cold: str
+    diagnose: bool
     device: str | None
     require_gpu: bool
     node: str | None

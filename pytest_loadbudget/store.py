@@ -16,6 +16,7 @@ from .errors import LoadBudgetError, ModelFileError
 from .devices import placed, prepare_framework
 from .runtimes import PYTHON, RuntimeSessions, label
 from .stats import Samples
+from .cold import measure_cold
 from .measure import measure_memory, time_loads
 from .record import ModelRecord
 from .request import LoadRequest
@@ -32,6 +33,8 @@ class Entry:
     #: How many times the real loader ran in the test process (timing rounds).
     loads: int = 0
     memory_cycles: int = field(default=0)
+    cold_key: tuple[int, bool] | None = None
+    cold_note: str = ""
 
 
 class ModelStore:
@@ -40,12 +43,16 @@ class ModelStore:
         self.entries: dict[str, Entry] = {}
         self.runtimes = RuntimeSessions(settings)
 
-    def get(self, request: LoadRequest, rounds: int | None, memory_cycles: int | None) -> Entry:
+    def get(
+        self, request: LoadRequest, rounds: int | None, memory_cycles: int | None,
+        cold: tuple[int, bool] | None = None,
+    ) -> Entry:
         """The entry for ``request``, loading and measuring on first use.
 
         ``memory_cycles``: None when no memory figure is wanted, else the
-        load/release cycles to run (1 for the peak alone). A failed load is
-        kept in ``entry.error`` and not tried again in this session.
+        load/release cycles to run (1 for the peak alone). ``cold``: None, or
+        the fresh processes to run and whether to evict the files first. A
+        failed load is kept in ``entry.error`` and not tried again in this session.
         """
         entry = self.entries.get(request.key)
         if entry is None:
@@ -54,7 +61,25 @@ class ModelStore:
         if entry.error is None and memory_cycles is not None and not self.settings.disable \
                 and entry.memory_cycles < memory_cycles:
             self._measure_memory(entry, memory_cycles)
+        if entry.error is None and cold is not None and not self.settings.disable and entry.cold_key != cold:
+            self._measure_cold(entry, *cold)
         return entry
+
+    def _measure_cold(self, entry: Entry, runs: int, evict: bool) -> None:
+        request = entry.request
+        if not request.format.loadable or request.runtime != PYTHON:
+            return
+        try:
+            profile = measure_cold(request, runs, evict=evict, timeout=self.settings.timeout)
+        except NotReplayable as why:
+            entry.record.cold = None
+            entry.cold_note = f"the loader cannot be replayed in a fresh process ({why})"
+        except LoadBudgetError as error:
+            entry.error = error
+            entry.record.error = str(error)
+        else:
+            entry.record.cold = profile.to_dict()
+        entry.cold_key = (runs, evict)
 
     def failed(self, key: str, name: str, error: LoadBudgetError) -> Entry:
         """Record a model that could not even be resolved (no such path, unknown format)."""

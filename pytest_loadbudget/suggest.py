@@ -33,7 +33,8 @@ def figures(record: ModelRecord) -> dict[str, float]:
     if record.warm_ms:
         found["warm_ms"] = record.warm_ms.median
     if record.memory is not None:
-        found["peak_mb"] = record.memory.peak_bytes / MIB
+        if record.memory.peak_bytes is not None:
+            found["peak_mb"] = record.memory.peak_bytes / MIB
         if record.memory.leak_bytes is not None:
             # A leak budget of zero fails on a page of noise: at least 1 MiB.
             found["leak_mb"] = max(record.memory.leak_bytes / MIB, 0.5)

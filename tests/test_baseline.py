@@ -182,7 +182,7 @@ def test_markdown_and_benchmark_json_exports(project):
     run(project, "--loadbudget-save").assert_outcomes(passed=2)
     run(project, "--loadbudget-compare", "--loadbudget-markdown=summary.md", "--loadbudget-benchmark-json=bench.json")
     markdown = (project.path / "summary.md").read_text()
-    assert "| model | format | runtime | device | size | load | warm-up | peak | leak | gpu | budget | baseline |" in markdown
+    assert "| model | format | runtime | device | size | load | x floor | warm-up | peak | leak | gpu | budget | baseline |" in markdown
     assert "| slow | callable | python | cpu |" in markdown
     assert "### Against the baseline" in markdown
     bench = json.loads((project.path / "bench.json").read_text())
