@@ -111,8 +111,8 @@ class ModelStore:
                 root = request.path if request.path is not None and request.path.is_dir() else None
                 record.artifact_sha256 = artifact_digest(files, root or (request.path.parent if request.path else None))
             if request.runtime != PYTHON:
-                if not self.settings.disable:
-                    self._measure_in_runtime(entry, rounds)
+                # In a TF.js runtime the load is the measurement: once when disabled.
+                self._measure_in_runtime(entry, 1 if self.settings.disable else rounds)
             elif self.settings.disable:
                 request.format.import_framework()
                 prepare_framework(request.format_name, request.device)
