@@ -98,6 +98,14 @@ def read_bandwidth(directory: str | None = None) -> Bandwidth:
     return Bandwidth(bytes_per_s=PROBE_BYTES / best, probe_bytes=PROBE_BYTES, reads=PROBE_READS, directory=where)
 
 
+def bandwidth_or_none() -> Bandwidth | None:
+    """The read bandwidth, or None where the probe file cannot be written: a report goes on without it."""
+    try:
+        return read_bandwidth()
+    except OSError:
+        return None
+
+
 def floor_ms(num_bytes: float, bandwidth: Bandwidth | None = None) -> float:
     """Milliseconds to read ``num_bytes`` hot on this machine."""
     return (bandwidth or read_bandwidth()).floor_ms(num_bytes)

@@ -12,8 +12,7 @@ from . import exports, report, settings as settings_module
 from .budget import check
 from .errors import LoadBudgetError, MarkerError
 from .devices import find_gpu
-from .diagnose import diagnose, figures_for
-from .floor import Bandwidth, read_bandwidth
+from .floor import bandwidth_or_none
 from .fixture import BUDGET_KEY, USED_KEY, LoadModel, requested_device
 from .gate import RegressionGate
 from .markers import MARKER_NAME, Budget, budget_from_item, describe, marker_help
@@ -44,26 +43,6 @@ def load_model(request: pytest.FixtureRequest) -> LoadModel:
     """Load a model once per session, measured against the test's load_budget, warm."""
     plugin = request.config.stash[PLUGIN_KEY]
     return LoadModel(plugin.store, plugin.settings, request.node)
-
-
-def _bandwidth() -> Bandwidth | None:
-    """This machine's read floor, measured once per process; None where the probe cannot write."""
-    try:
-        return read_bandwidth()
-    except OSError:
-        return None
-
-
-def _diagnosis(records: list[ModelRecord]) -> list[str]:
-    """This model's numbers behind a miss: the dominant phase and the fix that usually works."""
-    lines: list[str] = []
-    for record in records:
-        if record.error is not None:
-            continue
-        advice = diagnose(figures_for(record, record.cold_profile(), _bandwidth()))
-        for item in advice:
-            lines += [f"  {record.name}: {item.title}", f"    {item.numbers}", f"    fix: {item.fix}"]
-    return lines
 
 
 class LoadBudgetPlugin:
@@ -153,7 +132,10 @@ class LoadBudgetPlugin:
                     lines.append(f"{REGRESSION_PREFIX}: {comparison.line}")
                 elif comparison.note:
                     notes.append(f"{REGRESSION_PREFIX}: {comparison.line} [{comparison.note}]")
-        diagnosis = _diagnosis(records) if lines else []
+        diagnosis = []
+        if lines:
+            found = report.diagnosis_lines(records, bandwidth_or_none(), say_when_nothing=False)
+            diagnosis = ["  " + line for line in found]
         if diagnosis:
             details = notes + ["diagnosis (what dominates, and what usually fixes it):", *diagnosis]
         else:
@@ -207,7 +189,7 @@ class LoadBudgetPlugin:
         if self.settings.report or self.settings.diagnose:
             report.write_terminal_report(
                 terminal, records, verbose=self.config.option.verbose > 0, baseline=self.gate.describe_baseline(),
-                bandwidth=_bandwidth(), diagnose=self.settings.diagnose,
+                bandwidth=bandwidth_or_none(), diagnose=self.settings.diagnose,
             )
         if self.settings.suggest:
             terminal.write_sep("=", "loadbudget suggested budgets")

@@ -184,18 +184,25 @@ def cold_summary(cold: ColdProfile) -> str:
     return f"{' + '.join(parts)} = {format_ms(cold.total.median)} (median of {cold.total.count} fresh processes)"
 
 
-def _write_diagnosis(terminal: Any, records: list[ModelRecord], bandwidth: Bandwidth | None) -> None:
+def diagnosis_lines(
+    records: list[ModelRecord], bandwidth: Bandwidth | None, say_when_nothing: bool = True
+) -> list[str]:
+    """Per model: the phase or figure that dominates, this model's numbers, the usual fix."""
     from .diagnose import diagnose, figures_for
 
-    terminal.write_sep("-", "loadbudget diagnosis")
+    lines: list[str] = []
     for record in records:
         if record.error is not None:
             continue
         advice = diagnose(figures_for(record, record.cold_profile(), bandwidth))
-        if not advice:
-            terminal.write_line(f"{record.name}: nothing stands out")
-            continue
+        if not advice and say_when_nothing:
+            lines.append(f"{record.name}: nothing stands out")
         for item in advice:
-            terminal.write_line(f"{record.name}: {item.title}")
-            terminal.write_line(f"    {item.numbers}")
-            terminal.write_line(f"    fix: {item.fix}")
+            lines += [f"{record.name}: {item.title}", f"    {item.numbers}", f"    fix: {item.fix}"]
+    return lines
+
+
+def _write_diagnosis(terminal: Any, records: list[ModelRecord], bandwidth: Bandwidth | None) -> None:
+    terminal.write_sep("-", "loadbudget diagnosis")
+    for line in diagnosis_lines(records, bandwidth):
+        terminal.write_line(line)

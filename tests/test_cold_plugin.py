@@ -45,7 +45,7 @@ def test_cold_budget_fails_with_the_dominant_phase_and_a_diagnosis(pytester):
         "dominant phase: first call)",
         "diagnosis (what dominates, and what usually fixes it):",
         "  slow_first_call: First call dominates the cold start",
-        "    first call * ms of a * ms cold start*",
+        "      first call * ms of a * ms cold start*",
     ])
     result.stdout.fnmatch_lines(["slow_first_call cold start: start-up * + import * + read * + load * + first call * = * ms "
                                  "(median of 2 fresh processes)"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ModelFileError
-from .base import ModelFormat
+from .base import ModelFormat, file_problem
 from .callable import CallableFormat
 from .keras import H5Format, KerasFormat
 from .savedmodel import SavedModelFormat
@@ -36,7 +36,7 @@ def format_named(name: str) -> ModelFormat:
 def detect_format(path: Path) -> ModelFormat:
     """The format of ``path``; raises ModelFileError if nothing claims it."""
     if not path.exists():
-        raise ModelFileError(path, "does not exist")
+        raise ModelFileError(path, file_problem(path))
     for fmt in FORMATS.values():
         if fmt.matches(path):
             return fmt

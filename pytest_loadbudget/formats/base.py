@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,7 +31,8 @@ class ModelFormat:
     def artifact_files(self, path: Path) -> list[Path]:
         """Every file the load reads, after checking they are complete."""
         if not path.is_file():
-            raise ModelFileError(path, "not a file")
+            raise ModelFileError(path, file_problem(path))
+        check_readable(path)
         return [path]
 
     def import_framework(self) -> None:
@@ -47,6 +51,63 @@ class ModelFormat:
 
     def release(self, model: Any) -> None:
         """Free what the model holds beyond its references (none for most formats)."""
+
+
+def file_problem(path: Path) -> str:
+    """Why ``path`` is not a regular file, in words: missing, a link loop, a directory, ...
+
+    ``Path.exists`` and ``is_file`` answer False for a symbolic link loop, as
+    for a missing file; saying "does not exist" of a path that ``ls`` shows
+    sends the user looking in the wrong place.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return f"a symbolic link loop: {_link_chain(path)}" if path.is_symlink() else \
+                "a symbolic link loop in the path: it leads to no file"
+        if path.is_symlink():
+            return f"a broken symbolic link: its target {os.readlink(path)} does not exist"
+        if error.errno == errno.ENOENT:
+            return "does not exist"
+        return f"cannot be read: {error.strerror}"
+    if stat.S_ISDIR(mode):
+        return "a directory, not a file"
+    if stat.S_ISFIFO(mode):
+        # Never opened: a read would wait for a writer forever.
+        return "a FIFO (named pipe), not a file"
+    if stat.S_ISREG(mode):
+        return "a file"
+    return "a socket or device, not a file"
+
+
+def check_readable(path: Path) -> None:
+    """Raise ModelFileError if ``path`` cannot be opened for reading (permissions, ...)."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        target = f" (a link to {os.path.realpath(path)})" if path.is_symlink() else ""
+        raise ModelFileError(path, f"cannot be read: {error.strerror}{target}") from None
+
+
+def _link_chain(path: Path, hops: int = 8) -> str:
+    """``a -> b -> a``: the targets as the links spell them, until one repeats."""
+    names = [path.name]
+    seen = {os.path.abspath(path)}
+    current = path
+    for _ in range(hops):
+        try:
+            target = os.readlink(current)
+        except OSError:
+            return " -> ".join(names)
+        names.append(target)
+        current = Path(os.path.join(current.parent, target))
+        key = os.path.abspath(current)
+        if key in seen:
+            return " -> ".join(names)
+        seen.add(key)
+    return " -> ".join(names) + " -> ..."
 
 
 def materialize(outputs: Any) -> Any:
