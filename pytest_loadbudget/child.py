@@ -30,10 +30,7 @@ class NotReplayable(Exception):
 
 def measure_memory_in_child(request: LoadRequest, cycles: int, timeout: float) -> MemoryFigures:
     """Replay ``request`` in a fresh Python; raises NotReplayable or MeasurementError."""
-    try:
-        payload = pickle.dumps(request)
-    except Exception as error:  # pickling fails with TypeError, AttributeError or PicklingError
-        raise NotReplayable(f"{type(error).__name__}: {error}") from None
+    payload = replay_payload(request)
     envelope = pickle.dumps({"sys_path": sys.path, "request": payload, "cycles": cycles})
     with tempfile.TemporaryFile() as stderr:
         try:
@@ -61,12 +58,20 @@ def measure_memory_in_child(request: LoadRequest, cycles: int, timeout: float) -
                 raise MeasurementError(f"{request.name}: in a fresh process: {result['error']}")
             return MemoryFigures(**result)
     raise MeasurementError(
-        f"{request.name}: the fresh process measuring memory exited with {_exit_reason(completed.returncode)}"
+        f"{request.name}: the fresh process measuring memory exited with {exit_reason(completed.returncode)}"
         + ("; its last output:\n  " + "\n  ".join(error_tail) if error_tail else "")
     )
 
 
-def _exit_reason(returncode: int) -> str:
+def replay_payload(request: LoadRequest) -> bytes:
+    """``request`` pickled for a fresh process; NotReplayable when it cannot travel."""
+    try:
+        return pickle.dumps(request)
+    except Exception as error:  # pickling fails with TypeError, AttributeError or PicklingError
+        raise NotReplayable(f"{type(error).__name__}: {error}") from None
+
+
+def exit_reason(returncode: int) -> str:
     if returncode < 0:
         signal_number = -returncode
         if signal_number == 9:

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from .child import RESULT_PREFIX, UNPICKLABLE_EXIT, NotReplayable, _exit_reason
+from .child import RESULT_PREFIX, UNPICKLABLE_EXIT, NotReplayable, exit_reason, replay_payload
 from .cold_child import COLD_DONE, PHASE_PREFIX
 from .diagnose import GraphStats
 from .errors import MeasurementError
@@ -283,10 +283,7 @@ def measure_cold(
     """
     if runs < 1:
         raise ValueError(f"runs must be at least 1, not {runs}")
-    try:
-        payload = pickle.dumps(request)
-    except Exception as error:  # pickling fails with TypeError, AttributeError or PicklingError
-        raise NotReplayable(f"{type(error).__name__}: {error}") from None
+    payload = replay_payload(request)
     files = list(request.extra_files)
     if request.path is not None:
         files += request.format.artifact_files(request.path)
@@ -410,7 +407,7 @@ class _ChildRun:
         if result is None or cold_done_ns is None:
             raise MeasurementError(
                 f"{self.request.name}: the fresh process measuring the cold load exited with "
-                f"{_exit_reason(returncode)} while {_DOING.get(phase, phase)}"
+                f"{exit_reason(returncode)} while {_DOING.get(phase, phase)}"
                 + ("; its last output:\n  " + "\n  ".join(error_tail) if error_tail else "")
             )
         return _cold_run(result, spawn_ns, cold_done_ns), result
