@@ -7,8 +7,8 @@ test on the raw samples agrees (p below ``alpha``, with at least
 Memory peaks are a single reading from a fresh process, which repeats to
 within a few pages, so they are judged on the threshold alone. A leak
 regresses only when RSS also grew at every one of the cycles, as a leak does
-and allocator noise does not. Growth below a floor (1 ms, 1 MiB of peak) is
-noise whatever its percentage.
+and allocator noise does not. Growth below a floor (1 ms, 1 MiB of peak,
+2 MiB of leak) is noise whatever its percentage.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .stats import Samples
 from .units import MIB, format_mib, format_ms
 
 #: What counts as a regression unless --loadbudget-compare-fail says otherwise.
-DEFAULT_COMPARE_FAIL = "ms:20%,warm_ms:20%,mb:0,peak_mb:10%,leak_mb:2"
+DEFAULT_COMPARE_FAIL = "ms:20%,warm_ms:20%,mb:0,peak_mb:10%,leak_mb:100%"
 ALPHA = 0.01
 #: With 5 samples a side the smallest one-sided p is 1/252 = 0.004, below ALPHA.
 MIN_SAMPLES = 5
@@ -33,6 +33,9 @@ PEAK_FLOOR_BYTES = MIB
 TIME_FLOOR_MS = 1.0
 #: A leak's growth per cycle must reach this at every cycle: RSS moves by pages and arenas.
 LEAK_STEP_FLOOR_BYTES = MIB // 4
+#: Leak changes below this are noise: a model that leaks 0.7 MiB per reload
+#: (Keras 3 loading .h5, measured here) reads anywhere from 2.8 to 5.5 MiB over 5 cycles.
+LEAK_FLOOR_BYTES = 2 * MIB
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ def compare(
                                           thresholds.get("peak_mb"), artifact, floor=PEAK_FLOOR_BYTES))
         old_leak, new_leak = old.memory.leak_bytes, new.memory.leak_bytes
         if old_leak is not None and new_leak is not None:
-            leak = _compare_bytes("leak_mb", "leak", new.name, old_leak, new_leak, thresholds.get("leak_mb"), artifact)
+            leak = _compare_bytes("leak_mb", "leak", new.name, old_leak, new_leak, thresholds.get("leak_mb"), artifact,
+                                  floor=LEAK_FLOOR_BYTES)
             if leak.regression and not _grows_every_cycle(new.memory.rss_after_cycles):
                 leak.regression = False
                 leak.note = "RSS did not grow in every cycle: allocator noise, not a leak"
