@@ -132,3 +132,20 @@ def record_named(document: dict[str, Any], name: str) -> dict[str, Any]:
 def literal(text: str) -> str:
     """``text`` as an fnmatch pattern that matches only itself (messages hold ``weightsManifest[0]``)."""
     return re.sub(r"([*?[])", r"[\1]", text)
+
+
+#: Write-only sysfs attributes: the kernel refuses to open them for reading, even for root.
+WRITE_ONLY_FILES = ("/sys/bus/pci/rescan", "/sys/bus/pci/drivers_probe", "/sys/kernel/mm/ksm/run")
+
+
+def write_only_file() -> str | None:
+    """A file whose open() for reading fails with EACCES whoever asks, or None on this machine."""
+    for candidate in WRITE_ONLY_FILES:
+        try:
+            with open(candidate, "rb"):
+                pass
+        except PermissionError:
+            return candidate
+        except OSError:
+            continue
+    return None

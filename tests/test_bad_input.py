@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import shutil
 import struct
 import zipfile
@@ -16,7 +17,7 @@ import pytest
 from pytest_loadbudget.errors import ModelFileError
 from pytest_loadbudget.formats import detect_format
 
-from models import copy_model, literal, overwrite, shards, truncate
+from models import copy_model, literal, overwrite, record_named, shards, truncate, write_only_file
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,13 @@ class Broken:
     recorded: bool = True
     #: A damaged file that crashes the interpreter (a segmentation fault) if validation lets it through.
     crashes: bool = False
+    #: The TF.js runtime the broken tests measure in (``load_budget(runtime=...)``); None: Python.
+    runtime: str | None = None
 
+
+#: A path with spaces and characters outside ASCII, in the directory and the file name.
+UNICODE_DIR = "mödels dir"
+UNICODE_NAME = "ünïcode model.keras"
 
 Breaker = Callable[[dict[str, Path], Path], Broken]
 CASES: dict[str, Breaker] = {}
@@ -199,6 +206,138 @@ def empty_directory(models: dict[str, Path], where: Path) -> Broken:
     ), recorded=False)
 
 
+@case
+def savedmodel_pb_garbage(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["savedmodel"], where)
+    # What a download that got an error page instead of the file leaves.
+    (path / "saved_model.pb").write_bytes(b"<html><body>404 Not Found</body></html>\n" * 20)
+    return Broken(path, error(
+        "ModelFileError", path / "saved_model.pb",
+        "not a valid SavedModel protobuf (invalid wire type 4 at byte 0): corrupt or truncated",
+    ))
+
+
+@case
+def savedmodel_pb_truncated(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["savedmodel"], where)
+    graph = path / "saved_model.pb"
+    full = graph.stat().st_size
+    truncate(graph, full // 2)
+    # The MetaGraphDef is the last field: it ran to the end of the whole file.
+    return Broken(path, error(
+        "ModelFileError", graph,
+        f"not a valid SavedModel protobuf (field 2 at byte * runs to byte {full:,} of {full // 2:,}): corrupt or truncated",
+    ))
+
+
+@case
+def savedmodel_index_garbage(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["savedmodel"], where)
+    index = path / "variables" / "variables.index"
+    index.write_bytes(bytes(range(256)) * 4)
+    return Broken(path, error(
+        "ModelFileError", index,
+        "not a TensorFlow checkpoint index (no SSTable magic number at its end): corrupt or truncated",
+    ))
+
+
+@case
+def savedmodel_data_truncated(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["savedmodel"], where)
+    [data] = (path / "variables").glob("variables.data-*")
+    full = data.stat().st_size
+    truncate(data, full // 2)
+    return Broken(path, error(
+        "ModelFileError", data, f"truncated: {full // 2:,} bytes, but variables.index needs {full:,} bytes here",
+    ))
+
+
+@case
+def savedmodel_link_loop(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["savedmodel"], where)
+    [data] = (path / "variables").glob("variables.data-*")
+    data.unlink()
+    data.symlink_to("loop")
+    (data.parent / "loop").symlink_to(data.name)
+    return Broken(path, error("ModelFileError", data, f"a symbolic link loop: {data.name} -> loop -> {data.name}"))
+
+
+@case
+def model_path_link_loop(models: dict[str, Path], where: Path) -> Broken:
+    path = where / "a.keras"
+    path.symlink_to("b.keras")
+    (where / "b.keras").symlink_to("a.keras")
+    return Broken(path, error("ModelFileError", path, "a symbolic link loop: a.keras -> b.keras -> a.keras"),
+                  recorded=False)
+
+
+@case
+def unicode_path_truncated(models: dict[str, Path], where: Path) -> Broken:
+    path = copy_model(models["keras"], where / UNICODE_DIR)
+    path = path.rename(path.with_name(UNICODE_NAME))
+    truncate(path, path.stat().st_size // 2)
+    return Broken(path, error("ModelFileError", path, "not a readable .keras archive (zip): File is not a zip file"))
+
+
+@case
+def unreadable_file(models: dict[str, Path], where: Path) -> Broken:
+    if os.geteuid() == 0:
+        pytest.skip("chmod 000 does not stop root from reading; kernel_refuses_to_open covers the failing open()")
+    path = copy_model(models["keras"], where)
+    path.chmod(0)
+    return Broken(path, error("ModelFileError", path, "cannot be read: Permission denied"))
+
+
+@case
+def kernel_refuses_to_open(models: dict[str, Path], where: Path) -> Broken:
+    # The open() that chmod 000 makes fail, failing for root too: the kernel
+    # refuses to open a write-only sysfs attribute for reading.
+    target = write_only_file()
+    if target is None:
+        pytest.skip("no write-only sysfs file here that open() refuses for reading")
+    path = where / "tiny.tflite"
+    path.symlink_to(target)
+    return Broken(path, error(
+        "ModelFileError", path, f"cannot be read: Permission denied (a link to {os.path.realpath(target)})",
+    ))
+
+
+@case
+def fifo_as_model(models: dict[str, Path], where: Path) -> Broken:
+    # Opening it would wait forever for a writer: validation must not open it.
+    path = where / "tiny.tflite"
+    os.mkfifo(path)
+    return Broken(path, error("ModelFileError", path, "a FIFO (named pipe), not a file"))
+
+
+@case
+def shard_outside_model_directory(models: dict[str, Path], where: Path) -> Broken:
+    model_json = copy_model(models["tfjs-graph"], where)
+    document = json.loads(model_json.read_text())
+    [name] = document["weightsManifest"][0]["paths"]
+    # The shard exists where the path leads: only its place is wrong.
+    (model_json.parent / name).rename(where / name)
+    document["weightsManifest"][0]["paths"] = [f"../{name}"]
+    model_json.write_text(json.dumps(document))
+    return Broken(model_json, error(
+        "ModelFileError", model_json,
+        f"weightsManifest[[]0].paths names '../{name}', outside the model's directory: "
+        "shards must sit beside model.json or below it",
+    ))
+
+
+@case
+def node_truncated_shard(models: dict[str, Path], where: Path) -> Broken:
+    model_json = copy_model(models["tfjs-sharded"], where)
+    shard = shards(model_json)[1]
+    full = shard.stat().st_size
+    truncate(shard, 1000)
+    return Broken(model_json, error(
+        "ModelFileError", shard,
+        f"truncated: 1,000 bytes where the other shards of weightsManifest[[]0] hold {full:,}",
+    ), runtime="node")
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_broken_model_fails_its_tests_only(name: str, model_paths, run_loadbudget, tmp_path) -> None:
     broken = CASES[name](model_paths, tmp_path)
@@ -208,6 +347,9 @@ def test_broken_model_fails_its_tests_only(name: str, model_paths, run_loadbudge
         with pytest.raises(ModelFileError):
             detect_format(broken.path).artifact_files(broken.path)
     good = model_paths["tflite"]
+    runtime = f"runtime={broken.runtime!r}" if broken.runtime else ""
+    # A node that does not exist: had the runtime started, the tests would skip, not fail.
+    options = [f"--loadbudget-node={tmp_path / 'no-node'}"] if broken.runtime else []
     result, document = run_loadbudget(f"""
         import numpy as np
         import pytest
@@ -218,17 +360,18 @@ def test_broken_model_fails_its_tests_only(name: str, model_paths, run_loadbudge
         def test_good_before(load_model):
             assert load_model(GOOD)(np.zeros((1, 16, 16, 3), "float32")).shape == (1, 3)
 
-        @pytest.mark.load_budget(mb=10)
+        @pytest.mark.load_budget({runtime}{", " if runtime else ""}mb=10)
         def test_broken(load_model):
             load_model(BROKEN)
 
+        @pytest.mark.load_budget({runtime})
         def test_broken_again(load_model):
             load_model(BROKEN)
 
         @pytest.mark.load_budget(mb=10)
         def test_good_after(load_model):
             assert load_model(GOOD)(np.zeros((1, 16, 16, 3), "float32")).shape == (1, 3)
-    """)
+    """, *options)
     result.assert_outcomes(passed=2, failed=2)
     # The failure is the file and the problem, once for each test that loads it.
     shown = [line for line in result.outlines if fnmatch.fnmatch(line, broken.line)]
@@ -241,5 +384,27 @@ def test_broken_model_fails_its_tests_only(name: str, model_paths, run_loadbudge
         assert len(records) == 1
         kind = shown[0].split(": ", 1)[0]
         assert fnmatch.fnmatch(f"{kind}: {records[0]['error']}", broken.line)
+        if broken.runtime:
+            assert records[0]["runtime"].split()[0] == broken.runtime
+            assert records[0]["runtime_figures"] is None  # nothing ran in it
     else:
         assert records == []
+
+
+def test_unicode_path_with_spaces_loads_and_is_named(model_paths, run_loadbudget, tmp_path) -> None:
+    path = copy_model(model_paths["keras"], tmp_path / UNICODE_DIR)
+    path = path.rename(path.with_name(UNICODE_NAME))
+    result, document = run_loadbudget(f"""
+        import numpy as np
+        import pytest
+
+        @pytest.mark.load_budget(mb=10)
+        def test_model(load_model):
+            assert load_model({str(path)!r})(np.zeros((1, 16, 16, 3), "float32")).shape == (1, 3)
+    """, "--loadbudget-report")
+    result.assert_outcomes(passed=1)
+    record = record_named(document, UNICODE_NAME)
+    assert record["path"] == str(path)
+    assert record["error"] is None
+    assert record["size_bytes"] == path.stat().st_size
+    result.stdout.fnmatch_lines([f"{UNICODE_NAME}  keras *python *cpu *ok"])

@@ -2,34 +2,52 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelFileError, ModelLoadError
-from .base import ModelFormat, materialize, zeros_for_shape
+from .base import ModelFormat, check_readable, file_problem, materialize, zeros_for_shape
+from .savedmodel_files import check_checkpoint, check_saved_model_pb
 
 
 class SavedModelFormat(ModelFormat):
     name = "savedmodel"
 
     def matches(self, path: Path) -> bool:
-        return path.is_dir() and ((path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists())
+        # lexists: a saved_model.pb that is a link loop is still a SavedModel, reported as such.
+        return path.is_dir() and any(os.path.lexists(path / name) for name in ("saved_model.pb", "saved_model.pbtxt"))
 
     def artifact_files(self, path: Path) -> list[Path]:
         if not path.is_dir():
             raise ModelFileError(path, "not a SavedModel directory")
-        if not (path / "saved_model.pb").is_file() and not (path / "saved_model.pbtxt").is_file():
+        graph = path / "saved_model.pb"
+        if graph.is_file():
+            check_readable(graph)
+            check_saved_model_pb(graph)
+        elif os.path.lexists(graph):
+            raise ModelFileError(graph, file_problem(graph))
+        elif not (path / "saved_model.pbtxt").is_file():
             raise ModelFileError(path, "no saved_model.pb in this directory: not a SavedModel")
         variables = path / "variables"
-        if not (variables / "variables.index").is_file():
-            raise ModelFileError(
-                variables / "variables.index",
-                "missing: the SavedModel has no variables/ checkpoint (an incomplete copy?)",
-            )
+        index = variables / "variables.index"
+        if not index.is_file():
+            problem = file_problem(index)
+            if problem == "does not exist":
+                problem = "missing: the SavedModel has no variables/ checkpoint (an incomplete copy?)"
+            raise ModelFileError(index, problem)
+        check_readable(index)
         if not any(variables.glob("variables.data-*")):
             raise ModelFileError(variables, "no variables.data-* shard next to variables.index")
+        check_checkpoint(index)
         # Everything under the directory is read or may be: assets and fingerprint too.
-        return sorted(p for p in path.rglob("*") if p.is_file())
+        files = []
+        for entry in sorted(path.rglob("*")):
+            if entry.is_file():
+                files.append(entry)
+            elif not entry.is_dir():  # a link loop, a broken link, a FIFO: a damaged copy
+                raise ModelFileError(entry, file_problem(entry))
+        return files
 
     def import_framework(self) -> None:
         import tensorflow  # noqa: F401

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelFileError
+from .base import check_readable, file_problem
 
 #: Bytes per element of the dtypes a TF.js weights manifest can hold.
 DTYPE_BYTES = {"float32": 4, "int32": 4, "bool": 1, "complex64": 8}
@@ -56,9 +58,13 @@ class TFJSManifest:
 
 def _read_document(model_json: Path) -> dict[str, Any]:
     if not model_json.is_file():
-        raise ModelFileError(model_json, "does not exist" if not model_json.exists() else "not a file")
+        raise ModelFileError(model_json, file_problem(model_json))
     try:
-        document = json.loads(model_json.read_bytes())
+        content = model_json.read_bytes()
+    except OSError as error:
+        raise ModelFileError(model_json, f"cannot be read: {error.strerror}") from None
+    try:
+        document = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelFileError(model_json, f"not valid JSON ({error}): truncated or not a TF.js model.json") from None
     if not isinstance(document, dict) or "modelTopology" not in document:
@@ -106,8 +112,18 @@ def _check_group(model_json: Path, index: int, group: Any, manifest: TFJSManifes
     paths = []
     for name in group["paths"]:
         path = model_json.parent / str(name)
+        if os.path.isabs(str(name)) or os.path.normpath(name).split(os.sep)[0] == os.pardir:
+            # TF.js fetches shards by URL relative to model.json: a server of the
+            # model's directory (the browser runtime's among them) has no such file.
+            raise ModelFileError(model_json, (
+                f"{where}.paths names {str(name)!r}, outside the model's directory: "
+                f"shards must sit beside {model_json.name} or below it"
+            ))
         if not path.is_file():
-            raise ModelFileError(path, f"missing: named in {where}.paths of {model_json.name}")
+            problem = file_problem(path)
+            raise ModelFileError(path, f"{'missing' if problem == 'does not exist' else problem}: "
+                                       f"named in {where}.paths of {model_json.name}")
+        check_readable(path)
         paths.append(path)
     expected = 0
     has_strings = False
