@@ -29,10 +29,12 @@ def _install() -> None:
 
     kept: list[bytearray] = []
 
-    for fmt in formats.FORMATS.values():
-        cls = type(fmt)
-        original_load = cls.load
-        original_files = cls.artifact_files
+    # Each class once, and only where it defines the method itself: an
+    # inherited method wrapped again would slow a subclass twice over.
+    classes = {cls for fmt in formats.FORMATS.values() for cls in type(fmt).__mro__ if cls is not object}
+    for cls in classes:
+        original_load = vars(cls).get("load")
+        original_files = vars(cls).get("artifact_files")
 
         def load(self, path, _original=original_load, **options):  # type: ignore[no-untyped-def]
             start = time.perf_counter()
@@ -56,8 +58,10 @@ def _install() -> None:
                 sidecar.write_bytes(b"\0" * wanted)
             return [*files, sidecar]
 
-        cls.load = load  # type: ignore[method-assign]
-        cls.artifact_files = artifact_files  # type: ignore[method-assign]
+        if original_load is not None:
+            cls.load = load  # type: ignore[method-assign]
+        if original_files is not None:
+            cls.artifact_files = artifact_files  # type: ignore[method-assign]
 
 
 _install()
