@@ -28,6 +28,7 @@ def _install() -> None:
     from pytest_loadbudget import formats
 
     kept: list[bytearray] = []
+    depth = [0]
 
     # Each class once, and only where it defines the method itself: an
     # inherited method wrapped again would slow a subclass twice over.
@@ -48,8 +49,13 @@ def _install() -> None:
             return model
 
         def artifact_files(self, path, _original=original_files):  # type: ignore[no-untyped-def]
-            files = _original(self, path)
-            if grow == 1:
+            # Formats call their base class's artifact_files: grow the outermost call only.
+            depth[0] += 1
+            try:
+                files = _original(self, path)
+            finally:
+                depth[0] -= 1
+            if grow == 1 or depth[0]:
                 return files
             size = sum(Path(f).stat().st_size for f in files)
             sidecar = Path(os.environ.get("TMPDIR", "/tmp")) / f"loadbudget-grow-{abs(hash(str(path)))}.bin"
