@@ -61,6 +61,20 @@ class LoadBudgetPlugin:
         own = [entry.record for entry in self.store.entries.values()]
         return merge_records(own + self.worker_records)
 
+    def pytest_report_header(self) -> str:
+        """The settings that change figures, and the machine id baselines are kept under."""
+        settings = self.settings
+        parts = [f"rounds {settings.rounds or 'auto'}", f"cycles {settings.cycles}", f"memory {settings.memory}"]
+        if settings.device:
+            parts.append(f"device {settings.device}")
+        if settings.compare is not None:
+            parts.append(f"compare {settings.compare or 'latest'}")
+        if settings.save is not None:
+            parts.append(f"save {settings.save or '(date and time)'}")
+        if settings.disable:
+            parts = ["disabled: models load once, nothing is measured"]
+        return f"loadbudget: {', '.join(parts)}; machine {self.gate.machine_id}"
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         item.stash[BUDGET_KEY] = None

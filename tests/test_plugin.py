@@ -525,6 +525,12 @@ def test_xdist_workers_measure_and_the_controller_reports_each_model_once(pytest
     result.stdout.fnmatch_lines(["slow*callable*MISS (6 tests)"])
 
 
+def test_header_names_the_settings_and_the_machine(pytester):
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--loadbudget-rounds=3", "--loadbudget-compare=v1")
+    result.stdout.fnmatch_lines(["loadbudget: rounds 3, cycles 5, memory budget, compare v1; machine *-*cpu-py*"])
+
+
 def test_help_lists_the_options_and_markers_line(pytester):
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines([
