@@ -63,6 +63,15 @@ def regressions(document: dict) -> dict[str, list[str]]:
     return flagged
 
 
+def _load_change(model: dict) -> str:
+    """The load's change against the baseline as the comparison line gives it (+12%)."""
+    for comparison in model.get("comparisons", []):
+        if comparison["figure"] == "ms":
+            change = comparison["line"].split("(", 1)[1].split(",", 1)[0]
+            return change + ("!" if comparison["regression"] else "")
+    return ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reruns", type=int, default=20)
@@ -89,9 +98,11 @@ def main() -> None:
             flagged_runs = 0
             caught: dict[str, int] = {name: 0 for name in names}
             false_figures: dict[str, int] = {}
+            changes: list[dict[str, str]] = []
             for index in range(args.reruns):
                 document = run_suite(storage, args.selection, args.rounds, ["--loadbudget-compare=baseline"], env,
-                                     folder / f"{index}.json")
+                                     folder / f"{scenario.split()[0]}-{index}.json")
+                changes.append({m["name"]: _load_change(m) for m in document["models"]})
                 found = regressions(document)
                 flagged_runs += bool(found)
                 for name, figures in found.items():
@@ -107,6 +118,9 @@ def main() -> None:
                 if false_figures:
                     detail += "; also flagged: " + ", ".join(f"{k} x{v}" for k, v in false_figures.items())
             print(f"{scenario:<24} {flagged_runs:>6}/{args.reruns:<6}  {detail}", flush=True)
+            for name in names:
+                seen = [run[name] for run in changes if run.get(name)]
+                print(f"{'':<24} {'':>13}  {name} load change per run: {' '.join(seen)}", flush=True)
         print(f"total {time.perf_counter() - started:.0f} s")
 
 

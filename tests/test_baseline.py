@@ -369,3 +369,16 @@ def test_leak_regresses_only_when_memory_grows_at_every_cycle(new_rss_mib, regre
     new = _with_leak([value * 2**20 for value in new_rss_mib])
     (leak,) = [c for c in compare(old, new, parse_compare_fail("leak_mb:2")) if c.figure == "leak_mb"]
     assert leak.regression is regression
+
+
+def test_a_slower_run_whose_fastest_round_matches_the_baseline_is_noise():
+    from pytest_loadbudget.compare import compare, parse_compare_fail
+
+    old = _record("m", [100.0 + i for i in range(10)])
+    shifted = _record("m", [104.0] + [125.0 + i for i in range(9)])  # one round as fast as before
+    slower = _record("m", [125.0 + i for i in range(10)])
+    thresholds = parse_compare_fail("ms:20%")
+    (noise,) = [c for c in compare(old, shifted, thresholds) if c.figure == "ms"]
+    (real,) = [c for c in compare(old, slower, thresholds) if c.figure == "ms"]
+    assert not noise.regression and "fastest new round" in noise.note
+    assert real.regression
