@@ -24,7 +24,10 @@ from .stats import Samples
 from .units import MIB, format_mib, format_ms
 
 #: What counts as a regression unless --loadbudget-compare-fail says otherwise.
-DEFAULT_COMPARE_FAIL = "ms:20%,warm_ms:20%,mb:0,peak_mb:10%,leak_mb:100%"
+#: 30% on times: identical code swings 10-30% between CI runs (measured here:
+#: 20 reruns of a 40 ms load ranged from -9% to +25%), and a 1.5x slower load
+#: still clears it.
+DEFAULT_COMPARE_FAIL = "ms:30%,warm_ms:30%,mb:0,peak_mb:10%,leak_mb:100%"
 ALPHA = 0.01
 #: With 5 samples a side the smallest one-sided p is 1/252 = 0.004, below ALPHA.
 MIN_SAMPLES = 5
