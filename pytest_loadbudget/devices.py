@@ -220,8 +220,8 @@ def prepare_framework(format_name: str, device: str) -> None:
 @contextlib.contextmanager
 def placed(format_name: str, device: str) -> Iterator[None]:
     """Place a TensorFlow load and warm-up on ``device``; loader functions place themselves."""
-    if format_name == "callable" or format_name == "tfjs-graph" or "tensorflow" not in sys.modules:
-        yield
+    if not device or format_name in ("callable", "tfjs-graph") or "tensorflow" not in sys.modules:
+        yield  # no device asked for: the framework's own placement
         return
     import tensorflow as tf
 
