@@ -42,6 +42,8 @@ class ModelRecord:
     artifact_sha256: str | None = None
     load_ms: Samples = field(default_factory=Samples)
     warm_ms: Samples = field(default_factory=Samples)
+    #: The first load in the test process, before the rounds: one-time costs included.
+    first_load_ms: float | None = None
     memory: MemoryFigures | None = None
     error: str | None = None
     tests: list[TestUse] = field(default_factory=list)
@@ -94,6 +96,7 @@ class ModelRecord:
             artifact_sha256=data.get("artifact_sha256"),
             load_ms=Samples(list(data.get("load_ms", {}).get("samples", []))),
             warm_ms=Samples(list(data.get("warm_ms", {}).get("samples", []))),
+            first_load_ms=data.get("first_load_ms"),
             memory=_memory_from_dict(memory) if memory else None,
             error=data.get("error"),
             tests=[TestUse(**use) for use in data.get("tests", [])],

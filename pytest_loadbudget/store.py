@@ -121,7 +121,8 @@ class ModelStore:
                 entry.loads = 1
             else:
                 entry.model, timings = time_loads(request, rounds)
-                entry.loads = timings.load_ms.count
+                entry.loads = timings.load_ms.count + 1
+                record.first_load_ms = timings.first_load_ms
                 record.load_ms, record.warm_ms = timings.load_ms, timings.warm_ms
                 if not request.format.loadable:
                     record.load_ms.values.clear()  # reading a manifest is not a load

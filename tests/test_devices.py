@@ -155,7 +155,7 @@ def test_cpu_device_reaches_a_loader_that_takes_one_and_the_report_says_cpu(pyte
         @pytest.mark.load_budget(device="cpu")
         def test_it(load_model):
             load_model(loader)
-            assert SEEN == ["cpu"]
+            assert set(SEEN) == {"cpu"}  # the first load and the timed round
         """
     )
     result = pytester.runpytest("--loadbudget-rounds=1", "--loadbudget-report")
