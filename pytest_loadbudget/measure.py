@@ -28,8 +28,9 @@ class Timings:
 
     load_ms: Samples = field(default_factory=Samples)
     warm_ms: Samples = field(default_factory=Samples)
-    #: The untimed-for-budgets first load of the process, kept for the record.
+    #: The first load and warm-up, before the rounds and not among them.
     first_load_ms: float | None = None
+    first_warm_ms: float | None = None
 
 
 @dataclass
@@ -101,7 +102,9 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
         timings.first_load_ms = (time.perf_counter() - start) * 1e3
         first_warm_up = request.warm_up_call(first)
         if first_warm_up is not None:
+            start = time.perf_counter()
             first_warm_up()
+            timings.first_warm_ms = (time.perf_counter() - start) * 1e3
     del first, first_warm_up
     # The young generations only: with TensorFlow imported a full collection
     # takes ~0.4 s (the harness would cost more than a TFLite load), while
