@@ -61,3 +61,16 @@ def generated_suites_run_in_file_order(request: pytest.FixtureRequest, monkeypat
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts
         monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
+
+
+@pytest.fixture(scope="session")
+def tfjs_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A float32 and a uint8 TF.js graph model and a layers model, built once per session."""
+    from tfjs_fixtures import graph_models, layers_model, quiet_tf
+
+    quiet_tf()
+    pytest.importorskip("tensorflowjs")
+    directory = tmp_path_factory.mktemp("tfjs_models")
+    built = graph_models(directory / "graph")
+    built["layers"] = layers_model(directory / "layers")
+    return built

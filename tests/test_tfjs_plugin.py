@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from tfjs_fixtures import graph_models, layers_model, quiet_tf
 
 from pytest_loadbudget.tfjs_runtime import RuntimeUnavailable, find_chromium, find_node, setup_js
 from pytest_loadbudget.tfjs_runtime.jsenv import cache_root
-
-
-@pytest.fixture(scope="module")
-def tfjs_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    quiet_tf()
-    pytest.importorskip("tensorflowjs")
-    directory = tmp_path_factory.mktemp("tfjs_plugin")
-    built = graph_models(directory / "graph")
-    built["layers"] = layers_model(directory / "layers")
-    return built
 
 
 @pytest.fixture(scope="module")

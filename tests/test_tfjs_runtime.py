@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tfjs_fixtures import INPUT_WIDTH, graph_models, layers_model, quiet_tf, sharded_graph_model, weightless_graph_model
+from tfjs_fixtures import INPUT_WIDTH, quiet_tf, sharded_graph_model, weightless_graph_model
 
 from pytest_loadbudget.errors import ModelFileError
 from pytest_loadbudget.formats.tfjs_manifest import read_manifest
@@ -58,13 +58,8 @@ def node(js_packages: None) -> None:
 
 
 @pytest.fixture(scope="session")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    quiet_tf()
-    pytest.importorskip("tensorflowjs")
-    directory = tmp_path_factory.mktemp("tfjs_models")
-    built = graph_models(directory / "graph")
-    built["layers"] = layers_model(directory / "layers")
-    return built
+def models(tfjs_models: dict[str, Path]) -> dict[str, Path]:
+    return tfjs_models
 
 
 @pytest.fixture(scope="session")
