@@ -7,7 +7,7 @@ noise falls on both alike:
   the load a user would write, stamping ``time.monotonic_ns`` after the import,
   the load and the first call;
 - harness: ``cold.measure_cold(request, runs=1)``, a
-  ``python -m pytest_loadbudget.cold_child`` process.
+  ``python -m pytest_loadbudget.fresh.cold_child`` process.
 
 Both start from the parent's clock at spawn, so the phases compare one to one.
 It prints each phase's median for both and the difference: start-up carries
@@ -35,8 +35,8 @@ from pathlib import Path
 # Before TensorFlow is imported anywhere: its start-up logging would bury the table.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pytest_loadbudget.cold import measure_cold  # noqa: E402
-from pytest_loadbudget.request import AUTO, make_request  # noqa: E402
+from pytest_loadbudget.fresh.cold import measure_cold  # noqa: E402
+from pytest_loadbudget.session.request import AUTO, make_request  # noqa: E402
 
 _KERAS = """
 import keras, numpy as np

@@ -15,7 +15,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 
 "$python" - <<'PY'
-from pytest_loadbudget.devices import find_gpu
+from pytest_loadbudget.measure.devices import find_gpu
 gpu, why = find_gpu()
 print("GPU:", gpu.label() if gpu else f"none ({why})")
 PY
@@ -33,14 +33,14 @@ timeout 280 "$python" -m pytest $plugin_option -p no:cacheprovider -q \
 import json, sys
 models = json.load(open(sys.argv[1]))["models"]
 print()
-print(f"{'model':<14} {'device':<34} {'load ms':>9} {'warm-up ms':>11} {'gpu MiB':>9}  source")
+print(f"{'model':<22} {'device':<34} {'load ms':>9} {'warm-up ms':>11} {'gpu MiB':>9}  {'source':<12} {'measured in':<14} other sources")
 for m in models:
     memory = m.get("memory") or {}
     gpu = (memory.get("device_memory") or [None])[0]
     others = ", ".join(f"{d['source']} {d['peak_bytes'] / 2**20:.0f}" for d in (memory.get("device_memory") or [])[1:])
-    print(f"{m['name']:<14} {m['device'][:34]:<34} {m['load_ms'].get('median', float('nan')):>9.1f} "
+    print(f"{m['name']:<22} {m['device'][:34]:<34} {m['load_ms'].get('median', float('nan')):>9.1f} "
           f"{m['warm_ms'].get('median', float('nan')):>11.1f} "
-          f"{(gpu['peak_bytes'] / 2**20 if gpu else float('nan')):>9.0f}  {gpu['source'] if gpu else '-'}"
-          + (f"  ({others})" if others else ""))
+          f"{(gpu['peak_bytes'] / 2**20 if gpu else float('nan')):>9.0f}  {gpu['source'] if gpu else '-':<12} "
+          f"{memory.get('where', '-'):<14} {others}")
 PY
 exit $status

@@ -17,15 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_loadbudget.baseline import BaselineStore, read_run
-from pytest_loadbudget.cli import main as cli_main
-from pytest_loadbudget.compare import DEFAULT_COMPARE_FAIL, compare, parse_compare_fail
-from pytest_loadbudget.exports import markdown
-from pytest_loadbudget.fingerprint import machine_facts, machine_id
-from pytest_loadbudget.measure import MemoryFigures
-from pytest_loadbudget.record import ModelRecord, TestUse
-from pytest_loadbudget.report import format_table, table_rows, columns
-from pytest_loadbudget.stats import Samples
+from pytest_loadbudget.baseline.storage import BaselineStore, read_run
+from pytest_loadbudget.cli.main import main as cli_main
+from pytest_loadbudget.baseline.compare import DEFAULT_COMPARE_FAIL, compare, parse_compare_fail
+from pytest_loadbudget.report.files import markdown
+from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
+from pytest_loadbudget.results.memory import MemoryFigures
+from pytest_loadbudget.results.record import ModelRecord, TestUse
+from pytest_loadbudget.report.terminal import format_table, table_rows, columns
+from pytest_loadbudget.results.samples import Samples
 
 
 def records(count: int, rng: random.Random) -> list[ModelRecord]:

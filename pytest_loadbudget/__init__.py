@@ -8,22 +8,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import LoadBudgetError, MarkerError, MeasurementError, ModelFileError, ModelLoadError
+from pytest_loadbudget.errors import LoadBudgetError, MarkerError, MeasurementError, ModelFileError, ModelLoadError
 
 if TYPE_CHECKING:
-    from .fixture import LoadModel
-    from .markers import Budget, load_budget
-    from .measure import MemoryFigures
-    from .record import ModelRecord
+    from pytest_loadbudget.session.fixture import LoadModel
+    from pytest_loadbudget.budget.marker import Budget, load_budget
+    from pytest_loadbudget.results.memory import MemoryFigures
+    from pytest_loadbudget.results.record import ModelRecord
 
 #: Imported on first use: the fresh processes that measure a load import this
 #: package, and pytest and the plugin's modules would add ~0.2 s to their start.
 _LAZY = {
-    "LoadModel": "fixture",
-    "Budget": "markers",
-    "load_budget": "markers",
-    "MemoryFigures": "measure",
-    "ModelRecord": "record",
+    "LoadModel": "session.fixture",
+    "Budget": "budget.marker",
+    "load_budget": "budget.marker",
+    "MemoryFigures": "results.memory",
+    "ModelRecord": "results.record",
 }
 
 

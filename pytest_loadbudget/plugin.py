@@ -8,18 +8,20 @@ from typing import Any
 
 import pytest
 
-from . import exports, report, settings as settings_module
-from .budget import check
-from .errors import LoadBudgetError, MarkerError
-from .devices import find_gpu
-from .floor import bandwidth_or_none
-from .fixture import BUDGET_KEY, USED_KEY, LoadModel, requested_device
-from .gate import RegressionGate
-from .markers import MARKER_NAME, Budget, budget_from_item, describe, marker_help
-from .record import ModelRecord, TestUse, merge_records
-from .settings import Settings
-from .store import ModelStore
-from .suggest import suggestions
+from pytest_loadbudget import settings as settings_module
+from pytest_loadbudget.report import files as report_files
+from pytest_loadbudget.report import terminal as terminal_report
+from pytest_loadbudget.budget.check import check
+from pytest_loadbudget.errors import LoadBudgetError, MarkerError
+from pytest_loadbudget.measure.devices import find_gpu
+from pytest_loadbudget.measure.floor import bandwidth_or_none
+from pytest_loadbudget.session.fixture import BUDGET_KEY, USED_KEY, LoadModel, requested_device
+from pytest_loadbudget.baseline.gate import RegressionGate
+from pytest_loadbudget.budget.marker import MARKER_NAME, Budget, budget_from_item, describe, marker_help
+from pytest_loadbudget.results.record import ModelRecord, TestUse, merge_records
+from pytest_loadbudget.settings import Settings
+from pytest_loadbudget.session.model_cache import ModelCache
+from pytest_loadbudget.report.suggest import suggestions
 
 PLUGIN_KEY = pytest.StashKey["LoadBudgetPlugin"]()
 WORKER_OUTPUT_KEY = "loadbudget_records"
@@ -49,7 +51,7 @@ class LoadBudgetPlugin:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.store = ModelStore(settings)
+        self.store = ModelCache(settings)
         self.gate = RegressionGate(settings, config.rootpath)
         self.worker_records: list[ModelRecord] = []
 
@@ -148,7 +150,7 @@ class LoadBudgetPlugin:
                     notes.append(f"{REGRESSION_PREFIX}: {comparison.line} [{comparison.note}]")
         diagnosis = []
         if lines:
-            found = report.diagnosis_lines(records, bandwidth_or_none(), say_when_nothing=False)
+            found = terminal_report.diagnosis_lines(records, bandwidth_or_none(), say_when_nothing=False)
             diagnosis = ["  " + line for line in found]
         if diagnosis:
             details = notes + ["diagnosis (what dominates, and what usually fixes it):", *diagnosis]
@@ -169,9 +171,9 @@ class LoadBudgetPlugin:
         records = self.records()
         baseline = self.gate.describe_baseline()
         outputs: list[tuple[str | None, Callable[[Path], None]]] = [
-            (self.settings.json, lambda path: exports.write_json(path, records, baseline)),
-            (self.settings.markdown, lambda path: exports.write_markdown(path, records, baseline)),
-            (self.settings.benchmark_json, lambda path: exports.write_benchmark_json(path, records)),
+            (self.settings.json, lambda path: report_files.write_json(path, records, baseline)),
+            (self.settings.markdown, lambda path: report_files.write_markdown(path, records, baseline)),
+            (self.settings.benchmark_json, lambda path: report_files.write_benchmark_json(path, records)),
         ]
         for target, write in outputs:
             if target is None:
@@ -201,7 +203,7 @@ class LoadBudgetPlugin:
     def _terminal_summary(self, terminal: Any) -> None:
         records = self.records()
         if self.settings.report or self.settings.diagnose:
-            report.write_terminal_report(
+            terminal_report.write_terminal_report(
                 terminal, records, verbose=self.config.option.verbose > 0, baseline=self.gate.describe_baseline(),
                 bandwidth=bandwidth_or_none(), diagnose=self.settings.diagnose,
             )

@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import pytest
 
-from .compare import DEFAULT_COMPARE_FAIL, Threshold, parse_compare_fail
+from pytest_loadbudget.fresh.protocol import DEFAULT_TIMEOUT_S
+from pytest_loadbudget.baseline.compare import DEFAULT_COMPARE_FAIL, Threshold, parse_compare_fail
 
 MEMORY_CHOICES = ("budget", "all")
 DEVICE_CHOICES = ("cpu", "gpu")
@@ -101,8 +102,8 @@ OPTIONS = (
     Option("cycles", "load/release cycles for leak figures (default 5)", cycles_value, 5, metavar="N"),
     Option("memory", "measure peak and leak memory for 'budget' models only (those with peak_mb, leak_mb or "
            "cycles; default) or for 'all' models", memory_value, "budget", metavar="WHICH"),
-    Option("timeout", "seconds a memory measurement in a fresh process may take (default 600)",
-           positive_seconds, 600.0, metavar="SECONDS"),
+    Option("timeout", f"seconds a measurement in a fresh process or a TF.js runtime may take "
+           f"(default {DEFAULT_TIMEOUT_S:g})", positive_seconds, DEFAULT_TIMEOUT_S, metavar="SECONDS"),
     Option("disable", "load each model once without measuring or checking budgets", boolean, False, flag=True),
     Option("cold-runs", "fresh processes per model for cold-start figures (default 3)", positive_int, 3,
            metavar="N"),

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from pytest_loadbudget.baseline import BaselineStore, read_run
-from pytest_loadbudget.cli import main as cli_main
+from pytest_loadbudget.baseline.storage import BaselineStore, read_run
+from pytest_loadbudget.cli.main import main as cli_main
 from pytest_loadbudget.errors import BaselineError
-from pytest_loadbudget.record import ModelRecord
-from pytest_loadbudget.stats import Samples
+from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.results.samples import Samples
 
 SUITE = textwrap.dedent(
     """
@@ -346,7 +346,7 @@ def test_every_baseline_ini_key_is_read(project, monkeypatch, ini_lines, check):
 
 
 def _with_leak(rss_after_cycles: list[int]) -> ModelRecord:
-    from pytest_loadbudget.measure import MemoryFigures
+    from pytest_loadbudget.results.memory import MemoryFigures
 
     record = _record("m", [1.0] * 5)
     record.memory = MemoryFigures(peak_bytes=10 * 2**20, method="vmhwm", where="fresh process",
@@ -363,7 +363,7 @@ def _with_leak(rss_after_cycles: list[int]) -> ModelRecord:
     ],
 )
 def test_leak_regresses_only_when_memory_grows_at_every_cycle(new_rss_mib, regression):
-    from pytest_loadbudget.compare import compare, parse_compare_fail
+    from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
 
     old = _with_leak([100 * 2**20] * 5)
     new = _with_leak([value * 2**20 for value in new_rss_mib])
@@ -372,7 +372,7 @@ def test_leak_regresses_only_when_memory_grows_at_every_cycle(new_rss_mib, regre
 
 
 def test_a_slower_run_whose_fastest_round_matches_the_baseline_is_noise():
-    from pytest_loadbudget.compare import compare, parse_compare_fail
+    from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
 
     old = _record("m", [100.0 + i for i in range(10)])
     shifted = _record("m", [104.0] + [125.0 + i for i in range(9)])  # one round as fast as before

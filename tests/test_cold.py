@@ -16,19 +16,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_loadbudget.child import NotReplayable
-from pytest_loadbudget.cold import (
-    PHASES,
-    ColdProfile,
-    add_up_tolerance_ms,
-    evict_files,
-    measure_cold,
-    residency,
-    resident_bytes,
-)
+from pytest_loadbudget.fresh.protocol import NotReplayable
+from pytest_loadbudget.results.cold_profile import PHASES, add_up_tolerance_ms
+from pytest_loadbudget.fresh.cold import ColdProfile, evict_files, measure_cold, residency
+from pytest_loadbudget.measure.page_cache import resident_bytes
 from pytest_loadbudget.errors import MeasurementError
-from pytest_loadbudget.floor import Bandwidth, read_bandwidth, read_fully, times_floor
-from pytest_loadbudget.request import LoadRequest
+from pytest_loadbudget.measure.floor import Bandwidth, read_bandwidth, read_fully, times_floor
+from pytest_loadbudget.session.request import LoadRequest
 
 LOAD_S = 0.1
 FIRST_CALL_S = 0.05
@@ -49,7 +43,7 @@ class Model:
 
 def in_cold_child() -> bool:
     spec = getattr(sys.modules["__main__"], "__spec__", None)
-    return spec is not None and spec.name == "pytest_loadbudget.cold_child"
+    return spec is not None and spec.name == "pytest_loadbudget.fresh.cold_child"
 
 
 def sleepy() -> Model:

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from pytest_loadbudget import devices
+from pytest_loadbudget.measure import devices
 
 FAKE_NVML = textwrap.dedent(
     """

@@ -56,7 +56,7 @@ LOADERS = textwrap.dedent(
 
     def in_child():
         main = sys.modules["__main__"]
-        return getattr(main, "__spec__", None) is not None and main.__spec__.name == "pytest_loadbudget.child"
+        return getattr(main, "__spec__", None) is not None and main.__spec__.name == "pytest_loadbudget.fresh.memory_child"
 
     def crashes_in_child():
         if in_child():

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from pytest_loadbudget.baseline import BaselineStore, read_run
+from pytest_loadbudget.baseline.storage import BaselineStore, read_run
 from pytest_loadbudget.errors import BaselineError
 
 SAVER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from pytest_loadbudget.baseline import BaselineStore
-    from pytest_loadbudget.record import ModelRecord
-    from pytest_loadbudget.stats import Samples
+    from pytest_loadbudget.baseline.storage import BaselineStore
+    from pytest_loadbudget.results.record import ModelRecord
+    from pytest_loadbudget.results.samples import Samples
 
     store = BaselineStore(Path(sys.argv[1]))
     machine = {"system": "T", "machine": "x", "cpus": 1, "python": "CPython 3.11"}

@@ -67,7 +67,7 @@ def test_node_runtime_measures_graph_and_layers_models(pytester, tfjs_models, no
 
 def test_leak_tensors_over_budget_fails(pytester, tfjs_models, node_ready, monkeypatch):
     # The runtime layer's deliberate leak, switched on through its measure call.
-    from pytest_loadbudget import runtimes
+    from pytest_loadbudget.session import tfjs_sessions as runtimes
 
     original = runtimes.RuntimeSessions.measure
 

@@ -47,16 +47,35 @@ def token_batch() -> np.ndarray:
     return np.zeros((8, 128, 512), np.float32)
 
 
+# Warm-ups as module-level functions, not lambdas: a request that pickles is
+# replayed in a fresh process, where the GPU figures are the whole cost
+# (CUDA context included); a lambda keeps the measurement in the test process.
+def warm_images(model: object) -> object:
+    return _on(model, image_batch()).cpu()
+
+
+def warm_tokens(model: object) -> object:
+    return _on(model, token_batch()).cpu()
+
+
 @pytest.mark.load_budget(device="gpu", ms=20000, warm_ms=20000, gpu_mb=4000, peak_mb=8000)
 def test_convnet_gpu(load_model):
-    model = load_model(convnet, warmup=lambda m: _on(m, image_batch()).cpu())
+    model = load_model(convnet, warmup=warm_images)
     assert tuple(_on(model, image_batch()).shape) == (8, 1000)
 
 
 @pytest.mark.load_budget(device="gpu", ms=20000, warm_ms=20000, gpu_mb=4000, peak_mb=8000)
 def test_transformer_gpu(load_model):
-    model = load_model(transformer, warmup=lambda m: _on(m, token_batch()).cpu())
+    model = load_model(transformer, warmup=warm_tokens)
     assert tuple(_on(model, token_batch()).shape) == (8, 128, 512)
+
+
+@pytest.mark.load_budget(device="gpu", ms=20000, warm_ms=20000, gpu_mb=4000)
+def test_convnet_gpu_in_process(load_model):
+    # A lambda cannot travel to a fresh process: measured in the test process,
+    # where the allocator's own peak is the figure (the driver sees its cache).
+    model = load_model(convnet, name="convnet (in-process)", warmup=lambda m: _on(m, image_batch()).cpu())
+    assert tuple(_on(model, image_batch()).shape) == (8, 1000)
 
 
 @pytest.mark.load_budget(device="cpu", ms=20000, warm_ms=60000)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ModelFileError
-from .base import ModelFormat, file_problem
-from .callable import CallableFormat
-from .keras import H5Format, KerasFormat
-from .savedmodel import SavedModelFormat
-from .tfjs import TFJSGraphArtifact, TFJSGraphFormat, TFJSLayersFormat
-from .tflite import TFLiteFormat, TFLiteModel
+from pytest_loadbudget.errors import ModelFileError
+from pytest_loadbudget.formats.base import ModelFormat, file_problem
+from pytest_loadbudget.formats.callable import CallableFormat
+from pytest_loadbudget.formats.keras import H5Format, KerasFormat
+from pytest_loadbudget.formats.savedmodel import SavedModelFormat
+from pytest_loadbudget.formats.tfjs import TFJSGraphArtifact, TFJSGraphFormat, TFJSLayersFormat
+from pytest_loadbudget.formats.tflite import TFLiteFormat, TFLiteModel
 
 FORMATS: dict[str, ModelFormat] = {
     fmt.name: fmt

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ModelFileError
+from pytest_loadbudget.errors import ModelFileError
 
 
 class ModelFormat:
@@ -22,6 +22,10 @@ class ModelFormat:
     """
 
     name = ""
+    #: What the import phase of a cold start imports, in words.
+    framework = "the framework"
+    #: Whether the model runs in a TF.js runtime (Node.js, Chromium) rather than Python.
+    is_tfjs = False
     #: Whether the format has a Python loader; TF.js graph models have none.
     loadable = True
 

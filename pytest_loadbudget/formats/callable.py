@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from .base import ModelFormat
+from pytest_loadbudget.formats.base import ModelFormat
 
 
 class CallableFormat(ModelFormat):
     name = "callable"
+    framework = "the loader's module"
 
     def matches(self, path: Path) -> bool:
         return False  # chosen by passing a callable, never detected from a path

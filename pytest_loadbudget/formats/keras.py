@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelFileError, ModelLoadError
-from .base import ModelFormat, materialize, zeros_for_shape
+from pytest_loadbudget.errors import ModelFileError, ModelLoadError
+from pytest_loadbudget.formats.base import ModelFormat, materialize, zeros_for_shape
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -33,6 +33,7 @@ def keras_infer(model: Any, inputs: Any) -> Any:
 
 class KerasFormat(ModelFormat):
     name = "keras"
+    framework = "keras"
     #: The file name endings keras.models.load_model accepts for this format.
     suffixes: tuple[str, ...] = (".keras",)
 

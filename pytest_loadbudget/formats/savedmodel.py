@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelFileError, ModelLoadError
-from .base import ModelFormat, check_readable, file_problem, materialize, zeros_for_shape
-from .savedmodel_files import check_checkpoint, check_saved_model_pb
+from pytest_loadbudget.errors import ModelFileError, ModelLoadError
+from pytest_loadbudget.formats.base import ModelFormat, check_readable, file_problem, materialize, zeros_for_shape
+from pytest_loadbudget.formats.savedmodel_files import check_checkpoint, check_saved_model_pb
 
 
 class SavedModelFormat(ModelFormat):
     name = "savedmodel"
+    framework = "tensorflow"
 
     def matches(self, path: Path) -> bool:
         # lexists: a saved_model.pb that is a link loop is still a SavedModel, reported as such.

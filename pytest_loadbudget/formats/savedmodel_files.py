@@ -14,8 +14,8 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import ModelFileError
-from .base import check_readable, file_problem
+from pytest_loadbudget.errors import ModelFileError
+from pytest_loadbudget.formats.base import check_readable, file_problem
 
 #: The last 8 bytes of every SSTable (leveldb/table/format.h kTableMagicNumber).
 SSTABLE_MAGIC = struct.pack("<Q", 0xDB4775248B80FB57)

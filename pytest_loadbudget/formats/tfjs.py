@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelFileError, ModelLoadError
-from .base import ModelFormat
-from .keras import keras_infer, keras_sample_input
-from .tfjs_manifest import TFJSManifest, declared_format, read_manifest
+from pytest_loadbudget.errors import ModelFileError, ModelLoadError
+from pytest_loadbudget.formats.base import ModelFormat
+from pytest_loadbudget.formats.keras import keras_infer, keras_sample_input
+from pytest_loadbudget.formats.tfjs_manifest import TFJSManifest, declared_format, read_manifest
 
 KERAS3_HINT = (
     "this layers model was converted from a Keras 3 model (its InputLayer config has 'batch_shape'), "
@@ -39,6 +39,8 @@ def _is_tfjs(path: Path, wanted: str) -> bool:
 
 class TFJSLayersFormat(ModelFormat):
     name = "tfjs-layers"
+    framework = "tensorflowjs"
+    is_tfjs = True
 
     def matches(self, path: Path) -> bool:
         return _is_tfjs(path, "layers-model")
@@ -92,6 +94,7 @@ class TFJSGraphArtifact:
 
 class TFJSGraphFormat(TFJSLayersFormat):
     name = "tfjs-graph"
+    framework = "nothing (a graph model has no Python runtime)"
     loadable = False
 
     def matches(self, path: Path) -> bool:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelFileError
-from .base import check_readable, file_problem
+from pytest_loadbudget.errors import ModelFileError
+from pytest_loadbudget.formats.base import check_readable, file_problem
 
 #: Bytes per element of the dtypes a TF.js weights manifest can hold.
 DTYPE_BYTES = {"float32": 4, "int32": 4, "bool": 1, "complex64": 8}

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelFileError, ModelLoadError
-from .base import ModelFormat, zeros_for_shape
+from pytest_loadbudget.errors import ModelFileError, ModelLoadError
+from pytest_loadbudget.formats.base import ModelFormat, zeros_for_shape
 
 _FLATBUFFER_IDENTIFIER = b"TFL3"
 
@@ -47,6 +47,7 @@ class TFLiteModel:
 
 class TFLiteFormat(ModelFormat):
     name = "tflite"
+    framework = "tensorflow"
 
     def matches(self, path: Path) -> bool:
         return path.suffix == ".tflite"

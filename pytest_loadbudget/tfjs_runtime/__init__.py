@@ -34,12 +34,12 @@ validating ``runtime=`` / ``backend=`` values before anything starts.
 
 from __future__ import annotations
 
-from .browser import BROWSER_BACKENDS, CHROMIUM_ARGS, BrowserSession, find_chromium
-from .errors import RuntimeFailure, RuntimeTimeout, RuntimeUnavailable, SetupError
-from .figures import MEMORY_STAGES, RuntimeFigures
-from .jsenv import JSInstall, add_setup_arguments, find_node, install_dir, installed_js, main, run_setup, setup_js
-from .node import NODE_BACKENDS, run_node
-from .server import CACHE_POLICIES
+from pytest_loadbudget.tfjs_runtime.browser import BROWSER_BACKENDS, CHROMIUM_ARGS, BrowserSession, find_chromium
+from pytest_loadbudget.tfjs_runtime.errors import RuntimeFailure, RuntimeTimeout, RuntimeUnavailable, SetupError
+from pytest_loadbudget.tfjs_runtime.figures import MEMORY_STAGES, RuntimeFigures
+from pytest_loadbudget.tfjs_runtime.jsenv import JSInstall, add_setup_arguments, find_node, install_dir, installed_js, main, run_setup, setup_js
+from pytest_loadbudget.tfjs_runtime.node import NODE_BACKENDS, run_node
+from pytest_loadbudget.tfjs_runtime.server import CACHE_POLICIES
 
 #: Runtime name -> the TF.js backends it can measure.
 RUNTIMES = {"node": NODE_BACKENDS, "browser": BROWSER_BACKENDS}

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from .jsenv import main
+from pytest_loadbudget.tfjs_runtime.jsenv import main
 
 sys.exit(main())

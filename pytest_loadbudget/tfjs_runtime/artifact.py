@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..formats.tfjs_manifest import TFJSManifest, read_manifest
+from pytest_loadbudget.formats.tfjs_manifest import TFJSManifest, read_manifest
 
 
 def validated(model: str | os.PathLike[str]) -> TFJSManifest:

@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..formats.tfjs_manifest import TFJSManifest
-from .artifact import shard_names, validated
-from .errors import RuntimeFailure, RuntimeTimeout, RuntimeUnavailable
-from .figures import RuntimeFigures
-from .jsenv import JS_DIR, installed_js
-from .server import CACHE_POLICIES, ModelServer, RequestRecord, records_as_dicts
+from pytest_loadbudget.formats.tfjs_manifest import TFJSManifest
+from pytest_loadbudget.tfjs_runtime.artifact import shard_names, validated
+from pytest_loadbudget.tfjs_runtime.errors import RuntimeFailure, RuntimeTimeout, RuntimeUnavailable
+from pytest_loadbudget.tfjs_runtime.figures import RuntimeFigures
+from pytest_loadbudget.tfjs_runtime.jsenv import JS_DIR, installed_js
+from pytest_loadbudget.tfjs_runtime.server import CACHE_POLICIES, ModelServer, RequestRecord, records_as_dicts
 
 BROWSER_BACKENDS = ("cpu", "wasm", "webgl")
 DEFAULT_CHROMIUM = "/usr/bin/chromium"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import LoadBudgetError, MeasurementError
+from pytest_loadbudget.errors import LoadBudgetError, MeasurementError
 
 if TYPE_CHECKING:
-    from .figures import RuntimeFigures
+    from pytest_loadbudget.tfjs_runtime.figures import RuntimeFigures
 
 
 class RuntimeUnavailable(LoadBudgetError):

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import RuntimeUnavailable, SetupError
+from pytest_loadbudget.tfjs_runtime.errors import RuntimeUnavailable, SetupError
 
 #: The harness, page and npm manifests shipped as package data.
 JS_DIR = Path(__file__).resolve().parent / "js"

@@ -16,10 +16,10 @@ import subprocess
 import time
 from typing import Any
 
-from .artifact import validated
-from .errors import RuntimeFailure, RuntimeTimeout
-from .figures import RuntimeFigures
-from .jsenv import JS_DIR, find_node, installed_js
+from pytest_loadbudget.tfjs_runtime.artifact import validated
+from pytest_loadbudget.tfjs_runtime.errors import RuntimeFailure, RuntimeTimeout
+from pytest_loadbudget.tfjs_runtime.figures import RuntimeFigures
+from pytest_loadbudget.tfjs_runtime.jsenv import JS_DIR, find_node, installed_js
 
 NODE_BACKENDS = ("cpu", "wasm")
 HARNESS = JS_DIR / "harness.js"

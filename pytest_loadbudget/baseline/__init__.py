@@ -1,0 +1,1 @@
+"""Saved runs and the regression gate: storage, fingerprints, comparison, significance."""

@@ -1,0 +1,1 @@
+"""The ``load_budget`` marker and the check of a model's figures against it."""

@@ -1,0 +1,1 @@
+"""The ``loadbudget`` command: saved runs, cold-start profiles and the TF.js set-up, without pytest."""

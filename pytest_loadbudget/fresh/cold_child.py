@@ -1,0 +1,180 @@
+"""The fresh interpreter of a cold load: ``python -m pytest_loadbudget.fresh.cold_child``.
+
+The parent (``cold.py``) sends its envelope through ``fresh.protocol``, as
+the memory child's parent does, and reads lines back: one ``LOADBUDGET-PHASE <phase>`` line as each
+phase starts (progress, and where a crash or a timeout happened), then one
+result line with the boundaries of each phase in ``time.monotonic_ns``, a
+clock shared by every process on Linux, so that the parent can measure the
+start-up from its own clock. After the cold load come the steady calls and
+the reloads (the same load again, with the framework warm), which are not
+part of the cold time.
+
+Anything the framework or the loader prints to stdout goes to stderr: the
+protocol runs on a private copy of the original stdout, so a stray ``print``
+without a newline cannot break a result line.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from pytest_loadbudget.fresh import protocol
+from pytest_loadbudget.measure.floor import read_fully
+from pytest_loadbudget.measure.rss import PeakTracker, current_rss
+
+PHASE_PREFIX = "LOADBUDGET-PHASE "
+#: Printed the moment the cold load is over (after the first call): the parent
+#: stamps the end of its wall time on this line.
+COLD_DONE = "cold-done"
+
+
+def _private_stdout() -> IO[str]:
+    channel = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    return channel
+
+
+def _announce(channel: IO[str], phase: str) -> None:
+    channel.write(PHASE_PREFIX + phase + "\n")
+    channel.flush()
+
+
+class GCClock:
+    """Nanoseconds the garbage collector has run since ``start()``.
+
+    Importing a framework creates objects by the million, and the collector
+    runs again and again over them: worth telling apart from the import itself.
+    """
+
+    def __init__(self) -> None:
+        self.total_ns = 0
+        self._since = 0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._since = time.perf_counter_ns()
+        else:
+            self.total_ns += time.perf_counter_ns() - self._since
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+
+def _measure(
+    request: Any, envelope: dict[str, Any], channel: IO[str], main_ns: int, gc_clock: GCClock
+) -> dict[str, Any]:
+    fmt = request.format
+    fmt.import_framework()
+    import_end = time.monotonic_ns()
+    gc_import = gc_clock.total_ns
+    rss_after_import = current_rss()
+    # Reset the high-water mark here, not at start-up: the peak is the load's, not the framework's.
+    tracker = PeakTracker()
+    tracker.start()
+    _announce(channel, "read")
+    read_start = time.monotonic_ns()
+    read_bytes = read_fully(Path(name) for name in envelope["files"])
+    read_end = time.monotonic_ns()
+    _announce(channel, "load")
+    gc_load_start = gc_clock.total_ns
+    load_start = time.monotonic_ns()
+    model = request.load()
+    load_end = time.monotonic_ns()
+    gc_load_end = gc_clock.total_ns
+    warm_up = request.warm_up_call(model)  # builds the sample input: harness time, not the first call's
+    first_start = first_end = time.monotonic_ns()
+    first_call_ns = None
+    gc_first_start = gc_clock.total_ns
+    if warm_up is not None:
+        _announce(channel, "first_call")
+        first_start = time.monotonic_ns()
+        warm_up()
+        first_end = time.monotonic_ns()
+        first_call_ns = first_end - first_start
+    gc_cold_end = gc_clock.total_ns
+    gc_clock.stop()
+    _announce(channel, COLD_DONE)
+    # VmHWM is exact; the other method, ru_maxrss, is useless here: a child
+    # keeps the high-water mark of the process it was forked from across exec.
+    peak = tracker.peak_bytes() if tracker.method == "vmhwm" else None
+    steady_ns: list[int] = []
+    if warm_up is not None and envelope["steady_calls"] > 0:
+        _announce(channel, "steady")
+        for _ in range(envelope["steady_calls"]):
+            start = time.monotonic_ns()
+            warm_up()
+            steady_ns.append(time.monotonic_ns() - start)
+    reload_ns: list[int] = []
+    for _ in range(envelope["reloads"]):
+        _announce(channel, "reload")
+        request.format.release(model)
+        # The warm-up closure holds the model too: drop both, never two copies alive.
+        model = warm_up = None
+        start = time.monotonic_ns()
+        model = request.load()
+        reload_ns.append(time.monotonic_ns() - start)
+    graph = None
+    if envelope["graph"] and request.path is not None:
+        graph = _graph(request)
+    return {
+        "main_ns": main_ns,
+        "import_ns": import_end - main_ns,
+        "read_ns": read_end - read_start,
+        "load_ns": load_end - load_start,
+        "first_call_ns": first_call_ns,
+        "steady_ns": steady_ns,
+        "reload_ns": reload_ns,
+        # In-child time between phases (the peak reset, building the sample
+        # input, the phase lines): neither phase's, and shown so the sum is honest.
+        "harness_ns": (read_start - import_end) + (load_start - read_end) + (first_start - load_end),
+        # Garbage collection inside each phase (ns; import counts from main()).
+        "gc_ns": {
+            "import": gc_import,
+            "load": gc_load_end - gc_load_start,
+            "first_call": gc_cold_end - gc_first_start,
+        },
+        "read_bytes": read_bytes,
+        "peak_bytes": peak,
+        "peak_method": tracker.method if peak is not None else "unavailable",
+        "import_rss_bytes": rss_after_import,
+        "graph": graph,
+    }
+
+
+def _graph(request: Any) -> dict[str, Any] | None:
+    # Counted here, where the framework is already imported: in the parent,
+    # parsing saved_model.pb would cost a TensorFlow import of its own.
+    from pytest_loadbudget.formats.graph_stats import graph_stats
+
+    try:
+        stats = graph_stats(request.path, request.format_name)
+    except Exception:  # a count is a hint; a model it cannot parse still gets its timings
+        return None
+    return None if stats is None else stats.to_dict()
+
+
+def main() -> int:
+    main_ns = time.monotonic_ns()
+    gc_clock = GCClock()
+    gc_clock.start()
+    channel = _private_stdout()
+    _announce(channel, "import")
+    envelope, request = protocol.read_envelope()
+    try:
+        result = _measure(request, envelope, channel, main_ns, gc_clock)
+    except Exception as error:
+        result = protocol.error_result(error)
+    protocol.write_result(channel, result)
+    return 0
+
+
+if __name__ == "__main__":
+    protocol.exit_now(main())

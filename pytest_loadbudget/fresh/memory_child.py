@@ -1,0 +1,55 @@
+"""Memory figures taken in a fresh interpreter, the figure users mean.
+
+The parent sends the request through ``fresh.protocol``; the child replays it
+and prints one result line. A fresh interpreter starts with no heap that
+earlier loads freed, so the peak it sees is the whole peak.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import tempfile
+
+from pytest_loadbudget.errors import MeasurementError
+from pytest_loadbudget.fresh import protocol
+from pytest_loadbudget.measure.memory import measure_memory
+from pytest_loadbudget.results.memory import MemoryFigures
+from pytest_loadbudget.session.request import LoadRequest
+
+CHILD_MODULE = "pytest_loadbudget.fresh.memory_child"
+
+
+def measure_memory_in_child(request: LoadRequest, cycles: int, timeout: float) -> MemoryFigures:
+    """Replay ``request`` in a fresh Python; raises NotReplayable or MeasurementError."""
+    envelope = protocol.envelope(protocol.replay_payload(request), cycles=cycles)
+    with tempfile.TemporaryFile() as stderr:
+        try:
+            completed = subprocess.run(
+                protocol.child_command(CHILD_MODULE), input=envelope, stdout=subprocess.PIPE, stderr=stderr,
+                timeout=timeout, env=protocol.child_environment(),
+            )
+        except subprocess.TimeoutExpired:
+            raise MeasurementError(
+                f"{request.name}: the memory measurement in a fresh process did not finish in {timeout:g} s "
+                "(raise --loadbudget-timeout if the load is that slow)"
+            ) from None
+        tail = protocol.stderr_tail(stderr)
+    lines = completed.stdout.decode(errors="replace").splitlines()
+    result = next((found for line in lines if (found := protocol.parse_result(line)) is not None), None)
+    return MemoryFigures(**protocol.check_result(request.name, completed.returncode, result, tail, "measuring memory"))
+
+
+def main() -> int:
+    envelope, request = protocol.read_envelope()
+    try:
+        result = dataclasses.asdict(measure_memory(request, envelope["cycles"], where="fresh process"))
+    except Exception as error:
+        result = protocol.error_result(error)
+    protocol.write_result(sys.stdout, result)
+    return 0
+
+
+if __name__ == "__main__":
+    protocol.exit_now(main())

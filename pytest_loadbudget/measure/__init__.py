@@ -1,0 +1,1 @@
+"""The measurements taken in the test process: loads, resident memory, devices, the read floor, the page cache."""

@@ -1,0 +1,101 @@
+"""The report in the forms CI needs: JSON, Markdown, and pytest-benchmark's JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from pytest_loadbudget.atomic import write_atomically
+from pytest_loadbudget.baseline.fingerprint import machine_facts
+from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.report.terminal import columns, table_rows
+
+SCHEMA_VERSION = 1
+
+
+def json_document(records: list[ModelRecord], baseline: str | None = None) -> dict[str, Any]:
+    return {
+        "version": SCHEMA_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "units": {"time": "ms", "size": "bytes", "budget_mb": "MiB (2**20 bytes)"},
+        "machine": machine_facts(),
+        "baseline": baseline,
+        "models": [record.to_dict() for record in records],
+    }
+
+
+def write_json(path: Path, records: list[ModelRecord], baseline: str | None = None) -> None:
+    write_atomically(path, json.dumps(json_document(records, baseline), indent=2) + "\n")
+
+
+def markdown(records: list[ModelRecord], baseline: str | None = None) -> str:
+    """A GitHub-flavoured table, fit for ``$GITHUB_STEP_SUMMARY`` or a PR comment."""
+    lines = ["## Model load budgets", ""]
+    if not records:
+        return "\n".join(lines + ["No model was loaded through `load_model`.", ""])
+    header = list(columns(records))
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(" --- " for _ in header) + "|")
+    for row in table_rows(records):
+        cells = [_escape(cell) for cell in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    failures = [f"- `{use.nodeid}`: {miss}" for record in records for use in record.tests for miss in use.misses]
+    if failures:
+        lines += ["", "### Budget misses", "", *failures]
+    comparisons = [
+        f"- {'**regression** ' if c['regression'] else ''}{c['line']}" + (f" ({c['note']})" if c["note"] else "")
+        for record in records for c in record.comparisons
+    ]
+    if baseline:
+        lines += ["", "### Against the baseline", "", f"_{baseline}_", "", *comparisons]
+    return "\n".join(lines) + "\n"
+
+
+def _escape(cell: str) -> str:
+    return cell.replace("|", "\\|")
+
+
+def write_markdown(path: Path, records: list[ModelRecord], baseline: str | None = None) -> None:
+    write_atomically(path, markdown(records, baseline))
+
+
+def benchmark_document(records: list[ModelRecord]) -> dict[str, Any]:
+    """Load times in the schema pytest-benchmark saves, for the tools that chart it.
+
+    The statistics come from pytest-benchmark's own ``Stats`` (times in seconds,
+    as that schema has them); one entry per model, grouped as ``loadbudget``.
+    """
+    from pytest_benchmark import __version__ as benchmark_version
+    from pytest_benchmark.stats import Stats
+
+    benchmarks = []
+    for record in records:
+        for figure, samples in (("load", record.load_ms), ("warm-up", record.warm_ms)):
+            if not samples:
+                continue
+            stats = Stats()  # type: ignore[no-untyped-call]
+            for value in samples.values:
+                stats.update(value / 1e3)  # type: ignore[no-untyped-call]
+            benchmarks.append({
+                "group": f"loadbudget {figure}",
+                "name": f"{record.name} [{record.format}] {figure}",
+                "fullname": f"{record.key}::{figure}",
+                "params": None,
+                "param": None,
+                "extra_info": {"format": record.format, "size_bytes": record.size_bytes},
+                "options": {"timer": "perf_counter", "disable_gc": False, "min_rounds": samples.count},
+                "stats": {**stats.as_dict(), "data": [value / 1e3 for value in samples.values]},  # type: ignore[no-untyped-call]
+            })
+    return {
+        "machine_info": machine_facts() | {"node": "", "processor": machine_facts()["cpu"]},
+        "commit_info": {},
+        "benchmarks": benchmarks,
+        "datetime": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "version": benchmark_version,
+    }
+
+
+def write_benchmark_json(path: Path, records: list[ModelRecord]) -> None:
+    write_atomically(path, json.dumps(benchmark_document(records), indent=2) + "\n")

@@ -1,0 +1,209 @@
+"""The ``--loadbudget-report`` table at the end of the run."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from pytest_loadbudget.results.cold_profile import PHASE_LABELS, PHASES
+from pytest_loadbudget.budget.marker import LIMIT_KEYWORDS
+from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.results.samples import Samples
+from pytest_loadbudget.units import MIB, compact_ms, format_mib, format_ms
+
+if TYPE_CHECKING:
+    from pytest_loadbudget.results.cold_profile import ColdProfile
+    from pytest_loadbudget.measure.floor import Bandwidth
+
+COLUMNS = ("model", "format", "runtime", "device", "size", "load", "x floor", "warm-up", "peak", "leak", "gpu", "budget")
+BASELINE_COLUMN = "baseline"
+
+
+def tightest_limits(record: ModelRecord) -> dict[str, float]:
+    """For each figure, the smallest limit any test that loaded the model set."""
+    limits: dict[str, float] = {}
+    for use in record.tests:
+        for keyword in LIMIT_KEYWORDS:
+            value = use.budget.get(keyword)
+            if value is not None:
+                limits[keyword] = min(value, limits.get(keyword, value))
+    return limits
+
+
+def _percent(value: float | None, limit: float | None) -> str:
+    if value is None or limit is None:
+        return ""
+    return f" ({100 * value / limit:.0f}%)"
+
+
+def _timing_cell(samples: Samples, limit: float | None) -> str:
+    if not samples:
+        return "-"
+    return (
+        f"{format_ms(samples.median)} [{compact_ms(samples.minimum)}..{compact_ms(samples.maximum)}] n={samples.count}"
+        + _percent(samples.median, limit)
+    )
+
+
+def _bytes_cell(num_bytes: int | None, limit_mib: float | None, mark: str = "") -> str:
+    if num_bytes is None:
+        return "-"
+    return format_mib(num_bytes) + mark + _percent(num_bytes / MIB, limit_mib)
+
+
+def verdict(record: ModelRecord) -> str:
+    if record.error is not None:
+        return "ERROR"
+    failing = [use for use in record.tests if use.misses]
+    if failing:
+        return f"MISS ({len(failing)} test{'s' if len(failing) != 1 else ''})"
+    return "ok" if any(use.budget for use in record.tests) else "no budget"
+
+
+_CHANGE = re.compile(r"\(([+-]\d+%|new)")
+
+
+def baseline_cell(record: ModelRecord) -> str:
+    """The verdict against the baseline: regressed figures, else the load's change."""
+    if not record.comparisons:
+        return "-"
+    regressed = [c for c in record.comparisons if c["regression"]]
+    shown = regressed or [c for c in record.comparisons if c["figure"] == "ms"] or record.comparisons[:1]
+    changes = []
+    for comparison in shown:
+        match = _CHANGE.search(comparison["line"])
+        label = comparison["line"].split(" ")[1]
+        changes.append(f"{label} {match.group(1) if match else '?'}")
+    return ("REGRESSION " if regressed else "ok ") + ", ".join(changes)
+
+
+def columns(records: list[ModelRecord]) -> tuple[str, ...]:
+    """The table's columns; the baseline one only when the run was compared."""
+    return COLUMNS + ((BASELINE_COLUMN,) if any(record.comparisons for record in records) else ())
+
+
+def _floor_cell(record: ModelRecord, bandwidth: Bandwidth | None) -> str:
+    if bandwidth is None or not record.load_ms or not record.size_bytes or record.runtime != "python":
+        return "-"
+    return f"{record.load_ms.median / bandwidth.floor_ms(record.size_bytes):.0f}x"
+
+
+def table_rows(records: list[ModelRecord], bandwidth: Bandwidth | None = None) -> list[tuple[str, ...]]:
+    with_baseline = len(columns(records)) > len(COLUMNS)
+    rows = []
+    for record in records:
+        limits = tightest_limits(record)
+        memory = record.memory
+        in_process_mark = "*" if memory is not None and memory.where != "fresh process" else ""
+        gpu_source = (memory.gpu_peak or {}).get("source", "") if memory is not None else "webgl"
+        leak_cell = _bytes_cell(memory.leak_bytes if memory else None, limits.get("leak_mb"), in_process_mark)
+        if record.leak_tensors is not None:
+            leak_cell = f"{record.leak_tensors} tensors"
+        rows.append((
+            record.name,
+            record.format,
+            record.runtime,
+            record.device.split(" (driver")[0] if record.runtime == "python" else "-",
+            _bytes_cell(record.size_bytes, limits.get("mb")),
+            _timing_cell(record.load_ms, limits.get("ms")),
+            _floor_cell(record, bandwidth),
+            _timing_cell(record.warm_ms, limits.get("warm_ms")),
+            _bytes_cell(memory.peak_bytes if memory else None, limits.get("peak_mb"), in_process_mark),
+            leak_cell,
+            (_bytes_cell(record.gpu_bytes, limits.get("gpu_mb")) + f" {gpu_source}") if record.gpu_bytes is not None else "-",
+            verdict(record),
+        ) + ((baseline_cell(record),) if with_baseline else ()))
+    return rows
+
+
+def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return lines
+
+
+def write_terminal_report(
+    terminal: Any, records: list[ModelRecord], verbose: bool, baseline: str | None = None,
+    bandwidth: Bandwidth | None = None, diagnose: bool = False,
+) -> None:
+    terminal.write_sep("=", "loadbudget report")
+    if not records:
+        terminal.write_line("no model was loaded through the load_model fixture")
+        return
+    for line in format_table(columns(records), table_rows(records, bandwidth)):
+        terminal.write_line(line)
+    terminal.write_line("")
+    terminal.write_line(
+        "load, warm-up: median [min..max] over n rounds in the test process; size: every file the load reads; "
+        "peak, leak: resident memory, MiB = 2**20 bytes; (N%) of the tightest budget"
+        + (f"; x floor: load time / time to read the same bytes at {bandwidth.describe()}" if bandwidth else "")
+    )
+    for record in records:
+        cold = record.cold_profile()
+        if cold is not None:
+            terminal.write_line(f"{record.name} cold start: {cold_summary(cold)}")
+    if diagnose:
+        _write_diagnosis(terminal, records, bandwidth)
+    if any(r.memory is not None and r.memory.where != "fresh process" for r in records):
+        terminal.write_line("* measured in the test process (a lower bound): the loader could not run in a fresh one")
+    if baseline is not None:
+        terminal.write_line(baseline)
+        for record in records:
+            for comparison in record.comparisons:
+                verdict_word = "REGRESSION" if comparison["regression"] else "ok"
+                note = f"  [{comparison['note']}]" if comparison["note"] else ""
+                terminal.write_line(f"  {verdict_word:<10} {comparison['line']}{note}")
+    for record in records:
+        if record.error is not None:
+            terminal.write_line(f"{record.name}: {record.error}")
+        for use in record.tests:
+            for miss in use.misses:
+                terminal.write_line(f"{use.nodeid}: {miss}")
+    if verbose:
+        for record in records:
+            terminal.write_line(f"{record.name} load samples (ms): {_samples_text(record.load_ms)}")
+            if record.warm_ms:
+                terminal.write_line(f"{record.name} warm-up samples (ms): {_samples_text(record.warm_ms)}")
+            if record.memory is not None and record.memory.rss_after_cycles:
+                rss = ", ".join(format_mib(value) for value in record.memory.rss_after_cycles)
+                terminal.write_line(f"{record.name} RSS after each cycle: {rss}")
+    else:
+        terminal.write_line("(use -v to see the raw samples)")
+
+
+def _samples_text(samples: Samples) -> str:
+    return ", ".join(f"{value:.1f}" for value in samples.values) or "-"
+
+
+def cold_summary(cold: ColdProfile) -> str:
+    """One line: each phase's median, their sum, over how many fresh processes."""
+    parts = [f"{PHASE_LABELS[phase]} {compact_ms(cold.phase(phase).median)}"
+             for phase in PHASES if cold.phase(phase)]
+    return f"{' + '.join(parts)} = {format_ms(cold.total.median)} (median of {cold.total.count} fresh processes)"
+
+
+def diagnosis_lines(
+    records: list[ModelRecord], bandwidth: Bandwidth | None, say_when_nothing: bool = True
+) -> list[str]:
+    """Per model: the phase or figure that dominates, this model's numbers, the usual fix."""
+    from pytest_loadbudget.diagnose.figures import figures_for
+    from pytest_loadbudget.diagnose.rules import diagnose
+
+    lines: list[str] = []
+    for record in records:
+        if record.error is not None:
+            continue
+        advice = diagnose(figures_for(record, record.cold_profile(), bandwidth))
+        if not advice and say_when_nothing:
+            lines.append(f"{record.name}: nothing stands out")
+        for item in advice:
+            lines += [f"{record.name}: {item.title}", f"    {item.numbers}", f"    fix: {item.fix}"]
+    return lines
+
+
+def _write_diagnosis(terminal: Any, records: list[ModelRecord], bandwidth: Bandwidth | None) -> None:
+    terminal.write_sep("-", "loadbudget diagnosis")
+    for line in diagnosis_lines(records, bandwidth):
+        terminal.write_line(line)

@@ -1,0 +1,129 @@
+"""One model's figures and the tests that budgeted it, as data that travels.
+
+Records cross from pytest-xdist workers to the controller as plain dicts
+(``workeroutput``) and end in the JSON report, so every field is JSON-safe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_loadbudget.results.cold_profile import ColdProfile
+from pytest_loadbudget.results.memory import MemoryFigures
+from pytest_loadbudget.results.samples import Samples
+
+
+@dataclass
+class TestUse:
+    """A test that used the model: its budget and what it missed."""
+
+    nodeid: str
+    budget: dict[str, Any]
+    misses: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ModelRecord:
+    key: str
+    name: str
+    format: str
+    #: Where the figures come from: "cpu", "gpu: <name> (driver <version>)" or "default".
+    device: str = "cpu"
+    #: "python", or a TF.js runtime with its backend: "node wasm", "browser webgl no-store".
+    runtime: str = "python"
+    path: str | None = None
+    size_bytes: int | None = None
+    files: int = 0
+    #: SHA-256 of the files the load reads: tells a changed artifact from a slower load.
+    artifact_sha256: str | None = None
+    load_ms: Samples = field(default_factory=Samples)
+    warm_ms: Samples = field(default_factory=Samples)
+    #: The first load in the test process, before the rounds: one-time costs included.
+    first_load_ms: float | None = None
+    memory: MemoryFigures | None = None
+    error: str | None = None
+    tests: list[TestUse] = field(default_factory=list)
+    #: The cold start in fresh processes (ColdProfile.to_dict()), when measured.
+    cold: dict[str, Any] | None = None
+    #: Everything a TF.js runtime measured (RuntimeFigures as a dict); None in Python.
+    runtime_figures: dict[str, Any] | None = None
+    #: Against the baseline: {"figure", "line", "regression", "note"} per figure compared.
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+
+    def cold_profile(self) -> ColdProfile | None:
+        return ColdProfile.from_dict(self.cold) if self.cold is not None else None
+
+    @property
+    def leak_tensors(self) -> int | None:
+        return self.runtime_figures.get("leak_tensors") if self.runtime_figures else None
+
+    @property
+    def gpu_bytes(self) -> int | None:
+        """Device memory: TF.js numBytesInGPU in a runtime, else the fresh process's first source."""
+        if self.runtime_figures is not None:
+            return self.runtime_figures.get("gpu_bytes")
+        gpu = self.memory.gpu_peak if self.memory is not None else None
+        return int(gpu["peak_bytes"]) if gpu else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["load_ms"] = _samples_dict(self.load_ms)
+        data["warm_ms"] = _samples_dict(self.warm_ms)
+        if self.memory is not None:
+            data["memory"]["leak_bytes"] = self.memory.leak_bytes
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelRecord:
+        memory = data.get("memory")
+        return cls(
+            key=data["key"],
+            name=data["name"],
+            format=data["format"],
+            device=data.get("device", "cpu"),
+            runtime=data.get("runtime", "python"),
+            runtime_figures=data.get("runtime_figures"),
+            cold=data.get("cold"),
+            path=data.get("path"),
+            size_bytes=data.get("size_bytes"),
+            files=data.get("files", 0),
+            artifact_sha256=data.get("artifact_sha256"),
+            load_ms=Samples(list(data.get("load_ms", {}).get("samples", []))),
+            warm_ms=Samples(list(data.get("warm_ms", {}).get("samples", []))),
+            first_load_ms=data.get("first_load_ms"),
+            memory=_memory_from_dict(memory) if memory else None,
+            error=data.get("error"),
+            tests=[TestUse(**use) for use in data.get("tests", [])],
+            comparisons=list(data.get("comparisons", [])),
+        )
+
+
+def _samples_dict(samples: Samples) -> dict[str, Any]:
+    if not samples:
+        return {"samples": []}
+    return {"samples": list(samples.values), **samples.summary()}
+
+
+def _memory_from_dict(data: dict[str, Any]) -> MemoryFigures:
+    known = {f.name for f in dataclasses.fields(MemoryFigures)}
+    return MemoryFigures(**{k: v for k, v in data.items() if k in known})
+
+
+def merge_records(records: list[ModelRecord]) -> list[ModelRecord]:
+    """One record per model: workers that measured the same model keep the first figures."""
+    merged: dict[str, ModelRecord] = {}
+    for record in records:
+        kept = merged.get(record.key)
+        if kept is None:
+            merged[record.key] = dataclasses.replace(record, tests=list(record.tests))
+            continue
+        kept.tests.extend(record.tests)
+        if kept.memory is None and record.memory is not None:
+            kept.memory = record.memory
+        if not kept.comparisons:
+            kept.comparisons = record.comparisons
+        if kept.cold is None and record.cold is not None:
+            kept.cold = record.cold
+    return list(merged.values())

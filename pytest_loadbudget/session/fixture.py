@@ -1,0 +1,111 @@
+"""The ``load_model`` fixture: what a test calls to get a measured, warm model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from pytest_loadbudget.measure.devices import device_label
+from pytest_loadbudget.errors import ModelFileError
+from pytest_loadbudget.budget.marker import Budget
+from pytest_loadbudget.session.tfjs_sessions import DEFAULT_BACKEND, PYTHON, label
+from pytest_loadbudget.tfjs_runtime.errors import RuntimeUnavailable
+from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.session.request import AUTO, make_request
+from pytest_loadbudget.settings import Settings
+from pytest_loadbudget.session.model_cache import Entry, ModelCache
+
+BUDGET_KEY = pytest.StashKey[Budget | None]()
+USED_KEY = pytest.StashKey[list[Entry]]()
+
+
+def requested_device(budget: Budget | None, settings: Settings) -> str:
+    """"cpu", "gpu", or "" for the framework's choice; a GPU memory budget asks for the GPU."""
+    if budget is not None and budget.runtime not in (None, PYTHON):
+        return ""  # a TF.js runtime picks its device through its backend
+    if budget is not None and budget.device:
+        return budget.device
+    if budget is not None and budget.gpu_mb is not None:
+        return "gpu"
+    return settings.device or ""
+
+
+class LoadModel:
+    """Loads a model once per session, measures it, warms it, and hands it out.
+
+    ``load_model(path)`` detects the format from the path; ``format=`` names it
+    (keras, h5, savedmodel, tflite, tfjs-layers, tfjs-graph). A function is its
+    own loader: ``load_model(my_loader, name="tokenizer", **kwargs)`` calls
+    ``my_loader(**kwargs)``. ``warmup`` is ``"auto"`` (zeros shaped like the
+    model's inputs), an input batch, a function of the model, or None.
+    ``files`` lists extra files the load reads, counted in the size.
+    Other keyword arguments go to the loader.
+    """
+
+    def __init__(self, store: ModelCache, settings: Settings, item: pytest.Item) -> None:
+        self._store = store
+        self._settings = settings
+        self._item = item
+        self.last: ModelRecord | None = None
+
+    def __call__(
+        self,
+        source: str | os.PathLike[str] | Callable[..., Any],
+        *,
+        format: str | None = None,
+        name: str | None = None,
+        warmup: Any = AUTO,
+        files: list[str | os.PathLike[str]] | None = None,
+        **options: Any,
+    ) -> Any:
+        budget = self._item.stash.get(BUDGET_KEY, None)
+        try:
+            request = make_request(
+                source, format=format, name=name, warmup=warmup, files=files, options=options,
+                base_dir=Path(str(self._item.path)).parent, root=self._item.config.rootpath,
+            )
+        except ModelFileError as error:
+            # Reported like any broken model: in the test, the report and the JSON.
+            self._hand_out(self._store.failed(f"unresolved:{error.path}", str(source), error))
+            raise
+        if budget is not None and budget.runtime not in (None, PYTHON):
+            request.runtime = budget.runtime
+            request.backend = budget.backend or DEFAULT_BACKEND
+            request.cache_policy = (budget.cache_policy or "cache") if budget.runtime == "browser" else ""
+            request.device_label = label(request)
+        else:
+            request.device = requested_device(budget, self._settings)
+            request.device_label = device_label(request.device)
+        rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
+        entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget),
+                                cold=self._cold(budget))
+        if isinstance(entry.error, RuntimeUnavailable):
+            pytest.skip(str(entry.error))
+        return self._hand_out(entry)
+
+    def _hand_out(self, entry: Entry) -> Any:
+        used = self._item.stash.setdefault(USED_KEY, [])
+        if entry not in used:
+            used.append(entry)
+        self.last = entry.record
+        if entry.error is not None:
+            raise entry.error
+        return entry.model
+
+    def _cold(self, budget: Budget | None) -> tuple[int, bool] | None:
+        if not (budget is not None and budget.needs_cold) and self._settings.cold != "all":
+            return None
+        runs = budget.cold_runs if budget is not None and budget.cold_runs else self._settings.cold_runs
+        evict = budget.cold_disk if budget is not None and budget.cold_disk is not None else self._settings.cold_disk
+        return runs, evict
+
+    def _memory_cycles(self, budget: Budget | None) -> int | None:
+        wanted: int | None = None
+        if budget is not None and budget.needs_memory:
+            wanted = budget.cycles or (self._settings.cycles if budget.leak_mb is not None else 1)
+        if self._settings.memory == "all":
+            wanted = max(wanted or 0, self._settings.cycles)
+        return wanted

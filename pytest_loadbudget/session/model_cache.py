@@ -1,0 +1,162 @@
+"""The session's models: each loaded, measured and warmed once, then shared.
+
+A model is identified by its request key (format, resolved path or loader,
+options). Timings are taken on first use; memory figures, which need a fresh
+process, only when a budget asks for them (or ``--loadbudget-memory=all``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_loadbudget.fresh.memory_child import measure_memory_in_child
+from pytest_loadbudget.fresh.protocol import NotReplayable
+from pytest_loadbudget.baseline.fingerprint import artifact_digest
+from pytest_loadbudget.errors import LoadBudgetError, ModelFileError
+from pytest_loadbudget.measure.devices import placed, prepare_framework
+from pytest_loadbudget.session.tfjs_sessions import PYTHON, RuntimeSessions, label
+from pytest_loadbudget.results.samples import Samples
+from pytest_loadbudget.fresh.cold import measure_cold
+from pytest_loadbudget.measure.loads import time_loads
+from pytest_loadbudget.measure.memory import measure_memory
+from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.session.request import LoadRequest
+from pytest_loadbudget.settings import Settings
+
+
+@dataclass(eq=False)
+class Entry:
+    request: LoadRequest
+    record: ModelRecord
+    model: Any = None
+    #: The first attempt's error, raised again on every later use (not loaded twice).
+    error: Exception | None = None
+    #: How many times the real loader ran in the test process (timing rounds).
+    loads: int = 0
+    memory_cycles: int = field(default=0)
+    cold_key: tuple[int, bool] | None = None
+    cold_note: str = ""
+
+
+class ModelCache:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.entries: dict[str, Entry] = {}
+        self.runtimes = RuntimeSessions(settings)
+
+    def get(
+        self, request: LoadRequest, rounds: int | None, memory_cycles: int | None,
+        cold: tuple[int, bool] | None = None,
+    ) -> Entry:
+        """The entry for ``request``, loading and measuring on first use.
+
+        ``memory_cycles``: None when no memory figure is wanted, else the
+        load/release cycles to run (1 for the peak alone). ``cold``: None, or
+        the fresh processes to run and whether to evict the files first. A
+        failed load is kept in ``entry.error`` and not tried again in this session.
+        """
+        entry = self.entries.get(request.key)
+        if entry is None:
+            entry = self._first_load(request, rounds)
+            self.entries[request.key] = entry
+        if entry.error is None and memory_cycles is not None and not self.settings.disable \
+                and entry.memory_cycles < memory_cycles:
+            self._measure_memory(entry, memory_cycles)
+        if entry.error is None and cold is not None and not self.settings.disable and entry.cold_key != cold:
+            self._measure_cold(entry, *cold)
+        return entry
+
+    def _measure_cold(self, entry: Entry, runs: int, evict: bool) -> None:
+        request = entry.request
+        if not request.format.loadable or request.runtime != PYTHON:
+            return
+        try:
+            profile = measure_cold(request, runs, evict=evict, timeout=self.settings.timeout)
+        except NotReplayable as why:
+            entry.record.cold = None
+            entry.cold_note = f"the loader cannot be replayed in a fresh process ({why})"
+        except LoadBudgetError as error:
+            entry.error = error
+            entry.record.error = str(error)
+        else:
+            entry.record.cold = profile.to_dict()
+        entry.cold_key = (runs, evict)
+
+    def failed(self, key: str, name: str, error: LoadBudgetError) -> Entry:
+        """Record a model that could not even be resolved (no such path, unknown format)."""
+        entry = self.entries.get(key)
+        if entry is None:
+            record = ModelRecord(key=key, name=name, format="unknown", error=str(error))
+            entry = self.entries[key] = Entry(request=LoadRequest(format_name="callable", name=name), record=record,
+                                             error=error)
+        return entry
+
+    def _first_load(self, request: LoadRequest, rounds: int | None) -> Entry:
+        record = ModelRecord(
+            key=request.key,
+            name=request.name,
+            format=request.format_name,
+            device=request.device_label,
+            runtime=label(request),
+            path=str(request.path) if request.path is not None else None,
+        )
+        entry = Entry(request=request, record=record)
+        try:
+            missing = [path for path in request.extra_files if not path.is_file()]
+            if missing:
+                raise ModelFileError(missing[0], "does not exist (named in load_model(files=...))")
+            files = request.extra_files + (request.format.artifact_files(request.path) if request.path else [])
+            record.files = len(files)
+            record.size_bytes = sum(path.stat().st_size for path in files) if files else None
+            if files and (self.settings.save is not None or self.settings.compare is not None):
+                root = request.path if request.path is not None and request.path.is_dir() else None
+                record.artifact_sha256 = artifact_digest(files, root or (request.path.parent if request.path else None))
+            if request.runtime != PYTHON:
+                # In a TF.js runtime the load is the measurement: once when disabled.
+                self._measure_in_runtime(entry, 1 if self.settings.disable else rounds)
+            elif self.settings.disable:
+                request.format.import_framework()
+                prepare_framework(request.format_name, request.device)
+                with placed(request.format_name, request.device):
+                    entry.model = request.load()
+                entry.loads = 1
+            else:
+                entry.model, timings = time_loads(request, rounds)
+                entry.loads = timings.load_ms.count + 1
+                record.first_load_ms = timings.first_load_ms
+                record.load_ms, record.warm_ms = timings.load_ms, timings.warm_ms
+                if not request.format.loadable:
+                    record.load_ms.values.clear()  # reading a manifest is not a load
+        except LoadBudgetError as error:
+            entry.error = error
+            record.error = str(error)
+        except Exception as error:  # the user's loader or warm-up: kept with its traceback
+            entry.error = error
+            record.error = f"{type(error).__name__}: {error}"
+        return entry
+
+    def _measure_in_runtime(self, entry: Entry, rounds: int | None) -> None:
+        figures = self.runtimes.measure(entry.request, rounds)
+        entry.model = figures
+        entry.loads = figures.rounds
+        entry.record.load_ms = Samples(list(figures.load_ms))
+        entry.record.warm_ms = Samples(list(figures.warm_ms))
+        entry.record.runtime_figures = figures.to_dict()
+
+    def _measure_memory(self, entry: Entry, cycles: int) -> None:
+        request = entry.request
+        if not request.format.loadable or request.runtime != PYTHON:
+            return
+        try:
+            try:
+                figures = measure_memory_in_child(request, cycles, self.settings.timeout)
+            except NotReplayable as why:
+                figures = measure_memory(request, cycles, where="in-process")
+                figures.note = f"measured in the test process: the loader cannot be replayed in a fresh one ({why})"
+        except Exception as error:
+            entry.error = error
+            entry.record.error = str(error) if isinstance(error, LoadBudgetError) else f"{type(error).__name__}: {error}"
+            return
+        entry.record.memory = figures
+        entry.memory_cycles = cycles

@@ -1,0 +1,173 @@
+"""What to load: a path in a format, or a loader function, with its options.
+
+A request is picklable whenever its loader and warm-up are importable, so
+that the memory measurement can replay it in a fresh process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pytest_loadbudget.measure.devices import loader_device_argument
+from pytest_loadbudget.errors import MarkerError
+from pytest_loadbudget.formats import FORMATS, ModelFormat, detect_format, format_named
+
+AUTO = "auto"
+
+
+@dataclass
+class LoadRequest:
+    format_name: str
+    path: Path | None = None
+    loader: Callable[..., Any] | None = None
+    name: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    #: "auto", None (no warm-up), an input batch, or a function of the model.
+    warmup: Any = AUTO
+    extra_files: list[Path] = field(default_factory=list)
+
+    @property
+    def format(self) -> ModelFormat:
+        return FORMATS[self.format_name]
+
+    #: Paths in the key are relative to this directory (the rootdir), so that a
+    #: baseline saved in one checkout matches the same model in another.
+    root: Path | None = None
+    #: "cpu" or "gpu" when asked for, "" to leave placement to the framework.
+    device: str = ""
+    #: Where the figures come from: "cpu", "gpu: <name> (driver <version>)" or
+    #: "default" (the framework's choice on a machine with a GPU). Part of the
+    #: key: figures of different devices are never compared.
+    device_label: str = "cpu"
+    #: "python", or the TF.js runtime ("node", "browser") with its backend and,
+    #: in the browser, the Cache-Control of the model files.
+    runtime: str = "python"
+    backend: str = ""
+    cache_policy: str = ""
+
+    @property
+    def key(self) -> str:
+        """Identity of the model in the session (one load per key) and in baselines."""
+        if self.loader is not None:
+            module = getattr(self.loader, "__module__", "?")
+            qualname = getattr(self.loader, "__qualname__", repr(self.loader))
+            origin = f"{module}.{qualname}"
+        else:
+            resolved = Path(os.path.realpath(str(self.path)))
+            root = Path(os.path.realpath(self.root)) if self.root is not None else None
+            origin = str(resolved.relative_to(root)) if root is not None and resolved.is_relative_to(root) else str(resolved)
+        options = ",".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
+        options += f";warmup={_warmup_identity(self.warmup)}"
+        where = self.device_label if self.runtime == "python" else f"{self.runtime}:{self.backend}:{self.cache_policy}"
+        return f"{self.format_name}:{origin}:{self.name}:{options}@{where}"
+
+    def load(self) -> Any:
+        if self.loader is not None:
+            options = self.options
+            if self.device and "device" not in options and _takes_device(self.loader):
+                options = {**options, "device": loader_device_argument(self.device)}
+            return self.loader(**options)
+        assert self.path is not None  # a request has a loader or a path
+        return self.format.load(self.path, **self.options)
+
+    def warm_up_call(self, model: Any) -> Callable[[], Any] | None:
+        """The warm-up for ``model`` as a call to time, or None without one.
+
+        The sample input is built here, outside the timed call.
+        """
+        warmup = self.warmup
+        if warmup is None or warmup is False:
+            return None
+        if callable(warmup) and not _is_array_like(warmup):
+            return lambda: warmup(model)
+        inputs = self.format.sample_input(model) if isinstance(warmup, str) and warmup == AUTO else warmup
+        if inputs is None:
+            return None
+        fmt = self.format
+        return lambda: fmt.infer(model, inputs)
+
+
+def _warmup_identity(warmup: Any) -> str:
+    """Part of the key: the same model warmed up differently is measured apart."""
+    if warmup is None or warmup is False:
+        return "none"
+    if isinstance(warmup, str):
+        return warmup
+    if _is_array_like(warmup):
+        return f"array{tuple(warmup.shape)}:{warmup.dtype}"
+    if callable(warmup):
+        return f"{getattr(warmup, '__module__', '?')}.{getattr(warmup, '__qualname__', type(warmup).__name__)}"
+    if isinstance(warmup, dict):
+        return "{" + ",".join(f"{k}:{_warmup_identity(v)}" for k, v in sorted(warmup.items())) + "}"
+    if isinstance(warmup, (list, tuple)):
+        return "[" + ",".join(_warmup_identity(v) for v in warmup) + "]"
+    return type(warmup).__name__
+
+
+def _takes_device(loader: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(loader).parameters
+    except (TypeError, ValueError):
+        return False
+    return "device" in parameters
+
+
+def _is_array_like(value: Any) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def make_request(
+    source: str | os.PathLike[str] | Callable[..., Any],
+    *,
+    format: str | None,
+    name: str | None,
+    warmup: Any,
+    files: list[str | os.PathLike[str]] | None,
+    options: dict[str, Any],
+    base_dir: Path,
+    root: Path | None = None,
+) -> LoadRequest:
+    """Resolve what ``load_model`` was given; raises MarkerError or ModelFileError."""
+    extra_files = [_resolve(base_dir, f) for f in files or []]
+    if callable(source) and not isinstance(source, (str, os.PathLike)):
+        if format not in (None, "callable"):
+            raise MarkerError(f"load_model got a function with format={format!r}; a function is its own loader")
+        loader_name = name or getattr(source, "__name__", None) or type(source).__name__
+        return LoadRequest(
+            format_name="callable", loader=source, name=loader_name, options=options,
+            warmup=warmup, extra_files=extra_files, root=root,
+        )
+    if not isinstance(source, (str, os.PathLike)):
+        raise MarkerError(f"load_model takes a path or a loader function, not {type(source).__name__}")
+    path = _resolve(base_dir, source)
+    if format is None:
+        fmt = detect_format(path)
+    else:
+        try:
+            fmt = format_named(format)
+        except ValueError as error:
+            raise MarkerError(str(error)) from None
+    return LoadRequest(
+        format_name=fmt.name, path=path, name=name or display_name(path), options=options,
+        warmup=warmup, extra_files=extra_files, root=root,
+    )
+
+
+def _resolve(base_dir: Path, value: str | os.PathLike[str]) -> Path:
+    """Relative paths mean what ``open()`` makes of them, else the test file's directory."""
+    path = Path(value)
+    if path.is_absolute() or path.exists():
+        return path.absolute()
+    beside_test = base_dir / path
+    return beside_test if beside_test.exists() else path.absolute()
+
+
+def display_name(path: Path) -> str:
+    """A short name: the file, or ``parent/model.json`` where the file name says nothing."""
+    if path.name == "model.json" or path.name in ("saved_model.pb", "variables"):
+        return f"{path.parent.name}/{path.name}"
+    return path.name
