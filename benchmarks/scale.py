@@ -19,7 +19,8 @@ from pathlib import Path
 
 from pytest_loadbudget.baseline.storage import BaselineStore, read_run
 from pytest_loadbudget.cli.main import main as cli_main
-from pytest_loadbudget.baseline.compare import DEFAULT_COMPARE_FAIL, compare, parse_compare_fail
+from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
+from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
 from pytest_loadbudget.report.files import markdown
 from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
 from pytest_loadbudget.results.memory import MemoryFigures
@@ -87,7 +88,7 @@ def main() -> None:
         for record in current:
             old = baseline.record(record.key)
             if old is not None:
-                record.comparisons = [vars(c) for c in compare(old, record, thresholds)]
+                record.comparisons = compare(old, record, thresholds)
         timed("render the terminal table", lambda: format_table(columns(current), table_rows(current)), repeat=3)
         timed("render the Markdown", lambda: markdown(current, "baseline"), repeat=3)
         first, last = store.runs()[0], store.runs()[-1]

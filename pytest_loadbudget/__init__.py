@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pytest_loadbudget.errors import LoadBudgetError, MarkerError, MeasurementError, ModelFileError, ModelLoadError
+from pytest_loadbudget.errors import (
+    LoadBudgetError,
+    MarkerError,
+    MeasurementError,
+    ModelFileError,
+    ModelLoadError,
+)
 
 if TYPE_CHECKING:
-    from pytest_loadbudget.session.fixture import LoadModel
     from pytest_loadbudget.budget.marker import Budget, load_budget
     from pytest_loadbudget.results.memory import MemoryFigures
     from pytest_loadbudget.results.record import ModelRecord
+    from pytest_loadbudget.session.fixture import LoadModel
 
 #: Imported on first use: the fresh processes that measure a load import this
 #: package, and pytest and the plugin's modules would add ~0.2 s to their start.
@@ -34,6 +40,7 @@ def __getattr__(name: str) -> Any:
     import importlib
 
     return getattr(importlib.import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "Budget",

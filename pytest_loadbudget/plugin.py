@@ -1,32 +1,40 @@
-"""pytest hooks of pytest-loadbudget; the work lives in the modules they call."""
+"""pytest hooks of pytest-loadbudget; the work lives in the modules they call.
+
+Every pytest run where the plugin is installed imports this module, and
+``pytest --help`` runs ``pytest_configure``: both stay light (the settings,
+the marker's signature). numpy, filelock, the formats and the measuring,
+baseline and report code load in the hook that first needs them: when a test
+sets a budget or loads a model, or when a report or a baseline is asked for.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from pathlib import Path
-from typing import Any
+import traceback
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_loadbudget import settings as settings_module
-from pytest_loadbudget.report import files as report_files
-from pytest_loadbudget.report import terminal as terminal_report
-from pytest_loadbudget.budget.check import check
 from pytest_loadbudget.errors import LoadBudgetError, MarkerError
-from pytest_loadbudget.measure.devices import find_gpu
-from pytest_loadbudget.measure.floor import bandwidth_or_none
-from pytest_loadbudget.session.fixture import BUDGET_KEY, USED_KEY, LoadModel, requested_device
-from pytest_loadbudget.baseline.gate import RegressionGate
-from pytest_loadbudget.budget.marker import MARKER_NAME, Budget, budget_from_item, describe, marker_help
-from pytest_loadbudget.results.record import ModelRecord, TestUse, merge_records
 from pytest_loadbudget.settings import Settings
-from pytest_loadbudget.session.model_cache import ModelCache
-from pytest_loadbudget.report.suggest import suggestions
+from pytest_loadbudget.stash_keys import BUDGET_KEY, USED_KEY
+
+if TYPE_CHECKING:
+    from pytest_loadbudget.baseline.gate import RegressionGate
+    from pytest_loadbudget.budget.marker import Budget
+    from pytest_loadbudget.results.record import ModelRecord
+    from pytest_loadbudget.session.fixture import LoadModel
+    from pytest_loadbudget.session.model_cache import ModelCache
 
 PLUGIN_KEY = pytest.StashKey["LoadBudgetPlugin"]()
 WORKER_OUTPUT_KEY = "loadbudget_records"
 BUDGET_SECTION = "loadbudget"
 REGRESSION_PREFIX = "loadbudget"
+#: The user property on the report of a test the plugin failed (a budget
+#: miss, a regression): it travels with the report to xdist's controller,
+#: where the BUDGET status is decided, and a user's own message cannot fake it.
+VERDICT_PROPERTY = "loadbudget_verdict"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,6 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from pytest_loadbudget.budget.marker import marker_help
+
     config.addinivalue_line("markers", marker_help())
     plugin = LoadBudgetPlugin(config, settings_module.resolve(config))
     config.stash[PLUGIN_KEY] = plugin
@@ -43,28 +53,56 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def load_model(request: pytest.FixtureRequest) -> LoadModel:
     """Load a model once per session, measured against the test's load_budget, warm."""
+    from pytest_loadbudget.session.fixture import LoadModel
+
     plugin = request.config.stash[PLUGIN_KEY]
-    return LoadModel(plugin.store, plugin.settings, request.node)
+    return LoadModel(plugin.store(), plugin.settings, request.node)
 
 
 class LoadBudgetPlugin:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.store = ModelCache(settings)
-        self.gate = RegressionGate(settings, config.rootpath)
         self.worker_records: list[ModelRecord] = []
+        #: Report files that could not be written, one line each, shown at the end.
+        self.problems: list[str] = []
+        self._store: ModelCache | None = None
+        self._gate: RegressionGate | None = None
+
+    # Methods, not properties: pytest before 8.1 reads every attribute of a
+    # plugin object when it registers it, which would create both at once.
+    def store(self) -> ModelCache:
+        """The session's models, created on the first ``load_model`` (with the measuring code)."""
+        if self._store is None:
+            from pytest_loadbudget.session.model_cache import ModelCache
+
+            self._store = ModelCache(self.settings)
+        return self._store
+
+    def gate(self) -> RegressionGate:
+        """The baseline to compare with and the run to save, created when a verdict or a save needs it."""
+        if self._gate is None:
+            from pytest_loadbudget.baseline.gate import RegressionGate
+
+            self._gate = RegressionGate(self.settings, self.config.rootpath)
+        return self._gate
 
     @property
     def is_worker(self) -> bool:
         return hasattr(self.config, "workerinput")
 
     def records(self) -> list[ModelRecord]:
-        own = [entry.record for entry in self.store.entries.values()]
+        own = [entry.record for entry in self._store.entries.values()] if self._store is not None else []
+        if not own and not self.worker_records:
+            return []
+        from pytest_loadbudget.results.record import merge_records
+
         return merge_records(own + self.worker_records)
 
     def pytest_report_header(self) -> str:
         """The settings that change figures, and the machine id baselines are kept under."""
+        from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
+
         settings = self.settings
         parts = [f"rounds {settings.rounds or 'auto'}", f"cycles {settings.cycles}", f"memory {settings.memory}"]
         if settings.device:
@@ -75,10 +113,12 @@ class LoadBudgetPlugin:
             parts.append(f"save {settings.save or '(date and time)'}")
         if settings.disable:
             parts = ["disabled: models load once, nothing is measured"]
-        return f"loadbudget: {', '.join(parts)}; machine {self.gate.machine_id}"
+        return f"loadbudget: {', '.join(parts)}; machine {machine_id(machine_facts())}"
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        from pytest_loadbudget.budget.marker import budget_from_item
+
         item.stash[BUDGET_KEY] = None
         try:
             budget = budget_from_item(item)
@@ -92,6 +132,11 @@ class LoadBudgetPlugin:
         pytest.fail(problem, pytrace=False)
 
     def _check_device(self, budget: Budget | None) -> None:
+        if budget is None and not self.settings.device:
+            return  # nothing asks for a device
+        from pytest_loadbudget.measure.devices import find_gpu
+        from pytest_loadbudget.session.fixture import requested_device
+
         if requested_device(budget, self.settings) != "gpu":
             return
         gpu, why = find_gpu()
@@ -111,10 +156,12 @@ class LoadBudgetPlugin:
         if call.excinfo is not None and call.excinfo.errisinstance(LoadBudgetError):
             # The error names the file and the problem; a traceback into the loader adds nothing.
             test_report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
-        if self.settings.disable:
-            return test_report
         budget = item.stash.get(BUDGET_KEY, None)
         used = item.stash.get(USED_KEY, [])
+        if self.settings.disable or (budget is None and not used):
+            return test_report
+        from pytest_loadbudget.budget.marker import MARKER_NAME
+
         lines, details = self._verdicts(item, budget, [entry.record for entry in used])
         if budget is not None and not used and call.excinfo is None:
             lines.append(f"{MARKER_NAME}: {item.nodeid} has a budget but loaded no model through load_model")
@@ -123,12 +170,19 @@ class LoadBudgetPlugin:
         if lines and test_report.passed:
             test_report.outcome = "failed"
             test_report.longrepr = "\n".join(lines)
+            test_report.user_properties.append((VERDICT_PROPERTY, "failed"))
         return test_report
 
     def _verdicts(
         self, item: pytest.Item, budget: Budget | None, records: list[ModelRecord]
     ) -> tuple[list[str], list[str]]:
         """Failure lines (budget misses, regressions) and the details shown beside them."""
+        from pytest_loadbudget.budget.check import check
+        from pytest_loadbudget.budget.marker import MARKER_NAME, describe
+        from pytest_loadbudget.measure.floor import bandwidth_or_none
+        from pytest_loadbudget.report import terminal as terminal_report
+        from pytest_loadbudget.results.record import TestUse
+
         lines: list[str] = []
         hints: list[str] = []
         notes: list[str] = []
@@ -143,7 +197,7 @@ class LoadBudgetPlugin:
                 lines.append(f"{MARKER_NAME}: {miss.line}")
                 if miss.hint and f"  {miss.figure}: {miss.hint}" not in hints:
                     hints.append(f"  {miss.figure}: {miss.hint}")
-            for comparison in self.gate.check(budget, record):
+            for comparison in self.gate().check(budget, record):
                 if comparison.regression:
                     lines.append(f"{REGRESSION_PREFIX}: {comparison.line}")
                 elif comparison.note:
@@ -159,61 +213,72 @@ class LoadBudgetPlugin:
         return lines, details
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
-        if report.when == "call" and report.failed and isinstance(report.longrepr, str):
-            if report.longrepr.startswith((f"{MARKER_NAME}:", f"{REGRESSION_PREFIX}:")):
-                return "failed", "B", "BUDGET"
+        properties = getattr(report, "user_properties", ())
+        if report.when == "call" and report.failed and any(name == VERDICT_PROPERTY for name, _ in properties):
+            return "failed", "B", "BUDGET"
         return None
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.is_worker:
-            self.config.workeroutput[WORKER_OUTPUT_KEY] = [r.to_dict() for r in self.records()]  # type: ignore[attr-defined]
-            return
+        try:
+            if self.is_worker:
+                records = [record.to_dict() for record in self.records()]
+                self.config.workeroutput[WORKER_OUTPUT_KEY] = records  # type: ignore[attr-defined]
+            else:
+                self._finish_run()
+        finally:
+            # In every process, xdist workers included: a browser, Playwright
+            # and a model server left open would live until the process exits.
+            if self._store is not None:
+                self._store.runtimes.close()
+
+    def _finish_run(self) -> None:
         records = self.records()
-        baseline = self.gate.describe_baseline()
-        outputs: list[tuple[str | None, Callable[[Path], None]]] = [
-            (self.settings.json, lambda path: report_files.write_json(path, records, baseline)),
-            (self.settings.markdown, lambda path: report_files.write_markdown(path, records, baseline)),
-            (self.settings.benchmark_json, lambda path: report_files.write_benchmark_json(path, records)),
-        ]
-        for target, write in outputs:
-            if target is None:
-                continue
-            path = Path(target).absolute()
-            try:
-                write(path)
-            except OSError as error:
-                self.gate.problems.append(f"could not write {path}: {error}")
-        if not self.settings.disable:
-            self.gate.save(records)
-        self.store.runtimes.close()
+        # The baseline first: a report file that cannot be written must not cost it.
+        if self.settings.save is not None and not self.settings.disable:
+            self.gate().save(records)
+        targets = (self.settings.json, self.settings.markdown, self.settings.benchmark_json)
+        if any(target is not None for target in targets):
+            from pytest_loadbudget.report.files import write_report_files
+
+            baseline = self._gate.describe_baseline() if self._gate is not None else None
+            self.problems.extend(write_report_files(self.settings, records, baseline))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY, [])
-        self.worker_records.extend(ModelRecord.from_dict(data) for data in output)
+        if output:
+            from pytest_loadbudget.results.record import ModelRecord
+
+            self.worker_records.extend(ModelRecord.from_dict(data) for data in output)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker:
             return
         try:
             self._terminal_summary(terminalreporter)
-        except Exception as error:  # a broken report must not hide the test results
-            terminalreporter.write_line(f"loadbudget: the report failed: {type(error).__name__}: {error}", red=True)
+        except Exception:  # noqa: BLE001 - a broken report must not hide the results; its traceback is shown
+            terminalreporter.write_line("loadbudget: the report failed (a bug: please report it with this "
+                                        "traceback):", red=True)
+            for line in traceback.format_exc().splitlines():
+                terminalreporter.write_line(line)
 
     def _terminal_summary(self, terminal: Any) -> None:
-        records = self.records()
+        records = self.records() if self.settings.report or self.settings.diagnose or self.settings.suggest else []
         if self.settings.report or self.settings.diagnose:
+            from pytest_loadbudget.measure.floor import bandwidth_or_none
+            from pytest_loadbudget.report import terminal as terminal_report
+
+            baseline = self._gate.describe_baseline() if self._gate is not None else None
             terminal_report.write_terminal_report(
-                terminal, records, verbose=self.config.option.verbose > 0, baseline=self.gate.describe_baseline(),
+                terminal, records, verbose=self.config.option.verbose > 0, baseline=baseline,
                 bandwidth=bandwidth_or_none(), diagnose=self.settings.diagnose,
             )
         if self.settings.suggest:
-            terminal.write_sep("=", "loadbudget suggested budgets")
-            terminal.write_line("this run's figures plus headroom (times x1.5, size x1.1, peak x1.25, leak x2):")
-            for nodeid, marker in suggestions(records):
-                terminal.write_line(nodeid)
-                terminal.write_line(f"    {marker}")
-        for message in self.gate.messages:
+            from pytest_loadbudget.report.suggest import write_suggestions
+
+            write_suggestions(terminal, records)
+        gate = self._gate
+        for message in gate.messages if gate is not None else []:
             terminal.write_line(f"loadbudget: {message}")
-        for problem in self.gate.problems:
+        for problem in (gate.problems if gate is not None else []) + self.problems:
             terminal.write_line(f"loadbudget: {problem}", yellow=True)

@@ -10,10 +10,6 @@ from __future__ import annotations
 MIB = 1 << 20
 
 
-def mib(num_bytes: float) -> float:
-    return num_bytes / MIB
-
-
 def format_mib(num_bytes: float | None) -> str:
     if num_bytes is None:
         return "-"

@@ -8,6 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# numpy imported here, once: the plugin no longer imports it at start-up, and
+# each in-process pytester run drops the modules it imported, which numpy>=2.3
+# refuses to import a second time in one process.
+import numpy  # noqa: F401
 import pytest
 
 import models

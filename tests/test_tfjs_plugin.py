@@ -67,7 +67,11 @@ def test_node_runtime_measures_graph_and_layers_models(pytester, tfjs_models, no
 
 def test_leak_tensors_over_budget_fails(pytester, tfjs_models, node_ready, monkeypatch):
     # The runtime layer's deliberate leak, switched on through its measure call.
-    from pytest_loadbudget.session import tfjs_sessions as runtimes
+    import importlib
+
+    # The module in sys.modules, which the plugin's lazy imports use: after an
+    # in-process run, the package attribute ``from ... import`` reads can be stale.
+    runtimes = importlib.import_module("pytest_loadbudget.session.tfjs_sessions")
 
     original = runtimes.RuntimeSessions.measure
 

@@ -18,23 +18,19 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.baseline.significance import mann_whitney_greater
+from pytest_loadbudget.results.comparison import FIGURE_LABELS, Comparison
+from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.units import MIB, format_mib, format_ms
 
-#: What counts as a regression unless --loadbudget-compare-fail says otherwise.
-#: 30% on times: identical code swings 10-30% between CI runs (measured here:
-#: 20 reruns of a 40 ms load ranged from -9% to +25%), and a 1.5x slower load
-#: still clears it.
-DEFAULT_COMPARE_FAIL = "ms:30%,warm_ms:30%,mb:0,peak_mb:10%,leak_mb:100%"
 #: 0.05, not lower: the threshold and the fastest-round condition already keep
 #: noise out, and a slow load gets only 5 rounds, where one overlapping round
 #: gives p = 0.016.
 ALPHA = 0.05
 #: With 5 samples a side the smallest one-sided p is 1/252 = 0.004, below ALPHA.
 MIN_SAMPLES = 5
-FIGURES = ("ms", "warm_ms", "mb", "peak_mb", "leak_mb")
+FIGURES = tuple(FIGURE_LABELS)
 #: Changes of a peak below this are allocator page granularity, not the model.
 PEAK_FLOOR_BYTES = MIB
 #: Changes of a median time below this are timer and scheduler noise, whatever their percentage.
@@ -84,15 +80,6 @@ def parse_compare_fail(text: str) -> dict[str, Threshold]:
     return thresholds
 
 
-@dataclass
-class Comparison:
-    figure: str
-    line: str
-    regression: bool
-    #: Why a grown figure is not called a regression (too few samples, other machine...).
-    note: str = ""
-
-
 def compare(
     old: ModelRecord, new: ModelRecord, thresholds: dict[str, Threshold], same_machine: bool = True
 ) -> list[Comparison]:
@@ -101,21 +88,18 @@ def compare(
     if old.artifact_sha256 and new.artifact_sha256:
         artifact = "same artifact" if old.artifact_sha256 == new.artifact_sha256 else "artifact changed"
     results = []
-    for figure, label, old_samples, new_samples in (
-        ("ms", "load", old.load_ms, new.load_ms),
-        ("warm_ms", "warm-up", old.warm_ms, new.warm_ms),
-    ):
+    for figure, old_samples, new_samples in (("ms", old.load_ms, new.load_ms), ("warm_ms", old.warm_ms, new.warm_ms)):
         if old_samples and new_samples:
-            results.append(_compare_times(figure, label, old, old_samples, new_samples, thresholds.get(figure), artifact))
+            results.append(_compare_times(figure, old, old_samples, new_samples, thresholds.get(figure), artifact))
     if old.size_bytes is not None and new.size_bytes is not None:
-        results.append(_compare_bytes("mb", "size", new.name, old.size_bytes, new.size_bytes, thresholds.get("mb"), artifact))
+        results.append(_compare_bytes("mb", new.name, old.size_bytes, new.size_bytes, thresholds.get("mb"), artifact))
     if old.memory is not None and new.memory is not None:
         if old.memory.peak_bytes is not None and new.memory.peak_bytes is not None:
-            results.append(_compare_bytes("peak_mb", "peak", new.name, old.memory.peak_bytes, new.memory.peak_bytes,
+            results.append(_compare_bytes("peak_mb", new.name, old.memory.peak_bytes, new.memory.peak_bytes,
                                           thresholds.get("peak_mb"), artifact, floor=PEAK_FLOOR_BYTES))
         old_leak, new_leak = old.memory.leak_bytes, new.memory.leak_bytes
         if old_leak is not None and new_leak is not None:
-            leak = _compare_bytes("leak_mb", "leak", new.name, old_leak, new_leak, thresholds.get("leak_mb"), artifact,
+            leak = _compare_bytes("leak_mb", new.name, old_leak, new_leak, thresholds.get("leak_mb"), artifact,
                                   floor=LEAK_FLOOR_BYTES)
             if leak.regression and not _grows_every_cycle(new.memory.rss_after_cycles):
                 leak.regression = False
@@ -130,44 +114,48 @@ def compare(
 
 
 def _compare_times(
-    figure: str, label: str, old: ModelRecord, old_samples: Samples, new_samples: Samples,
+    figure: str, old: ModelRecord, old_samples: Samples, new_samples: Samples,
     threshold: Threshold | None, artifact: str,
 ) -> Comparison:
     old_median, new_median = old_samples.median, new_samples.median
     p_value = mann_whitney_greater(old_samples.values, new_samples.values)
     n_old, n_new = old_samples.count, new_samples.count
-    details = [_change(old_median, new_median), f"p={p_value:.3g}", f"n={n_new}/{n_old}"]
-    if artifact:
-        details.append(artifact)
-    line = f"{old.name} {label} {format_ms(new_median)} vs baseline {format_ms(old_median)} ({', '.join(details)})"
+    change = _change(old_median, new_median)
+    details = [change, f"p={p_value:.3g}", f"n={n_new}/{n_old}"] + ([artifact] if artifact else [])
+    line = (f"{old.name} {FIGURE_LABELS[figure]} {format_ms(new_median)} vs baseline {format_ms(old_median)} "
+            f"({', '.join(details)})")
     grown = (
         threshold is not None
         and new_median - old_median > TIME_FLOOR_MS
         and threshold.exceeded(old_median, new_median, 1.0)
     )
-    if not grown:
-        return Comparison(figure, line, False)
-    if min(n_old, n_new) < MIN_SAMPLES:
-        return Comparison(figure, line, False, f"too few samples to call a regression (need {MIN_SAMPLES} a side)")
+    note = _why_noise(p_value, min(n_old, n_new), new_samples.minimum, old_median) if grown else ""
+    return Comparison(figure, line, regression=grown and not note, note=note, change=change)
+
+
+def _why_noise(p_value: float, fewest: int, fastest_new: float, old_median: float) -> str:
+    """Why a median that grew past its threshold is still noise; "" for a regression."""
+    if fewest < MIN_SAMPLES:
+        return f"too few samples to call a regression (need {MIN_SAMPLES} a side)"
     if p_value >= ALPHA:
-        return Comparison(figure, line, False, f"not significant (p={p_value:.3g} >= {ALPHA:g}): noise")
-    if new_samples.minimum <= old_median:
+        return f"not significant (p={p_value:.3g} >= {ALPHA:g}): noise"
+    if fastest_new <= old_median:
         # Rounds within one process agree more with each other than processes
         # do, so a test on them alone flags a process that happened to run
         # slow. A slower model is slower in every round: its fastest round is
         # above the baseline's median.
-        return Comparison(figure, line, False, "the fastest new round is within the baseline's spread: noise")
-    return Comparison(figure, line, True)
+        return "the fastest new round is within the baseline's spread: noise"
+    return ""
 
 
 def _compare_bytes(
-    figure: str, label: str, name: str, old: int, new: int, threshold: Threshold | None, artifact: str,
-    floor: int = 0,
+    figure: str, name: str, old: int, new: int, threshold: Threshold | None, artifact: str, floor: int = 0,
 ) -> Comparison:
-    details = [_change(old, new)] + ([artifact] if artifact else [])
-    line = f"{name} {label} {format_mib(new)} vs baseline {format_mib(old)} ({', '.join(details)})"
+    change = _change(old, new)
+    details = [change] + ([artifact] if artifact else [])
+    line = f"{name} {FIGURE_LABELS[figure]} {format_mib(new)} vs baseline {format_mib(old)} ({', '.join(details)})"
     regression = threshold is not None and new - old > floor and threshold.exceeded(old, new, MIB)
-    return Comparison(figure, line, regression)
+    return Comparison(figure, line, regression, change=change)
 
 
 def _grows_every_cycle(rss_after_cycles: list[int]) -> bool:

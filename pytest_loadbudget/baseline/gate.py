@@ -6,16 +6,16 @@ controller saves, once, with every worker's records merged.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
-from pytest_loadbudget.baseline.compare import DEFAULT_COMPARE_FAIL, Comparison, Threshold, compare, parse_compare_fail
+from pytest_loadbudget.baseline.compare import Threshold, compare, parse_compare_fail
 from pytest_loadbudget.errors import BaselineError
 from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
 from pytest_loadbudget.budget.marker import Budget
+from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.settings import Settings
+from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL, Settings
 
 DEFAULT_STORAGE = ".loadbudget"
 
@@ -64,9 +64,8 @@ class RegressionGate:
         if budget is not None and budget.compare_fail is not None:
             thresholds = {**thresholds, **parse_compare_fail(budget.compare_fail)}
         same = self.same_machine or self.settings.compare_any_machine
-        comparisons = compare(old, record, thresholds, same_machine=same)
-        record.comparisons = [dataclasses.asdict(comparison) for comparison in comparisons]
-        return comparisons
+        record.comparisons = compare(old, record, thresholds, same_machine=same)
+        return record.comparisons
 
     def describe_baseline(self) -> str | None:
         baseline = self._baseline

@@ -1,149 +1,203 @@
-"""Budget checks: which figures of a model exceed a test's budget, and why it matters."""
+"""Budget checks: which figures of a model exceed a test's budget, and why a missing one is missing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pytest_loadbudget.results.cold_profile import PHASE_LABELS
 from pytest_loadbudget.budget.marker import Budget
+from pytest_loadbudget.diagnose.advice import miss_fix
+from pytest_loadbudget.results.phases import PHASE_LABELS
 from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.units import MIB, compact_ms, format_mib, format_ms, format_number
 
-#: What usually fixes a miss of each figure.
-HINTS = {
-    "mb": "quantize the weights (TF.js converter --quantize_uint8 cuts float32 weights about 4x, "
-    "--quantize_float16 2x; TFLite post-training quantization) or drop unused layers",
-    "ms": "load time grows with the graph and the number of variables: export only the serving "
-    "signature, drop training-only parts, or serve a TFLite model",
-    "warm_ms": "the first call traces the function and compiles kernels: fix input shapes so it compiles once, "
-    "or keep the process warm and do the warm-up at load",
-    "peak_mb": "the load holds serialized and decoded weights at once: load quantized (float16/uint8) weights, "
-    "or split the model",
-    "gpu_mb": "device memory holds the weights plus the allocator's workspace: load float16 weights, "
-    "enable memory growth, or share one loaded model between workers",
-    "leak_tensors": "dispose what predict returns (tf.tidy, tensor.dispose()) and call model.dispose() "
-    "when a model is replaced",
-    "cold_ms": "the cold start is mostly the framework's import: keep the process warm, import lazily, "
-    "or serve a .tflite model with the interpreter alone",
-    "import_ms": "keep the process warm (one long-lived worker), import the framework lazily, "
-    "and pause the garbage collector during the import",
-    "leak_mb": "each reload keeps memory: load once and reuse the model, call keras.backend.clear_session() "
-    "after releasing one, and dispose of tensors you create",
-}
+if TYPE_CHECKING:
+    from pytest_loadbudget.results.cold_profile import ColdProfile
 
 
 @dataclass(frozen=True)
 class Miss:
+    """One line for the test's failure: a figure over its budget, or a limited figure not measured.
+
+    ``figure``: the budget keyword (several, comma-separated, for figures a
+    failed load left unmeasured); ``hint``: what usually fixes a figure over
+    its budget ("" for one not measured: its line says what to do).
+    """
+
     figure: str
     line: str
+    hint: str = ""
 
-    @property
-    def hint(self) -> str:
-        return HINTS.get(self.figure, "")
+
+#: What each limited figure is called in a line.
+LABELS = {
+    "mb": "size", "ms": "load", "warm_ms": "warm-up", "peak_mb": "peak", "leak_mb": "leak",
+    "gpu_mb": "GPU memory", "leak_tensors": "tensors", "cold_ms": "cold start", "import_ms": "import",
+}
+
+#: A figure as measured: its value in the budget's unit, and what a line says of it after the name.
+Reading = tuple[float, str]
 
 
 def check(budget: Budget, record: ModelRecord) -> list[Miss]:
     """The figures of ``record`` over ``budget``, each as one readable line.
 
     A budget on a figure that could not be measured is a miss too: a limit
-    that is never checked must not pass silently.
+    that is never checked must not pass silently. Figures missing because the
+    load failed make one line together: the failure itself is the test's error.
     """
+    limits = budget.limits()
+    cold = record.cold
     misses: list[Miss] = []
-    name = record.name
-    if budget.mb is not None and record.size_bytes is not None and record.size_bytes > budget.mb * MIB:
-        misses.append(Miss("mb", (
-            f"{name} size {format_mib(record.size_bytes)} > budget {format_number(budget.mb)} MiB "
-            f"({record.files} file{'s' if record.files != 1 else ''})"
-        )))
-    for figure, label, samples, limit in (
-        ("ms", "load", record.load_ms, budget.ms),
-        ("warm_ms", "warm-up", record.warm_ms, budget.warm_ms),
-    ):
-        if limit is None:
+    unmeasured: list[str] = []
+    for figure, limit in limits.items():
+        reading = READINGS[figure](record, cold, limit)
+        if reading is None:
+            unmeasured.append(figure)
             continue
-        if not samples:
-            misses.append(Miss(figure, f"{name} {label} not measured: {_why_unmeasured(figure, record)}"))
-        elif samples.median > limit:
-            misses.append(Miss(figure, (
-                f"{name} {label} {format_ms(samples.median)} > budget {format_number(limit)} ms "
-                f"(median of {samples.count}, {compact_ms(samples.minimum)}..{compact_ms(samples.maximum)})"
-            )))
-    memory = record.memory
-    if budget.peak_mb is not None:
-        if memory is None or memory.peak_bytes is None:
-            why = memory.note if memory is not None else _why_unmeasured("peak_mb", record)
-            misses.append(Miss("peak_mb", f"{name} peak not measured: {why}"))
-        elif memory.peak_bytes > budget.peak_mb * MIB:
-            misses.append(Miss("peak_mb", (
-                f"{name} peak {format_mib(memory.peak_bytes)} > budget {format_number(budget.peak_mb)} MiB "
-                f"(load + warm-up, {memory.where})"
-            )))
-    if budget.leak_mb is not None:
-        leak = memory.leak_bytes if memory is not None else None
-        if memory is None or leak is None:
-            misses.append(Miss("leak_mb", f"{name} leak not measured: {_why_unmeasured('leak_mb', record)}"))
-        elif leak > budget.leak_mb * MIB:
-            misses.append(Miss("leak_mb", (
-                f"{name} leak {format_mib(leak)} > budget {format_number(budget.leak_mb)} MiB "
-                f"(after {memory.cycles} load/release cycles, {format_mib(memory.leak_per_cycle)} per cycle, "
-                f"{memory.where})"
-            )))
-    if budget.gpu_mb is not None:
-        gpu_bytes = record.gpu_bytes
-        if gpu_bytes is None:
-            misses.append(Miss("gpu_mb", f"{name} GPU memory not measured: {_why_unmeasured('gpu_mb', record)}"))
-        elif gpu_bytes > budget.gpu_mb * MIB:
-            misses.append(Miss("gpu_mb", (
-                f"{name} GPU memory {format_mib(gpu_bytes)} > budget {format_number(budget.gpu_mb)} MiB "
-                f"({_gpu_source(record)})"
-            )))
-    cold = record.cold_profile() if (budget.cold_ms is not None or budget.import_ms is not None) else None
-    for figure, label, limit in (("cold_ms", "cold start", budget.cold_ms), ("import_ms", "import", budget.import_ms)):
-        if limit is None:
-            continue
-        if cold is None:
-            misses.append(Miss(figure, f"{name} {label} not measured: {_why_unmeasured(figure, record)}"))
-            continue
-        samples = cold.total if figure == "cold_ms" else cold.phase("import")
-        if samples.median > limit:
-            misses.append(Miss(figure, (
-                f"{name} {label} {format_ms(samples.median)} > budget {format_number(limit)} ms "
-                f"(median of {samples.count} fresh processes, {compact_ms(samples.minimum)}..{compact_ms(samples.maximum)}"
-                f"; dominant phase: {PHASE_LABELS[cold.dominant_phase]})"
-            )))
-    if budget.leak_tensors is not None:
-        leaked = record.leak_tensors
-        if leaked is None:
-            misses.append(Miss("leak_tensors", f"{name} tensors not counted: {_why_unmeasured('leak_tensors', record)}"))
-        elif leaked > budget.leak_tensors:
-            misses.append(Miss("leak_tensors", (
-                f"{name} leaks {leaked} tensor{'s' if leaked != 1 else ''} > budget {budget.leak_tensors} "
-                f"(alive after model.dispose(), {record.runtime})"
-            )))
+        value, line = reading
+        if value > limit:
+            dominant = cold.dominant_phase if cold is not None else None
+            misses.append(Miss(figure, f"{record.name} {line}", miss_fix(figure, record.format, dominant)))
+    if unmeasured and record.error is not None:
+        labels = ", ".join(LABELS[figure] for figure in unmeasured)
+        failed = "the load failed" if not record.load_ms and record.runtime_figures is None else "its measurement failed"
+        misses.append(Miss(", ".join(unmeasured), f"{record.name} {labels} not measured: {failed}"))
+    else:
+        misses.extend(Miss(figure, _unmeasured_line(figure, record)) for figure in unmeasured)
     return misses
 
 
-def _gpu_source(record: ModelRecord) -> str:
+def _spread(samples: Samples, of: str = "") -> str:
+    if not samples:
+        return ""
+    return f"median of {samples.count}{of}, {compact_ms(samples.minimum)}..{compact_ms(samples.maximum)}"
+
+
+def _mib(num_bytes: int | None, limit: float, label: str, details: str) -> Reading | None:
+    if num_bytes is None:
+        return None
+    return num_bytes / MIB, f"{label} {format_mib(num_bytes)} > budget {format_number(limit)} MiB ({details})"
+
+
+def _timing(samples: Samples, limit: float, label: str, details: str) -> Reading | None:
+    if not samples:
+        return None
+    return samples.median, f"{label} {format_ms(samples.median)} > budget {format_number(limit)} ms ({details})"
+
+
+def _size(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+    files = f"{record.files} file{'s' if record.files != 1 else ''}"
+    return _mib(record.size_bytes, limit, "size", files)
+
+
+def _load(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+    return _timing(record.load_ms, limit, "load", _spread(record.load_ms))
+
+
+def _warm_up(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+    return _timing(record.warm_ms, limit, "warm-up", _spread(record.warm_ms))
+
+
+def _peak(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+    memory = record.memory
+    if memory is None:
+        return None
+    return _mib(memory.peak_bytes, limit, "peak", f"load + warm-up, {memory.where}")
+
+
+def _leak(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+    memory = record.memory
+    if memory is None or memory.leak_bytes is None:
+        return None
+    details = (f"after {memory.cycles} load/release cycles, {format_mib(memory.leak_per_cycle)} per cycle, "
+               f"{memory.where}")
+    return _mib(memory.leak_bytes, limit, "leak", details)
+
+
+def _gpu(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
     if record.runtime_figures is not None:
-        return f"numBytesInGPU after warm-up, {record.runtime}"
+        details = f"numBytesInGPU after warm-up, {record.runtime}"
+    else:
+        where = record.memory.where if record.memory is not None else ""
+        details = f"load + warm-up, {gpu_source(record) or '?'}, {where}"
+    return _mib(record.gpu_bytes, limit, "GPU memory", details)
+
+
+def _tensors(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+    leaked = record.leak_tensors
+    if leaked is None:
+        return None
+    plural = "s" if leaked != 1 else ""
+    return leaked, (f"leaks {leaked} tensor{plural} > budget {format_number(limit)} "
+                    f"(alive after model.dispose(), {record.runtime})")
+
+
+def _cold_phase(phase: str | None, label: str) -> Callable[[ModelRecord, ColdProfile | None, float], Reading | None]:
+    def reading(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+        if cold is None:
+            return None
+        samples = cold.total if phase is None else cold.phase(phase)
+        details = f"{_spread(samples, ' fresh processes')}; dominant phase: {PHASE_LABELS[cold.dominant_phase]}"
+        return _timing(samples, limit, label, details)
+
+    return reading
+
+
+#: How each limited figure is read from a record (None: not measured).
+READINGS: dict[str, Callable[[ModelRecord, ColdProfile | None, float], Reading | None]] = {
+    "mb": _size, "ms": _load, "warm_ms": _warm_up, "peak_mb": _peak, "leak_mb": _leak, "gpu_mb": _gpu,
+    "leak_tensors": _tensors, "cold_ms": _cold_phase(None, "cold start"), "import_ms": _cold_phase("import", "import"),
+}
+
+
+def gpu_source(record: ModelRecord) -> str:
+    """Where ``record.gpu_bytes`` comes from: "webgl" (TF.js numBytesInGPU in a browser), a fresh
+    process's source ("nvml", "tensorflow", ...), or "" where nothing measured device memory."""
+    if record.runtime_figures is not None:
+        in_webgl = record.runtime.split()[:2] == ["browser", "webgl"]
+        return "webgl" if in_webgl and record.runtime_figures.get("gpu_bytes") is not None else ""
     gpu = record.memory.gpu_peak if record.memory is not None else None
-    where = record.memory.where if record.memory is not None else ""
-    return f"load + warm-up, {gpu['source'] if gpu else '?'}, {where}"
+    return str(gpu["source"]) if gpu else ""
+
+
+def _unmeasured_line(figure: str, record: ModelRecord) -> str:
+    verb = "counted" if figure == "leak_tensors" else "measured"
+    return f"{record.name} {LABELS[figure]} not {verb}: {_why_unmeasured(figure, record)}"
 
 
 def _why_unmeasured(figure: str, record: ModelRecord) -> str:
+    """Why a figure of a model that loaded is missing, and what to do about it."""
+    in_python = record.runtime == "python"
+    memory = record.memory
+    if figure == "mb":
+        return "the loader reads no files the plugin knows of: name them with load_model(..., files=[...])"
     if figure in ("cold_ms", "import_ms"):
-        if record.runtime != "python" or record.format == "tfjs-graph":
+        if not in_python or record.format == "tfjs-graph":
             return "cold starts are measured for models that load in Python"
-        return "the loader cannot be replayed in a fresh process (a lambda or a local function?)"
+        return record.cold_note or "the loader cannot be replayed in a fresh process (a lambda or a local function?)"
     if figure == "leak_tensors":
-        return "tensors are counted in a TF.js runtime: set runtime='node' or runtime='browser'"
-    if record.runtime.startswith("browser") and figure == "gpu_mb":
-        return "numBytesInGPU is counted on backend='webgl' only"
-    if record.format == "tfjs-graph" and record.runtime == "python":
+        if in_python:
+            return "tensors are counted in a TF.js runtime: set runtime='node' or runtime='browser'"
+        return f"the {record.runtime} runtime reported no tensor count"
+    if not in_python:
+        if figure == "gpu_mb":
+            return "numBytesInGPU is counted on runtime='browser' with backend='webgl' only"
+        if figure in ("peak_mb", "leak_mb"):
+            return "resident memory is measured for models that load in Python; a TF.js runtime counts tensors " \
+                   "(leak_tensors)"
+        return f"the {record.runtime} runtime reported no {LABELS[figure]} time"
+    if record.format == "tfjs-graph":
         return "a TF.js graph model has no Python runtime: measure it with runtime='node' or runtime='browser'"
     if figure == "warm_ms":
         return "no warm-up input could be made from the model's signature; pass warmup=... to load_model"
     if figure == "gpu_mb":
         return "the model did not run on a GPU; set device='gpu' (NVML needs nvidia-ml-py)"
-    return "the measurement was switched off (--loadbudget-disable)"
+    if figure in ("peak_mb", "leak_mb") and memory is not None:
+        if memory.note:
+            return memory.note
+        if figure == "leak_mb":
+            return f"{len(memory.rss_after_cycles)} load/release cycle(s) ran; a leak needs at least 2"
+    return "the measurement did not run"

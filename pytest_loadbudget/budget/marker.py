@@ -1,60 +1,133 @@
-"""The ``load_budget`` marker: its signature, its help line and its validation.
+"""The ``load_budget`` marker: one ``Budget`` dataclass that is its signature, help and validation.
 
-The marker is a real Python function so that Python's own argument binding
-rejects unknown keywords and positional arguments, and ``pytest --markers``
-shows a help line generated from the signature.
+``load_budget`` is the ``Budget`` class itself, so Python's own argument
+binding rejects unknown keywords and positional arguments, and ``pytest
+--markers`` shows a help line generated from the signature. Each keyword is
+written once: a field whose metadata carry its unit (for the figures a budget
+limits), what it means and how its value is checked.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
-from dataclasses import dataclass, fields
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pytest
 
-from pytest_loadbudget.baseline.compare import parse_compare_fail
-from pytest_loadbudget.measure.devices import DEVICES
 from pytest_loadbudget.errors import MarkerError
-from pytest_loadbudget.session.tfjs_sessions import validate as validate_runtime
+from pytest_loadbudget.measure.devices import DEVICES
 
 MARKER_NAME = "load_budget"
 
+#: Checks one keyword's value (never None); raises MarkerError saying what is wrong.
+Check = Callable[[str, Any], None]
 
-@dataclass(frozen=True)
+
+def _positive_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MarkerError(f"{name}={value!r} must be a number")
+    if not value > 0:
+        raise MarkerError(f"{name}={value!r} must be greater than 0")
+
+
+def _integer(minimum: int, why: str = "") -> Check:
+    def check(name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise MarkerError(f"{name}={value!r} must be an integer of at least {minimum}{why}")
+
+    return check
+
+
+def _flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise MarkerError(f"{name}={value!r} must be True or False")
+
+
+def _device(name: str, value: Any) -> None:
+    if value not in DEVICES:
+        raise MarkerError(f"{name}={value!r} must be one of {', '.join(map(repr, DEVICES))}")
+
+
+def _compare_fail(name: str, value: Any) -> None:
+    # Imported here: the comparison code (and the results it reads) is only
+    # needed by a marker that sets compare_fail, not by every pytest start.
+    from pytest_loadbudget.baseline.compare import parse_compare_fail
+
+    if not isinstance(value, str):
+        raise MarkerError(f"{name}={value!r} must be a string such as 'ms:10%,mb:0'")
+    try:
+        parse_compare_fail(value)
+    except argparse.ArgumentTypeError as error:
+        raise MarkerError(f"{name}={value!r}: {error}") from None
+
+
+#: How a unit reads in the help.
+UNIT_WORDS = {"ms": "milliseconds", "MiB": "MiB (2**20 bytes)"}
+
+
+def _keyword(meaning: str, check: Check | None = None, *, unit: str | None = None) -> Any:
+    """A marker keyword, None (not set) by default; ``unit`` is given for a limit."""
+    return field(default=None, metadata={"meaning": meaning, "check": check, "unit": unit})
+
+
+def _limit(unit: str, meaning: str, check: Check = _positive_number) -> Any:
+    return _keyword(meaning, check, unit=unit)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Budget:
-    """Limits a test sets on every model it loads; ``None`` means no limit.
+    ms: float | None = _limit("ms", "median load time over the rounds")
+    mb: float | None = _limit("MiB", "bytes on disk of every file the load reads")
+    warm_ms: float | None = _limit("ms", "median time of the first inference after a load")
+    peak_mb: float | None = _limit(
+        "MiB", "resident memory the load and warm-up add at their peak, measured in a fresh process")
+    leak_mb: float | None = _limit(
+        "MiB", "resident memory still held after `cycles` load/release cycles beyond what the first cycle held")
+    cycles: int | None = _keyword(
+        "load/release cycles for leak_mb (at least 2)", _integer(2, " (the first cycle is the reference)"))
+    rounds: int | None = _keyword("timed load rounds; the default adapts to the load time", _integer(1))
+    compare_fail: str | None = _keyword(
+        "what counts as a regression against the baseline for this test, e.g. 'ms:30%,mb:0', "
+        "instead of --loadbudget-compare-fail", _compare_fail)
+    device: str | None = _keyword(
+        "'cpu' or 'gpu': where the model is placed and warmed; a test that asks for a GPU on a machine "
+        "without one is skipped", _device)
+    gpu_mb: float | None = _limit(
+        "MiB", "peak device memory of load plus warm-up in a fresh process "
+        "(on runtime='browser' with backend='webgl': TF.js numBytesInGPU)")
+    runtime: str | None = _keyword(
+        "where a TF.js model is measured: 'python' (the default), 'node' (Node.js) or 'browser' (headless Chromium)")
+    backend: str | None = _keyword("the TF.js backend: 'cpu' or 'wasm' (node), also 'webgl' (browser)")
+    cache_policy: str | None = _keyword(
+        "'cache' (default) or 'no-store': the Cache-Control the browser's model server answers")
+    leak_tensors: int | None = _limit("tensors", "TF.js tensors still alive after the model is disposed", _integer(0))
+    cold_ms: float | None = _limit(
+        "ms", "median cold start in a fresh Python: start-up, framework import, reading the files, load "
+        "and first call")
+    import_ms: float | None = _limit("ms", "median framework import of that cold start")
+    cold_runs: int | None = _keyword("fresh processes for the cold figures (default 3)", _integer(1))
+    cold_disk: bool | None = _keyword("evict the model's files from the page cache before each cold run", _flag)
 
-    Times are milliseconds, sizes and memory MiB (2**20 bytes).
-    """
+    def __post_init__(self) -> None:
+        for keyword in fields(self):
+            value = getattr(self, keyword.name)
+            check = keyword.metadata["check"]
+            if value is not None and check is not None:
+                check(keyword.name, value)
+        if (self.runtime, self.backend, self.cache_policy) != (None, None, None):
+            # Imported here: the runtime's names come with the session code, which
+            # a budget without a TF.js runtime does not need.
+            from pytest_loadbudget.session.tfjs_sessions import validate as validate_runtime
 
-    ms: float | None = None
-    mb: float | None = None
-    warm_ms: float | None = None
-    peak_mb: float | None = None
-    leak_mb: float | None = None
-    cycles: int | None = None
-    rounds: int | None = None
-    compare_fail: str | None = None
-    device: str | None = None
-    gpu_mb: float | None = None
-    runtime: str | None = None
-    backend: str | None = None
-    cache_policy: str | None = None
-    leak_tensors: int | None = None
-    cold_ms: float | None = None
-    import_ms: float | None = None
-    cold_runs: int | None = None
-    cold_disk: bool | None = None
+            validate_runtime(self.runtime, self.backend, self.cache_policy)
 
     def limits(self) -> dict[str, float]:
         """The figures this budget limits, by keyword."""
-        return {
-            name: value
-            for name in LIMIT_KEYWORDS
-            if (value := getattr(self, name)) is not None
-        }
+        return {name: value for name in LIMIT_KEYWORDS if (value := getattr(self, name)) is not None}
 
     @property
     def needs_cold(self) -> bool:
@@ -68,104 +141,39 @@ class Budget:
         )
 
 
-LIMIT_KEYWORDS = ("ms", "mb", "warm_ms", "peak_mb", "leak_mb", "gpu_mb", "leak_tensors", "cold_ms", "import_ms")
+#: The marker: calling it binds and validates the keywords, and returns the Budget.
+load_budget = Budget
+
+#: The keywords that limit a figure, in the order of the signature.
+LIMIT_KEYWORDS = tuple(keyword.name for keyword in fields(Budget) if keyword.metadata["unit"] is not None)
 
 
-def load_budget(
-    *,
-    ms: float | None = None,
-    mb: float | None = None,
-    warm_ms: float | None = None,
-    peak_mb: float | None = None,
-    leak_mb: float | None = None,
-    cycles: int | None = None,
-    rounds: int | None = None,
-    compare_fail: str | None = None,
-    device: str | None = None,
-    gpu_mb: float | None = None,
-    runtime: str | None = None,
-    backend: str | None = None,
-    cache_policy: str | None = None,
-    leak_tensors: int | None = None,
-    cold_ms: float | None = None,
-    import_ms: float | None = None,
-    cold_runs: int | None = None,
-    cold_disk: bool | None = None,
-) -> Budget:
-    """Budget every model the test loads through ``load_model``.
+def _docstring() -> str:
+    lines = [
+        "Budget every model the test loads through ``load_model``; a keyword left None sets no limit.",
+        "",
+    ]
+    for keyword in fields(Budget):
+        unit = keyword.metadata["unit"]
+        in_unit = f", in {UNIT_WORDS[unit]}" if unit in UNIT_WORDS else ""
+        lines.append(f"{keyword.name}: {keyword.metadata['meaning']}{in_unit}.")
+    return "\n".join(lines)
 
-    ms: median load time over the rounds, in milliseconds.
-    mb: bytes on disk of every file the load reads, in MiB.
-    warm_ms: median time of the first inference after a load, in milliseconds.
-    peak_mb: resident memory the load and warm-up add at their peak, in MiB,
-        measured in a fresh process.
-    leak_mb: resident memory still held after ``cycles`` load/release cycles
-        beyond what the first cycle held, in MiB.
-    cycles: load/release cycles for ``leak_mb`` (at least 2).
-    rounds: timed load rounds (at least 1); the default adapts to the load time.
-    compare_fail: what counts as a regression against the baseline for this
-        test, e.g. ``"ms:30%,mb:0"``, instead of --loadbudget-compare-fail.
-    device: ``"cpu"`` or ``"gpu"``: where the model is placed and warmed; a
-        test that asks for a GPU on a machine without one is skipped.
-    gpu_mb: peak device memory of load plus warm-up, in MiB, in a fresh process
-        (on runtime="browser" with backend="webgl": TF.js numBytesInGPU).
-    runtime: where a TF.js model is measured: ``"python"`` (the default),
-        ``"node"`` (Node.js) or ``"browser"`` (headless Chromium).
-    backend: the TF.js backend: ``"cpu"`` or ``"wasm"`` (node), also ``"webgl"`` (browser).
-    cache_policy: ``"cache"`` (default) or ``"no-store"``: the Cache-Control
-        the browser's model server answers.
-    leak_tensors: TF.js tensors still alive after the model is disposed.
-    cold_ms: median cold start in a fresh Python: start-up, framework import,
-        reading the files, load and first call, in milliseconds.
-    import_ms: median framework import of that cold start, in milliseconds.
-    cold_runs: fresh processes for the cold figures (default 3).
-    cold_disk: evict the model's files from the page cache before each cold run.
-    """
-    limits = (("ms", ms), ("mb", mb), ("warm_ms", warm_ms), ("peak_mb", peak_mb), ("leak_mb", leak_mb),
-              ("gpu_mb", gpu_mb), ("cold_ms", cold_ms), ("import_ms", import_ms))
-    for name, value in limits:
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise MarkerError(f"{name}={value!r} must be a number")
-        if not value > 0:
-            raise MarkerError(f"{name}={value!r} must be greater than 0")
-    if cycles is not None and (isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 2):
-        raise MarkerError(f"cycles={cycles!r} must be an integer of at least 2 (the first cycle is the reference)")
-    for name, count in (("rounds", rounds), ("cold_runs", cold_runs)):
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-            raise MarkerError(f"{name}={count!r} must be an integer of at least 1")
-    if cold_disk is not None and not isinstance(cold_disk, bool):
-        raise MarkerError(f"cold_disk={cold_disk!r} must be True or False")
-    if compare_fail is not None:
-        if not isinstance(compare_fail, str):
-            raise MarkerError(f"compare_fail={compare_fail!r} must be a string such as 'ms:10%,mb:0'")
-        try:
-            parse_compare_fail(compare_fail)
-        except argparse.ArgumentTypeError as error:
-            raise MarkerError(f"compare_fail={compare_fail!r}: {error}") from None
-    if leak_tensors is not None and (isinstance(leak_tensors, bool) or not isinstance(leak_tensors, int)
-                                     or leak_tensors < 0):
-        raise MarkerError(f"leak_tensors={leak_tensors!r} must be an integer of at least 0")
-    validate_runtime(runtime, backend, cache_policy)
-    if device is not None and device not in DEVICES:
-        raise MarkerError(f"device={device!r} must be one of {', '.join(map(repr, DEVICES))}")
-    return Budget(
-        ms=ms, mb=mb, warm_ms=warm_ms, peak_mb=peak_mb, leak_mb=leak_mb, cycles=cycles, rounds=rounds,
-        compare_fail=compare_fail, device=device, gpu_mb=gpu_mb, runtime=runtime, backend=backend,
-        cache_policy=cache_policy, leak_tensors=leak_tensors, cold_ms=cold_ms, import_ms=import_ms,
-        cold_runs=cold_runs, cold_disk=cold_disk,
-    )
+
+Budget.__doc__ = _docstring()
 
 
 def marker_help() -> str:
-    """The line ``pytest --markers`` shows, built from the signature."""
-    parameters = ", ".join(f"{p.name}={p.default!r}" for p in inspect.signature(load_budget).parameters.values())
+    """The line ``pytest --markers`` shows, built from the signature and the fields."""
+    parameters = ", ".join(f"{p.name}={p.default!r}" for p in inspect.signature(Budget).parameters.values())
+    by_unit: dict[str, list[str]] = {}
+    for keyword in fields(Budget):
+        if keyword.metadata["unit"] is not None:
+            by_unit.setdefault(keyword.metadata["unit"], []).append(keyword.name)
+    limits = "; ".join(f"in {unit}: {', '.join(names)}" for unit, names in by_unit.items())
     return (
-        f"{MARKER_NAME}({parameters}): fail the test when a model it loads through "
-        "the load_model fixture exceeds a budget (ms: median load time, mb: MiB on disk, "
-        "warm_ms: first inference, peak_mb: peak RSS the load adds, leak_mb: RSS kept after "
-        "`cycles` reloads)."
+        f"{MARKER_NAME}({parameters}): fail the test when a model it loads through the load_model fixture "
+        f"exceeds a budget (limits {limits}); help(pytest_loadbudget.Budget) says what each keyword means."
     )
 
 
@@ -178,10 +186,9 @@ def budget_from_item(item: pytest.Item) -> Budget | None:
     if marker is None:
         return None
     try:
-        return load_budget(*marker.args, **marker.kwargs)
+        return Budget(*marker.args, **marker.kwargs)
     except TypeError as error:
-        # Python's binding message names the function; rephrase it for the marker.
-        accepted = ", ".join(f.name for f in fields(Budget))
+        accepted = ", ".join(keyword.name for keyword in fields(Budget))
         raise MarkerError(
             f"invalid @pytest.mark.{MARKER_NAME} on {item.nodeid}: {_binding_problem(error)}; "
             f"accepted keywords: {accepted}"
@@ -191,9 +198,12 @@ def budget_from_item(item: pytest.Item) -> Budget | None:
 
 
 def _binding_problem(error: TypeError) -> str:
-    message = str(error)
-    return message.replace("load_budget() ", "").replace("takes 0 positional arguments", "takes keyword arguments only")
+    """Python's binding message, said of the marker rather than of ``Budget.__init__``."""
+    message = re.sub(r"^[\w.]+\(\) ", "", str(error))
+    return re.sub(r"takes \d+ positional arguments? but \d+ (?:was|were) given", "takes keyword arguments only",
+                  message)
 
 
 def describe(budget: Budget) -> dict[str, Any]:
-    return {f.name: getattr(budget, f.name) for f in fields(Budget) if getattr(budget, f.name) is not None}
+    """The keywords the budget sets, as JSON-safe values."""
+    return {keyword.name: value for keyword in fields(Budget) if (value := getattr(budget, keyword.name)) is not None}

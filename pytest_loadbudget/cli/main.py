@@ -17,10 +17,11 @@ import sys
 from pathlib import Path
 
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
-from pytest_loadbudget.baseline.compare import DEFAULT_COMPARE_FAIL, compare, parse_compare_fail
+from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
 from pytest_loadbudget.errors import BaselineError
 from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
 from pytest_loadbudget.baseline.gate import DEFAULT_STORAGE
+from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
 from pytest_loadbudget.cli.profile import add_profile_arguments, run_profile
 from pytest_loadbudget.tfjs_runtime import jsenv
 
@@ -69,9 +70,7 @@ def run_compare(args: argparse.Namespace) -> int:
             continue
         for comparison in compare(previous, record, args.compare_fail, same_machine or args.any_machine):
             regressions += comparison.regression
-            word = "REGRESSION" if comparison.regression else "ok"
-            note = f"  [{comparison.note}]" if comparison.note else ""
-            print(f"  {word:<10} {comparison.line}{note}")
+            print(f"  {comparison.verdict_line()}")
     gone = [record.name for record in old.records if new.record(record.key) is None]
     for name in gone:
         print(f"  gone       {name}: in the baseline, not in the new run")

@@ -60,6 +60,7 @@ def figures_for(
     fmt = record.format if record is not None else cold.format  # type: ignore[union-attr]
     figures = Figures(name=name, format=fmt, cold=cold, bandwidth=bandwidth)
     figures.size_bytes = record.size_bytes if record is not None else cold.size_bytes  # type: ignore[union-attr]
+    figures.steady_ms = _steady_calls(record, cold)
     if record is not None:
         figures.load_ms, figures.warm_ms = record.load_ms, record.warm_ms
         if record.memory is not None:
@@ -71,6 +72,17 @@ def figures_for(
         figures.quantization, graph = _artifact_facts(path, fmt, want_graph=figures.graph is None)
         figures.graph = figures.graph or graph
     return figures
+
+
+def _steady_calls(record: ModelRecord | None, cold: ColdProfile | None) -> Samples:
+    """Calls after the first on a loaded model, to set the first call against.
+
+    A TF.js runtime's predictions after the warm-up, else the steady calls of
+    the cold profile's fresh processes; the test process times no such calls.
+    """
+    if record is not None and record.runtime_figures is not None:
+        return Samples([float(value) for value in record.runtime_figures.get("predict_ms") or []])
+    return cold.steady_call if cold is not None else Samples()
 
 
 def _artifact_facts(path: Path, fmt: str, want_graph: bool) -> tuple[QuantizationEstimate | None, GraphStats | None]:

@@ -1,10 +1,10 @@
-"""Why a model loads slowly, and the fix that usually works, with this model's numbers.
+"""Why a model loads slowly, with this model's numbers: the rules.
 
 ``diagnose(figures)`` reads what was measured (the cold phases, warm load and
 warm-up samples, size, leak, a TF.js manifest, the artifact's graph) and
 returns advice items: the phase that dominates the cold start first, then
 whatever else stands out. Every threshold is a constant below with the reason
-for its value.
+for its value; the fixes come from the one catalogue, ``diagnose.advice``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from pytest_loadbudget.diagnose.advice import FIXES, graph_fix, import_fix
 from pytest_loadbudget.diagnose.figures import Figures
 from pytest_loadbudget.formats import format_named
 from pytest_loadbudget.measure.floor import Bandwidth, read_bandwidth
-from pytest_loadbudget.results.cold_profile import PHASE_LABELS
+from pytest_loadbudget.results.phases import PHASE_LABELS
 from pytest_loadbudget.units import MIB, format_mib, format_ms
-
 
 #: A first call this many times the steady call is set-up work (tracing,
 #: kernel selection, memory planning), not inference: caches alone make a
@@ -119,8 +119,7 @@ def _dominant_phase_advice(figures: Figures) -> Advice | None:
         "startup", title,
         f"{share}: spawning Python until its main() runs, the measuring harness's own imports included "
         "(compare with the start-up of `python -c pass`)",
-        "Start fewer interpreters: reuse worker processes (a pool, a long-lived server, a warm serverless "
-        "instance); find slow start-up imports (sitecustomize, .pth files) with `python -X importtime -c pass`.",
+        FIXES["startup"],
     )
 
 
@@ -129,28 +128,15 @@ _IMPORTS_A_PACKAGE = ("keras", "h5", "savedmodel", "tflite", "tfjs-layers")
 
 
 def _import_advice(figures: Figures, title: str, share: str) -> Advice:
-
     framework = format_named(figures.format).framework
-    fix = (
-        f"Keep the process warm: import and load once per worker and serve many requests (a long-lived "
-        f"worker; gunicorn --preload imports before forking its workers), and import {framework} lazily so "
-        "that code paths which never predict (CLI commands, health checks) skip it."
-    )
+    gc_statement = None
     cold = figures.cold
     if cold is not None and cold.gc("import") and cold.phase("import"):
         collecting, importing = cold.gc("import").median, cold.phase("import").median
         if collecting >= IMPORT_GC_SHARE * importing:
             share += f", {format_ms(collecting)} of the import is garbage collection ({_pct(collecting, importing)})"
-            statement = f"import {framework}" if figures.format in _IMPORTS_A_PACKAGE else "the imports"
-            fix += (
-                f" Pause the garbage collector for the import (gc.disable(); {statement}; gc.enable()), "
-                "then gc.freeze() so that later collections skip the framework's objects."
-            )
-    if figures.format == "tflite":
-        fix += (
-            " A .tflite model needs only the interpreter: ai-edge-litert "
-            "(from ai_edge_litert.interpreter import Interpreter) imports without the rest of TensorFlow."
-        )
+            gc_statement = f"import {framework}" if figures.format in _IMPORTS_A_PACKAGE else "the imports"
+    fix = import_fix(framework, gc_statement, interpreter_alone=figures.format == "tflite")
     return Advice("import", title, share, fix)
 
 
@@ -185,9 +171,7 @@ def _warm_up_advice(figures: Figures, force: bool = False) -> Advice | None:
         "warm-up",
         "First call far slower than the next ones: warm up at load",
         numbers,
-        "Run one dummy inference right after loading, before the process takes traffic (call the model on "
-        "zeros of its input shape, or a dummy predict; TF Serving: ship assets.extra/tf_serving_warmup_requests "
-        "in the SavedModel), so that no user request pays the set-up.",
+        FIXES["warm-up"],
     )
 
 
@@ -234,8 +218,7 @@ def _first_load_advice(figures: Figures) -> Advice | None:
         "The first load in a process pays the framework's set-up",
         f"load {format_ms(cold)} in a fresh process, {format_ms(warm)} loaded again in a warm one: "
         f"{format_ms(excess)} of one-time set-up (runtime and device initialization, lazy imports, first-use caches)",
-        "Pay it before traffic: load the model when the process starts, not on its first request, and keep "
-        "processes warm so that it is paid once per worker.",
+        FIXES["first-load"],
     )
 
 
@@ -260,19 +243,6 @@ def _floor_numbers(figures: Figures) -> tuple[float, float, float, str]:
     return load, floor, load / floor, text
 
 
-_GRAPH_FIXES = {
-    "keras": (
-        "Keras rebuilds every layer from its config and builds it before restoring weights: for serving, "
-        "export once (model.export() to a SavedModel, or convert to TFLite) and load that, and keep the "
-        "process warm so the load runs once."
-    ),
-    "savedmodel": (
-        "Every function in the SavedModel is rebuilt at load: export the serving signature alone (model.export(), "
-        "or tf.saved_model.save of a tf.Module holding just the serving tf.function) instead of a whole "
-        "Keras model with its training and per-layer functions; or convert to TFLite, which builds no graphs."
-    ),
-}
-_GRAPH_FIXES["h5"] = _GRAPH_FIXES["tfjs-layers"] = _GRAPH_FIXES["keras"]
 
 
 def _graph_advice(figures: Figures) -> Advice | None:
@@ -290,23 +260,15 @@ def _graph_advice(figures: Figures) -> Advice | None:
         if units:
             what = "layer" if graph.layers else "function"
             numbers += f", {format_ms((load - floor) / units)} per {what}"
-    fix = _GRAPH_FIXES.get(
-        figures.format,
-        "The load does work beyond reading its bytes (building the graph, preparing every operation): "
-        "simplify the model or export a serving-only artifact, and keep the process warm so the load runs once.",
-    )
-    return Advice("graph", f"Load is {ratio:,.0f}x its read floor: graph complexity, not bytes", numbers, fix)
+    title = f"Load is {ratio:,.0f}x its read floor: graph complexity, not bytes"
+    return Advice("graph", title, numbers, graph_fix(figures.format))
 
 
 def _size_bound_advice(figures: Figures, title: str, share: str) -> Advice:
     numbers = share
     if _load_ms(figures) is not None and figures.size_bytes:
         numbers += "; " + _floor_numbers(figures)[3]
-    return Advice(
-        "load", title, numbers,
-        "The bytes are the cost: only a smaller artifact loads faster (quantize: TFLite dynamic-range or TF.js "
-        "uint8 are about 4x smaller; prune), and formats read in place (TFLite maps its flatbuffer) skip the copy.",
-    )
+    return Advice("load", title, numbers, FIXES["load"])
 
 
 def _read_advice(figures: Figures, title: str, share: str) -> Advice:
@@ -317,12 +279,7 @@ def _read_advice(figures: Figures, title: str, share: str) -> Advice:
         rate = figures.size_bytes / MIB / (read / 1e3) if read > 0 else math.inf
         where = "from disk (evicted from the page cache)" if cold.evict else "from the page cache"
         numbers += f"; {format_mib(figures.size_bytes)} at {rate:,.0f} MiB/s {where}"
-    return Advice(
-        "read", title, numbers,
-        "Storage is the limit: ship fewer bytes (quantize: TF.js uint8/float16, TFLite dynamic-range, 2-4x "
-        "smaller), keep the artifact on local disk rather than network storage, or read it into the page "
-        "cache before the worker starts.",
-    )
+    return Advice("read", title, numbers, FIXES["read"])
 
 
 def _quantize_advice(figures: Figures) -> Advice | None:
@@ -338,8 +295,7 @@ def _quantize_advice(figures: Figures) -> Advice | None:
         f"{format_mib(estimate.float32_bytes)} of {format_mib(estimate.current_bytes)} (model.json + shards) are "
         f"float32 weights; uint8 about {format_mib(uint8)} ({estimate.current_bytes / uint8:.1f}x smaller), "
         f"float16 about {format_mib(float16)}",
-        "Convert with tensorflowjs_converter --quantize_uint8 '*' (or --quantize_float16 '*' where uint8 costs "
-        "accuracy) and check accuracy on a validation set: the browser downloads and decodes fewer bytes.",
+        FIXES["quantize"],
     )
 
 
@@ -353,7 +309,5 @@ def _leak_advice(figures: Figures) -> Advice | None:
         f"Memory grows by {format_mib(per_cycle)} with every reload: reuse the model",
         f"+{format_mib(per_cycle)} RSS per load/release cycle over {figures.cycles} cycles "
         f"({format_mib(total)} in all)",
-        "Load once and reuse the model. Where reloading is needed, release the old model first: "
-        "keras.backend.clear_session() (tf_keras too) and gc.collect() between loads; dispose tensors "
-        "(tf.dispose, tf.tidy) in TF.js; keep one TFLite interpreter.",
+        FIXES["leak"],
     )

@@ -6,7 +6,7 @@ import errno
 import os
 import stat
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -132,6 +132,3 @@ def zeros_for_shape(shape: Any, dtype: Any = "float32") -> np.ndarray[Any, Any]:
     dims = [1 if dim is None or int(dim) < 0 else int(dim) for dim in shape]
     # TensorFlow DTypes carry their NumPy type; Keras 3 gives plain strings.
     return np.zeros(dims, dtype=np.dtype(getattr(dtype, "as_numpy_dtype", dtype)))
-
-
-WarmupFn = Callable[[Any], Any]

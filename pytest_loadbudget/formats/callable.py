@@ -7,7 +7,6 @@ with a load step under the same budgets.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
 
 from pytest_loadbudget.formats.base import ModelFormat
 
@@ -18,6 +17,3 @@ class CallableFormat(ModelFormat):
 
     def matches(self, path: Path) -> bool:
         return False  # chosen by passing a callable, never detected from a path
-
-    def load_from(self, loader: Callable[..., Any], **options: Any) -> Any:
-        return loader(**options)

@@ -38,12 +38,13 @@ import time
 from typing import IO, Any, Callable
 
 from pytest_loadbudget.fresh import protocol
-from pytest_loadbudget.fresh.cold_child import COLD_DONE, PHASE_PREFIX
+from pytest_loadbudget.fresh.cold_child import PHASE_PREFIX
 from pytest_loadbudget.formats.graph_stats import GraphStats
 from pytest_loadbudget.errors import MeasurementError
 from pytest_loadbudget.measure.floor import read_fully
 from pytest_loadbudget.measure.page_cache import evict_files, residency
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun
+from pytest_loadbudget.results.phases import COLD_DONE, STEP_NAMED
 from pytest_loadbudget.session.request import LoadRequest
 from pytest_loadbudget.units import format_mib
 
@@ -54,16 +55,6 @@ DEFAULT_RUNS = 3
 STEADY_CALLS = 5
 #: One reload tells the framework's first-use set-up from the load's own work.
 RELOADS = 1
-_DOING = {
-    "startup": "starting",
-    "import": "importing the framework",
-    "read": "reading the artifact",
-    "load": "loading",
-    "first_call": "in the first call",
-    COLD_DONE: "reading its peak memory",
-    "steady": "in the steady calls",
-    "reload": "loading again",
-}
 
 
 def measure_cold(
@@ -136,21 +127,23 @@ class _ChildRun:
         self.runs = runs
         self.timeout = timeout
         self.progress = progress
-        self.words = {
-            "import": f"importing {request.format.framework}...",
-            "read": f"reading {format_mib(size)}..." if size else "no artifact files to read...",
-            "load": "loading...",
-            "first_call": "first call...",
-            "steady": "steady calls...",
-            "reload": "loading again, framework warm...",
-        }
+        self.size = size
 
     def say(self, text: str) -> None:
         if self.progress is not None:
             self.progress(f"child {self.index}/{self.runs}: {text}")
 
+    def say_step(self, name: str) -> None:
+        step = STEP_NAMED.get(name)
+        if step is None or not step.progress:
+            return
+        if name == "read" and not self.size:
+            self.say("no artifact files to read...")
+        else:
+            self.say(step.progress.format(framework=self.request.format.framework, size=format_mib(self.size)))
+
     def run(self, envelope: bytes) -> tuple[ColdRun, dict[str, Any]]:
-        self.say("starting python...")
+        self.say_step("startup")
         with tempfile.TemporaryFile() as stderr:
             spawn_ns = time.monotonic_ns()
             process = subprocess.Popen(
@@ -179,8 +172,7 @@ class _ChildRun:
                         phase = line[len(PHASE_PREFIX):]
                         if phase == COLD_DONE:
                             cold_done_ns = stamp
-                        elif phase in self.words:
-                            self.say(self.words[phase])
+                        self.say_step(phase)
                     else:
                         result = protocol.parse_result(line)
                 returncode = process.wait(timeout=max((deadline - time.monotonic_ns()) / 1e9, 0.001))
@@ -189,7 +181,7 @@ class _ChildRun:
                 process.wait()
                 raise MeasurementError(
                     f"{self.request.name}: the cold load in a fresh process did not finish in {self.timeout:g} s "
-                    f"(it was {_DOING.get(phase, phase)}; raise the timeout if the load is that slow)"
+                    f"(it was {_doing(phase)}; raise the timeout if the load is that slow)"
                 ) from None
             except BaseException:
                 # Interrupted (Ctrl-C, a test timeout): leave no framework-sized process behind.
@@ -201,11 +193,16 @@ class _ChildRun:
                 if not reader.is_alive():  # a grandchild may still hold the pipe: never close under a reader
                     process.stdout.close()
             tail = protocol.stderr_tail(stderr)
-        what, during = "measuring the cold load", _DOING.get(phase, phase)
+        what, during = "measuring the cold load", _doing(phase)
         result = protocol.check_result(self.request.name, returncode, result, tail, what, during)
         if cold_done_ns is None:
             protocol.died(self.request.name, returncode, tail, what, during)
         return _cold_run(result, spawn_ns, cold_done_ns), result
+
+
+def _doing(phase: str) -> str:
+    step = STEP_NAMED.get(phase)
+    return step.doing if step is not None else phase
 
 
 def _read_lines(stream: IO[bytes], lines: queue.Queue[tuple[int, str | None]]) -> None:

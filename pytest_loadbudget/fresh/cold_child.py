@@ -25,11 +25,9 @@ from typing import IO, Any
 from pytest_loadbudget.fresh import protocol
 from pytest_loadbudget.measure.floor import read_fully
 from pytest_loadbudget.measure.rss import PeakTracker, current_rss
+from pytest_loadbudget.results.phases import COLD_DONE
 
 PHASE_PREFIX = "LOADBUDGET-PHASE "
-#: Printed the moment the cold load is over (after the first call): the parent
-#: stamps the end of its wall time on this line.
-COLD_DONE = "cold-done"
 
 
 def _private_stdout() -> IO[str]:

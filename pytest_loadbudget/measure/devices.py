@@ -37,7 +37,6 @@ NVML_INTERVAL_S = 0.005
 class GPU:
     name: str
     driver: str
-    memory_bytes: int
 
     def label(self) -> str:
         return f"{self.name} (driver {self.driver})"
@@ -49,7 +48,6 @@ class DeviceMemory:
 
     peak_bytes: int
     source: str
-    device: str = ""
 
 
 _UNPROBED: Any = object()
@@ -79,8 +77,7 @@ def find_gpu() -> tuple[GPU | None, str]:
             handle = nvml.nvmlDeviceGetHandleByIndex(_visible_index())
             name = nvml.nvmlDeviceGetName(handle)
             driver = nvml.nvmlSystemGetDriverVersion()
-            memory = nvml.nvmlDeviceGetMemoryInfo(handle).total
-            _probed = (GPU(_text(name), _text(driver), int(memory)), "")
+            _probed = (GPU(_text(name), _text(driver)), "")
         else:
             _probed = (None, "NVML found no GPU")
         return _probed  # type: ignore[no-any-return]
@@ -108,13 +105,13 @@ def _framework_gpu() -> GPU | None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         properties = torch.cuda.get_device_properties(0)
-        return GPU(properties.name, f"CUDA {torch.version.cuda}", int(properties.total_memory))
+        return GPU(properties.name, f"CUDA {torch.version.cuda}")
     tf = sys.modules.get("tensorflow")
     if tf is not None:
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:
             details = tf.config.experimental.get_device_details(gpus[0])
-            return GPU(details.get("device_name", gpus[0].name), "unknown", 0)
+            return GPU(details.get("device_name", gpus[0].name), "unknown")
     return None
 
 

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from pytest_loadbudget.measure.devices import FrameworkPeak, NVMLSampler, placed, prepare_framework
-from pytest_loadbudget.measure.rss import PeakTracker, current_rss, release_free_heap
+from pytest_loadbudget.measure.rss import PeakTracker, current_rss, release_free_heap, unavailable_reason
 from pytest_loadbudget.results.memory import MemoryFigures
 from pytest_loadbudget.session.request import LoadRequest
 
@@ -29,9 +29,11 @@ def reset_framework_state() -> None:
 def measure_memory(request: LoadRequest, cycles: int, where: str) -> MemoryFigures:
     """Peak RSS of one load plus warm-up, then RSS after each of ``cycles`` cycles.
 
-    Run in a fresh process (``child.py``) this is the figure users mean; run
-    in the test process it is a lower bound, because heap freed by earlier
-    loads is reused.
+    Run in a fresh process (``fresh/memory_child.py``) this is the figure
+    users mean; run in the test process it is a lower bound, because heap
+    freed by earlier loads is reused. Where resident memory cannot be read
+    (native Windows) the load still runs, for the device memory, and
+    ``note`` says why there is no peak and no cycles.
     """
     fmt = request.format
     fmt.import_framework()
@@ -47,9 +49,9 @@ def measure_memory(request: LoadRequest, cycles: int, where: str) -> MemoryFigur
     with placed(request.format_name, request.device), (sampler.sampling() if sampler else contextlib.nullcontext()):
         model = request.load()
         _warm(request, model)
-    peak: int | None = tracker.peak_bytes()
-    note = ""
-    if tracker.method != "vmhwm" and where == "fresh process":
+    peak = tracker.peak_bytes()
+    note = unavailable_reason() if tracker.method == "unavailable" else ""
+    if tracker.method == "ru_maxrss" and where == "fresh process":
         # A child's ru_maxrss starts at its parent's high-water mark (it is
         # inherited across exec), so it says nothing about this load.
         peak = None
@@ -65,8 +67,8 @@ def measure_memory(request: LoadRequest, cycles: int, where: str) -> MemoryFigur
         for reading in readings:
             if reading is not None:
                 figures.device_memory.append({"source": reading.source, "peak_bytes": reading.peak_bytes})
-    if cycles < 2:
-        return figures
+    if cycles < 2 or tracker.method == "unavailable":
+        return figures  # without a way to read RSS the cycles would measure nothing
     for cycle in range(cycles):
         if cycle > 0:
             with placed(request.format_name, request.device):
@@ -76,7 +78,9 @@ def measure_memory(request: LoadRequest, cycles: int, where: str) -> MemoryFigur
         model = None
         reset_framework_state()
         release_free_heap()
-        figures.rss_after_cycles.append(current_rss())
+        rss = current_rss()
+        if rss is not None:
+            figures.rss_after_cycles.append(rss)
     return figures
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_loadbudget.atomic import write_atomically
 from pytest_loadbudget.baseline.fingerprint import machine_facts
-from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.report.terminal import columns, table_rows
+from pytest_loadbudget.results.record import ModelRecord
+
+if TYPE_CHECKING:
+    from pytest_loadbudget.settings import Settings
 
 SCHEMA_VERSION = 1
 
@@ -45,7 +50,7 @@ def markdown(records: list[ModelRecord], baseline: str | None = None) -> str:
     if failures:
         lines += ["", "### Budget misses", "", *failures]
     comparisons = [
-        f"- {'**regression** ' if c['regression'] else ''}{c['line']}" + (f" ({c['note']})" if c["note"] else "")
+        f"- {'**regression** ' if c.regression else ''}{c.line}" + (f" ({c.note})" if c.note else "")
         for record in records for c in record.comparisons
     ]
     if baseline:
@@ -67,8 +72,11 @@ def benchmark_document(records: list[ModelRecord]) -> dict[str, Any]:
     The statistics come from pytest-benchmark's own ``Stats`` (times in seconds,
     as that schema has them); one entry per model, grouped as ``loadbudget``.
     """
-    from pytest_benchmark import __version__ as benchmark_version
-    from pytest_benchmark.stats import Stats
+    try:
+        from pytest_benchmark import __version__ as benchmark_version
+        from pytest_benchmark.stats import Stats
+    except ImportError as error:
+        raise ImportError(f"pytest-benchmark, whose format this is, cannot be imported ({error})") from error
 
     benchmarks = []
     for record in records:
@@ -99,3 +107,29 @@ def benchmark_document(records: list[ModelRecord]) -> dict[str, Any]:
 
 def write_benchmark_json(path: Path, records: list[ModelRecord]) -> None:
     write_atomically(path, json.dumps(benchmark_document(records), indent=2) + "\n")
+
+
+def write_report_files(settings: Settings, records: list[ModelRecord], baseline: str | None) -> list[str]:
+    """Write every report file the settings ask for; one problem line per file not written.
+
+    Each writer is tried on its own: one that fails (a path that cannot be
+    written, pytest-benchmark missing, a bug) costs neither the others nor the run.
+    """
+    writers: list[tuple[str, str | None, Callable[[Path], None]]] = [
+        ("--loadbudget-json", settings.json, lambda path: write_json(path, records, baseline)),
+        ("--loadbudget-markdown", settings.markdown, lambda path: write_markdown(path, records, baseline)),
+        ("--loadbudget-benchmark-json", settings.benchmark_json, lambda path: write_benchmark_json(path, records)),
+    ]
+    problems = []
+    for option, target, write in writers:
+        if target is None:
+            continue
+        path = Path(target).absolute()
+        try:
+            write(path)
+        except (OSError, ImportError) as error:
+            problems.append(f"could not write {path} ({option}): {error}")
+        except Exception as error:  # noqa: BLE001 - a bug in one writer: shown with its traceback, the others still run
+            problems.append(f"could not write {path} ({option}): {type(error).__name__}: {error}\n"
+                            + traceback.format_exc().rstrip())
+    return problems

@@ -8,6 +8,7 @@ runs on shared machines, sizes do not move unless the artifact does.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.units import MIB
@@ -56,3 +57,12 @@ def suggestions(records: list[ModelRecord]) -> list[tuple[str, str]]:
         keywords = ", ".join(f"{figure}={round_up(wanted[figure])}" for figure in HEADROOM if figure in wanted)
         lines.append((nodeid, f"@pytest.mark.load_budget({keywords})"))
     return lines
+
+
+def write_suggestions(terminal: Any, records: list[ModelRecord]) -> None:
+    """The ``--loadbudget-suggest`` section of the terminal summary."""
+    terminal.write_sep("=", "loadbudget suggested budgets")
+    terminal.write_line("this run's figures plus headroom (times x1.5, size x1.1, peak x1.25, leak x2):")
+    for nodeid, marker in suggestions(records):
+        terminal.write_line(nodeid)
+        terminal.write_line(f"    {marker}")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
-from pytest_loadbudget.results.cold_profile import PHASE_LABELS, PHASES
+from pytest_loadbudget.budget import check
 from pytest_loadbudget.budget.marker import LIMIT_KEYWORDS
+from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.units import MIB, compact_ms, format_mib, format_ms
@@ -60,21 +60,14 @@ def verdict(record: ModelRecord) -> str:
     return "ok" if any(use.budget for use in record.tests) else "no budget"
 
 
-_CHANGE = re.compile(r"\(([+-]\d+%|new)")
-
-
 def baseline_cell(record: ModelRecord) -> str:
     """The verdict against the baseline: regressed figures, else the load's change."""
     if not record.comparisons:
         return "-"
-    regressed = [c for c in record.comparisons if c["regression"]]
-    shown = regressed or [c for c in record.comparisons if c["figure"] == "ms"] or record.comparisons[:1]
-    changes = []
-    for comparison in shown:
-        match = _CHANGE.search(comparison["line"])
-        label = comparison["line"].split(" ")[1]
-        changes.append(f"{label} {match.group(1) if match else '?'}")
-    return ("REGRESSION " if regressed else "ok ") + ", ".join(changes)
+    regressed = [c for c in record.comparisons if c.regression]
+    shown = regressed or [c for c in record.comparisons if c.figure == "ms"] or record.comparisons[:1]
+    changes = ", ".join(f"{comparison.label} {comparison.change or '?'}" for comparison in shown)
+    return f"{'REGRESSION' if regressed else 'ok'} {changes}"
 
 
 def columns(records: list[ModelRecord]) -> tuple[str, ...]:
@@ -95,7 +88,7 @@ def table_rows(records: list[ModelRecord], bandwidth: Bandwidth | None = None) -
         limits = tightest_limits(record)
         memory = record.memory
         in_process_mark = "*" if memory is not None and memory.where != "fresh process" else ""
-        gpu_source = (memory.gpu_peak or {}).get("source", "") if memory is not None else "webgl"
+        gpu_source = check.gpu_source(record)
         leak_cell = _bytes_cell(memory.leak_bytes if memory else None, limits.get("leak_mb"), in_process_mark)
         if record.leak_tensors is not None:
             leak_cell = f"{record.leak_tensors} tensors"
@@ -140,10 +133,8 @@ def write_terminal_report(
         "peak, leak: resident memory, MiB = 2**20 bytes; (N%) of the tightest budget"
         + (f"; x floor: load time / time to read the same bytes at {bandwidth.describe()}" if bandwidth else "")
     )
-    for record in records:
-        cold = record.cold_profile()
-        if cold is not None:
-            terminal.write_line(f"{record.name} cold start: {cold_summary(cold)}")
+    for line in memory_and_cold_lines(records):
+        terminal.write_line(line)
     if diagnose:
         _write_diagnosis(terminal, records, bandwidth)
     if any(r.memory is not None and r.memory.where != "fresh process" for r in records):
@@ -152,9 +143,7 @@ def write_terminal_report(
         terminal.write_line(baseline)
         for record in records:
             for comparison in record.comparisons:
-                verdict_word = "REGRESSION" if comparison["regression"] else "ok"
-                note = f"  [{comparison['note']}]" if comparison["note"] else ""
-                terminal.write_line(f"  {verdict_word:<10} {comparison['line']}{note}")
+                terminal.write_line(f"  {comparison.verdict_line()}")
     for record in records:
         if record.error is not None:
             terminal.write_line(f"{record.name}: {record.error}")
@@ -177,6 +166,20 @@ def _samples_text(samples: Samples) -> str:
     return ", ".join(f"{value:.1f}" for value in samples.values) or "-"
 
 
+def memory_and_cold_lines(records: list[ModelRecord]) -> list[str]:
+    """Each cold start measured, and why a memory or cold figure is missing where that is known."""
+    lines = []
+    for record in records:
+        if record.cold is not None:
+            lines.append(f"{record.name} cold start: {cold_summary(record.cold)}")
+        elif record.cold_note:
+            lines.append(f"{record.name} cold start not measured: {record.cold_note}")
+        memory = record.memory
+        if memory is not None and memory.peak_bytes is None and memory.note:
+            lines.append(f"{record.name} memory: {memory.note}")
+    return lines
+
+
 def cold_summary(cold: ColdProfile) -> str:
     """One line: each phase's median, their sum, over how many fresh processes."""
     parts = [f"{PHASE_LABELS[phase]} {compact_ms(cold.phase(phase).median)}"
@@ -195,7 +198,7 @@ def diagnosis_lines(
     for record in records:
         if record.error is not None:
             continue
-        advice = diagnose(figures_for(record, record.cold_profile(), bandwidth))
+        advice = diagnose(figures_for(record, record.cold, bandwidth))
         if not advice and say_when_nothing:
             lines.append(f"{record.name}: nothing stands out")
         for item in advice:

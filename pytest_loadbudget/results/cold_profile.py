@@ -6,11 +6,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pytest_loadbudget.formats.graph_stats import GraphStats
+from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.results.samples import Samples
 
-#: The phases whose sum is the cold time, in the order they happen.
-PHASES = ("startup", "import", "read", "load", "first_call")
-PHASE_LABELS = {"startup": "start-up", "import": "import", "read": "read", "load": "load", "first_call": "first call"}
+__all__ = ["PHASES", "PHASE_LABELS", "ColdProfile", "ColdRun", "PageCache", "add_up_tolerance_ms"]
 #: The phases may miss the parent's wall time by the in-child time between
 #: phases (the peak reset, building the sample input: a few ms) plus the pipe
 #: hand-off of the last phase line to a reader thread, which a loaded machine

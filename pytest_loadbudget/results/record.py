@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_loadbudget.results.cold_profile import ColdProfile
+from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.memory import MemoryFigures
 from pytest_loadbudget.results.samples import Samples
 
@@ -45,15 +46,14 @@ class ModelRecord:
     memory: MemoryFigures | None = None
     error: str | None = None
     tests: list[TestUse] = field(default_factory=list)
-    #: The cold start in fresh processes (ColdProfile.to_dict()), when measured.
-    cold: dict[str, Any] | None = None
+    #: The cold start in fresh processes, when measured.
+    cold: ColdProfile | None = None
+    #: Why the cold start was asked for and not measured (the loader cannot be replayed, and why).
+    cold_note: str = ""
     #: Everything a TF.js runtime measured (RuntimeFigures as a dict); None in Python.
     runtime_figures: dict[str, Any] | None = None
-    #: Against the baseline: {"figure", "line", "regression", "note"} per figure compared.
-    comparisons: list[dict[str, Any]] = field(default_factory=list)
-
-    def cold_profile(self) -> ColdProfile | None:
-        return ColdProfile.from_dict(self.cold) if self.cold is not None else None
+    #: Against the baseline: one per figure compared.
+    comparisons: list[Comparison] = field(default_factory=list)
 
     @property
     def leak_tensors(self) -> int | None:
@@ -68,11 +68,14 @@ class ModelRecord:
         return int(gpu["peak_bytes"]) if gpu else None
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as JSON: the one place its typed parts become dicts."""
         data = dataclasses.asdict(self)
         data["load_ms"] = _samples_dict(self.load_ms)
         data["warm_ms"] = _samples_dict(self.warm_ms)
         if self.memory is not None:
             data["memory"]["leak_bytes"] = self.memory.leak_bytes
+        data["cold"] = self.cold.to_dict() if self.cold is not None else None
+        data["comparisons"] = [comparison.to_dict() for comparison in self.comparisons]
         return data
 
     @classmethod
@@ -85,7 +88,8 @@ class ModelRecord:
             device=data.get("device", "cpu"),
             runtime=data.get("runtime", "python"),
             runtime_figures=data.get("runtime_figures"),
-            cold=data.get("cold"),
+            cold=ColdProfile.from_dict(data["cold"]) if data.get("cold") else None,
+            cold_note=data.get("cold_note", ""),
             path=data.get("path"),
             size_bytes=data.get("size_bytes"),
             files=data.get("files", 0),
@@ -96,7 +100,7 @@ class ModelRecord:
             memory=_memory_from_dict(memory) if memory else None,
             error=data.get("error"),
             tests=[TestUse(**use) for use in data.get("tests", [])],
-            comparisons=list(data.get("comparisons", [])),
+            comparisons=[Comparison.from_dict(item) for item in data.get("comparisons", [])],
         )
 
 
@@ -124,6 +128,6 @@ def merge_records(records: list[ModelRecord]) -> list[ModelRecord]:
             kept.memory = record.memory
         if not kept.comparisons:
             kept.comparisons = record.comparisons
-        if kept.cold is None and record.cold is not None:
-            kept.cold = record.cold
+        if kept.cold is None and (record.cold is not None or not kept.cold_note):
+            kept.cold, kept.cold_note = record.cold, record.cold_note
     return list(merged.values())

@@ -8,18 +8,15 @@ from typing import Any, Callable
 
 import pytest
 
-from pytest_loadbudget.measure.devices import device_label
-from pytest_loadbudget.errors import ModelFileError
 from pytest_loadbudget.budget.marker import Budget
-from pytest_loadbudget.session.tfjs_sessions import DEFAULT_BACKEND, PYTHON, label
-from pytest_loadbudget.tfjs_runtime.errors import RuntimeUnavailable
+from pytest_loadbudget.errors import ModelFileError
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.session.request import AUTO, make_request
-from pytest_loadbudget.settings import Settings
 from pytest_loadbudget.session.model_cache import Entry, ModelCache
-
-BUDGET_KEY = pytest.StashKey[Budget | None]()
-USED_KEY = pytest.StashKey[list[Entry]]()
+from pytest_loadbudget.session.request import AUTO, PYTHON, Placement, make_request
+from pytest_loadbudget.session.tfjs_sessions import DEFAULT_BACKEND
+from pytest_loadbudget.settings import Settings
+from pytest_loadbudget.stash_keys import BUDGET_KEY, USED_KEY
+from pytest_loadbudget.tfjs_runtime.errors import RuntimeUnavailable
 
 
 def requested_device(budget: Budget | None, settings: Settings) -> str:
@@ -31,6 +28,14 @@ def requested_device(budget: Budget | None, settings: Settings) -> str:
     if budget is not None and budget.gpu_mb is not None:
         return "gpu"
     return settings.device or ""
+
+
+def placement(budget: Budget | None, settings: Settings) -> Placement:
+    """Where the budget asks the model to be measured: a TF.js runtime, or Python on a device."""
+    if budget is not None and budget.runtime not in (None, PYTHON):
+        cache_policy = (budget.cache_policy or "cache") if budget.runtime == "browser" else ""
+        return Placement(runtime=budget.runtime, backend=budget.backend or DEFAULT_BACKEND, cache_policy=cache_policy)
+    return Placement(device=requested_device(budget, settings))
 
 
 class LoadModel:
@@ -66,19 +71,12 @@ class LoadModel:
             request = make_request(
                 source, format=format, name=name, warmup=warmup, files=files, options=options,
                 base_dir=Path(str(self._item.path)).parent, root=self._item.config.rootpath,
+                placement=placement(budget, self._settings),
             )
         except ModelFileError as error:
             # Reported like any broken model: in the test, the report and the JSON.
             self._hand_out(self._store.failed(f"unresolved:{error.path}", str(source), error))
             raise
-        if budget is not None and budget.runtime not in (None, PYTHON):
-            request.runtime = budget.runtime
-            request.backend = budget.backend or DEFAULT_BACKEND
-            request.cache_policy = (budget.cache_policy or "cache") if budget.runtime == "browser" else ""
-            request.device_label = label(request)
-        else:
-            request.device = requested_device(budget, self._settings)
-            request.device_label = device_label(request.device)
         rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
         entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget),
                                 cold=self._cold(budget))

@@ -10,18 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_loadbudget.fresh.memory_child import measure_memory_in_child
-from pytest_loadbudget.fresh.protocol import NotReplayable
 from pytest_loadbudget.baseline.fingerprint import artifact_digest
 from pytest_loadbudget.errors import LoadBudgetError, ModelFileError
-from pytest_loadbudget.measure.devices import placed, prepare_framework
-from pytest_loadbudget.session.tfjs_sessions import PYTHON, RuntimeSessions, label
-from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.fresh.cold import measure_cold
+from pytest_loadbudget.fresh.memory_child import measure_memory_in_child
+from pytest_loadbudget.fresh.protocol import NotReplayable
+from pytest_loadbudget.measure.devices import placed, prepare_framework
 from pytest_loadbudget.measure.loads import time_loads
 from pytest_loadbudget.measure.memory import measure_memory
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.session.request import LoadRequest
+from pytest_loadbudget.results.samples import Samples
+from pytest_loadbudget.session.request import PYTHON, LoadRequest
+from pytest_loadbudget.session.tfjs_sessions import RuntimeSessions
 from pytest_loadbudget.settings import Settings
 
 
@@ -32,11 +32,8 @@ class Entry:
     model: Any = None
     #: The first attempt's error, raised again on every later use (not loaded twice).
     error: Exception | None = None
-    #: How many times the real loader ran in the test process (timing rounds).
-    loads: int = 0
     memory_cycles: int = field(default=0)
     cold_key: tuple[int, bool] | None = None
-    cold_note: str = ""
 
 
 class ModelCache:
@@ -70,17 +67,18 @@ class ModelCache:
     def _measure_cold(self, entry: Entry, runs: int, evict: bool) -> None:
         request = entry.request
         if not request.format.loadable or request.runtime != PYTHON:
+            entry.record.cold_note = "cold starts are measured for models that load in Python"
             return
         try:
             profile = measure_cold(request, runs, evict=evict, timeout=self.settings.timeout)
         except NotReplayable as why:
             entry.record.cold = None
-            entry.cold_note = f"the loader cannot be replayed in a fresh process ({why})"
+            entry.record.cold_note = f"the loader cannot be replayed in a fresh process ({why})"
         except LoadBudgetError as error:
             entry.error = error
             entry.record.error = str(error)
         else:
-            entry.record.cold = profile.to_dict()
+            entry.record.cold, entry.record.cold_note = profile, ""
         entry.cold_key = (runs, evict)
 
     def failed(self, key: str, name: str, error: LoadBudgetError) -> Entry:
@@ -98,7 +96,7 @@ class ModelCache:
             name=request.name,
             format=request.format_name,
             device=request.device_label,
-            runtime=label(request),
+            runtime=request.placement.label,
             path=str(request.path) if request.path is not None else None,
         )
         entry = Entry(request=request, record=record)
@@ -120,10 +118,8 @@ class ModelCache:
                 prepare_framework(request.format_name, request.device)
                 with placed(request.format_name, request.device):
                     entry.model = request.load()
-                entry.loads = 1
             else:
                 entry.model, timings = time_loads(request, rounds)
-                entry.loads = timings.load_ms.count + 1
                 record.first_load_ms = timings.first_load_ms
                 record.load_ms, record.warm_ms = timings.load_ms, timings.warm_ms
                 if not request.format.loadable:
@@ -139,7 +135,6 @@ class ModelCache:
     def _measure_in_runtime(self, entry: Entry, rounds: int | None) -> None:
         figures = self.runtimes.measure(entry.request, rounds)
         entry.model = figures
-        entry.loads = figures.rounds
         entry.record.load_ms = Samples(list(figures.load_ms))
         entry.record.warm_ms = Samples(list(figures.warm_ms))
         entry.record.runtime_figures = figures.to_dict()

@@ -6,21 +6,51 @@ that the memory measurement can replay it in a fresh process.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from pytest_loadbudget.measure.devices import loader_device_argument
 from pytest_loadbudget.errors import MarkerError
 from pytest_loadbudget.formats import FORMATS, ModelFormat, detect_format, format_named
+from pytest_loadbudget.measure.devices import device_label, loader_device_argument
 
 AUTO = "auto"
+#: The runtime of a model loaded in the test process, as opposed to a TF.js runtime ("node", "browser").
+PYTHON = "python"
 
 
-@dataclass
+@dataclass(frozen=True)
+class Placement:
+    """Where a model is measured: Python on a device, or a TF.js runtime with its backend.
+
+    ``device``: "cpu" or "gpu" when asked for, "" to leave placement to the
+    framework (Python only). ``cache_policy``: the Cache-Control of the model
+    files in the browser, "" elsewhere.
+    """
+
+    runtime: str = PYTHON
+    backend: str = ""
+    cache_policy: str = ""
+    device: str = ""
+
+    @property
+    def label(self) -> str:
+        """"python", or the TF.js runtime with its backend: "node wasm", "browser webgl no-store"."""
+        if self.runtime == PYTHON:
+            return PYTHON
+        text = f"{self.runtime} {self.backend}"
+        return f"{text} {self.cache_policy}" if self.runtime == "browser" else text
+
+
+# eq=False: a request's warm-up may be an array, whose == is elementwise; the key is its identity.
+@dataclass(frozen=True, eq=False)
 class LoadRequest:
+    """What to load, built complete by ``make_request``: it never changes afterwards."""
+
     format_name: str
     path: Path | None = None
     loader: Callable[..., Any] | None = None
@@ -29,40 +59,49 @@ class LoadRequest:
     #: "auto", None (no warm-up), an input batch, or a function of the model.
     warmup: Any = AUTO
     extra_files: list[Path] = field(default_factory=list)
-
-    @property
-    def format(self) -> ModelFormat:
-        return FORMATS[self.format_name]
-
     #: Paths in the key are relative to this directory (the rootdir), so that a
     #: baseline saved in one checkout matches the same model in another.
     root: Path | None = None
     #: "cpu" or "gpu" when asked for, "" to leave placement to the framework.
     device: str = ""
     #: Where the figures come from: "cpu", "gpu: <name> (driver <version>)" or
-    #: "default" (the framework's choice on a machine with a GPU). Part of the
-    #: key: figures of different devices are never compared.
+    #: "default" (the framework's choice on a machine with a GPU); in a TF.js
+    #: runtime its label ("node wasm"). Part of the key: figures of different
+    #: devices are never compared.
     device_label: str = "cpu"
-    #: "python", or the TF.js runtime ("node", "browser") with its backend and,
+    #: PYTHON, or the TF.js runtime ("node", "browser") with its backend and,
     #: in the browser, the Cache-Control of the model files.
-    runtime: str = "python"
+    runtime: str = PYTHON
     backend: str = ""
     cache_policy: str = ""
+    #: Identity of the model in the session (one load per key) and in baselines; computed once.
+    key: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", self._identity())
 
     @property
-    def key(self) -> str:
-        """Identity of the model in the session (one load per key) and in baselines."""
+    def format(self) -> ModelFormat:
+        return FORMATS[self.format_name]
+
+    @property
+    def placement(self) -> Placement:
+        return Placement(self.runtime, self.backend, self.cache_policy, self.device)
+
+    def _identity(self) -> str:
         if self.loader is not None:
             module = getattr(self.loader, "__module__", "?")
             qualname = getattr(self.loader, "__qualname__", repr(self.loader))
             origin = f"{module}.{qualname}"
-        else:
-            resolved = Path(os.path.realpath(str(self.path)))
+        elif self.path is not None:
+            resolved = Path(os.path.realpath(self.path))
             root = Path(os.path.realpath(self.root)) if self.root is not None else None
             origin = str(resolved.relative_to(root)) if root is not None and resolved.is_relative_to(root) else str(resolved)
+        else:
+            origin = ""  # the stand-in of a model that could not be resolved
         options = ",".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
         options += f";warmup={_warmup_identity(self.warmup)}"
-        where = self.device_label if self.runtime == "python" else f"{self.runtime}:{self.backend}:{self.cache_policy}"
+        where = self.device_label if self.runtime == PYTHON else f"{self.runtime}:{self.backend}:{self.cache_policy}"
         return f"{self.format_name}:{origin}:{self.name}:{options}@{where}"
 
     def load(self) -> Any:
@@ -130,17 +169,24 @@ def make_request(
     options: dict[str, Any],
     base_dir: Path,
     root: Path | None = None,
+    placement: Placement = Placement(),
 ) -> LoadRequest:
-    """Resolve what ``load_model`` was given; raises MarkerError or ModelFileError."""
+    """Resolve what ``load_model`` was given; raises MarkerError or ModelFileError.
+
+    ``placement``: where it is measured. On Python its device is probed here
+    (a GPU's name and driver become part of the key).
+    """
     extra_files = [_resolve(base_dir, f) for f in files or []]
+    where = device_label(placement.device) if placement.runtime == PYTHON else placement.label
+    common: dict[str, Any] = {
+        "options": options, "warmup": warmup, "extra_files": extra_files, "root": root, "device_label": where,
+        **dataclasses.asdict(placement),
+    }
     if callable(source) and not isinstance(source, (str, os.PathLike)):
         if format not in (None, "callable"):
             raise MarkerError(f"load_model got a function with format={format!r}; a function is its own loader")
         loader_name = name or getattr(source, "__name__", None) or type(source).__name__
-        return LoadRequest(
-            format_name="callable", loader=source, name=loader_name, options=options,
-            warmup=warmup, extra_files=extra_files, root=root,
-        )
+        return LoadRequest(format_name="callable", loader=source, name=loader_name, **common)
     if not isinstance(source, (str, os.PathLike)):
         raise MarkerError(f"load_model takes a path or a loader function, not {type(source).__name__}")
     path = _resolve(base_dir, source)
@@ -151,10 +197,7 @@ def make_request(
             fmt = format_named(format)
         except ValueError as error:
             raise MarkerError(str(error)) from None
-    return LoadRequest(
-        format_name=fmt.name, path=path, name=name or display_name(path), options=options,
-        warmup=warmup, extra_files=extra_files, root=root,
-    )
+    return LoadRequest(format_name=fmt.name, path=path, name=name or display_name(path), **common)
 
 
 def _resolve(base_dir: Path, value: str | os.PathLike[str]) -> Path:

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadbudget.errors import MarkerError
-from pytest_loadbudget.session.request import LoadRequest
+from pytest_loadbudget.session.request import PYTHON, LoadRequest
 from pytest_loadbudget.settings import Settings
 
-PYTHON = "python"
 TFJS_FORMATS = ("tfjs-graph", "tfjs-layers")
 #: Rounds when neither the marker nor the options say: the browser pays a page per round.
 DEFAULT_ROUNDS = {"node": 5, "browser": 3}
@@ -39,13 +38,6 @@ def validate(runtime: str | None, backend: str | None, cache_policy: str | None)
             raise MarkerError(f"cache_policy={cache_policy!r} applies to runtime='browser' only")
         if cache_policy not in CACHE_POLICIES:
             raise MarkerError(f"cache_policy={cache_policy!r} must be one of {', '.join(map(repr, CACHE_POLICIES))}")
-
-
-def label(request: LoadRequest) -> str:
-    if request.runtime == PYTHON:
-        return PYTHON
-    text = f"{request.runtime} {request.backend}"
-    return f"{text} {request.cache_policy}" if request.runtime == "browser" else text
 
 
 class RuntimeSessions:
@@ -75,10 +67,6 @@ class RuntimeSessions:
             self._browser = browser
         return self._browser.run(model_json, backend=request.backend, cache_policy=request.cache_policy,
                                  rounds=wanted_rounds, timeout=timeout)
-
-    @property
-    def browser_startup_ms(self) -> float | None:
-        return self._browser.startup_ms if self._browser is not None else None
 
     def close(self) -> None:
         if self._browser is not None:

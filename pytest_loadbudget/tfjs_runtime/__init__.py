@@ -2,7 +2,7 @@
 
 Nothing here imports TensorFlow, Playwright or starts a process at import.
 
-Set-up (once per machine; the ``loadbudget-setup-js`` console script)::
+Set-up (once per machine; the ``loadbudget setup-js`` command)::
 
     from pytest_loadbudget.tfjs_runtime import setup_js
     setup_js()          # npm ci of the shipped lockfile into ~/.cache/pytest-loadbudget/js-<digest>

@@ -1,4 +1,4 @@
-"""``python -m pytest_loadbudget.tfjs_runtime``: the same as ``loadbudget-setup-js``."""
+"""``python -m pytest_loadbudget.tfjs_runtime``: the same as ``loadbudget setup-js``."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pytest_loadbudget.formats.tfjs_manifest import TFJSManifest, read_manifest
 
@@ -24,3 +25,17 @@ def shard_names(manifest: TFJSManifest) -> list[str]:
     """Shard file names relative to model.json, in the order TF.js fetches them."""
     base = manifest.model_json.parent
     return [Path(os.path.relpath(path, base)).as_posix() for group in manifest.groups for path in group.paths]
+
+
+def harness_options(
+    manifest: TFJSManifest, backend: str, rounds: int, predict_rounds: int, warmup: bool, leak: bool,
+) -> dict[str, Any]:
+    """What ``measure()`` of ``js/core.js`` is asked to do, in Node.js and in the page alike."""
+    return {
+        "format": manifest.format,
+        "backend": backend,
+        "rounds": rounds,
+        "predictRounds": predict_rounds,
+        "warmup": warmup,
+        "leak": leak,
+    }

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadbudget.formats.tfjs_manifest import TFJSManifest
-from pytest_loadbudget.tfjs_runtime.artifact import shard_names, validated
+from pytest_loadbudget.tfjs_runtime.artifact import harness_options, shard_names, validated
 from pytest_loadbudget.tfjs_runtime.errors import RuntimeFailure, RuntimeTimeout, RuntimeUnavailable
 from pytest_loadbudget.tfjs_runtime.figures import RuntimeFigures
 from pytest_loadbudget.tfjs_runtime.jsenv import JS_DIR, installed_js
@@ -178,12 +178,7 @@ class BrowserSession:
         model_id = server.add_model(manifest.model_json.parent)
         options = {
             "modelUrl": server.model_url(model_id, cache_policy, manifest.model_json.name),
-            "format": manifest.format,
-            "backend": backend,
-            "rounds": rounds,
-            "predictRounds": predict_rounds,
-            "warmup": warmup,
-            "leak": leak,
+            **harness_options(manifest, backend, rounds, predict_rounds, warmup, leak),
         }
         what = f"{manifest.model_json} in Chromium ({backend}, {cache_policy})"
         deadline = time.perf_counter() + timeout

@@ -10,7 +10,8 @@ else ``~/.cache/pytest-loadbudget``.
 
 ``installed_js()`` finds that install without touching the network; every
 runtime calls it and raises :class:`RuntimeUnavailable` with the command to
-run when it is missing. ``main()`` is the ``loadbudget-setup-js`` console script.
+run when it is missing. ``main()`` is ``python -m pytest_loadbudget.tfjs_runtime``, the same as
+``loadbudget setup-js``.
 """
 
 from __future__ import annotations
@@ -204,8 +205,8 @@ SETUP_DESCRIPTION = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console script ``loadbudget-setup-js``: install the TF.js packages the runtimes need."""
-    parser = argparse.ArgumentParser(prog="loadbudget-setup-js", description=SETUP_DESCRIPTION)
+    """``python -m pytest_loadbudget.tfjs_runtime``: install the TF.js packages the runtimes need."""
+    parser = argparse.ArgumentParser(prog="python -m pytest_loadbudget.tfjs_runtime", description=SETUP_DESCRIPTION)
     add_setup_arguments(parser)
     return run_setup(parser.parse_args(argv))
 

@@ -16,7 +16,7 @@ import subprocess
 import time
 from typing import Any
 
-from pytest_loadbudget.tfjs_runtime.artifact import validated
+from pytest_loadbudget.tfjs_runtime.artifact import harness_options, validated
 from pytest_loadbudget.tfjs_runtime.errors import RuntimeFailure, RuntimeTimeout
 from pytest_loadbudget.tfjs_runtime.figures import RuntimeFigures
 from pytest_loadbudget.tfjs_runtime.jsenv import JS_DIR, find_node, installed_js
@@ -59,12 +59,7 @@ def run_node(
     options = {
         "modules": str(install.root),
         "model": str(manifest.model_json),
-        "format": manifest.format,
-        "backend": backend,
-        "rounds": rounds,
-        "predictRounds": predict_rounds,
-        "warmup": warmup,
-        "leak": leak,
+        **harness_options(manifest, backend, rounds, predict_rounds, warmup, leak),
     }
     what = f"{manifest.model_json} in Node.js ({backend})"
     start = time.perf_counter()
@@ -113,8 +108,13 @@ def run_node(
 
 
 def _kill(process: subprocess.Popen[str]) -> None:
+    killpg = getattr(os, "killpg", None)
+    if killpg is None:  # native Windows: no process groups; node's own process is what there is to end
+        process.kill()
+        return
     try:
-        os.killpg(process.pid, signal.SIGKILL)
+        # The whole group (start_new_session): node's helpers die with it.
+        killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 
