@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
 import fnmatch
+import io
 import json
 import os
 import shutil
@@ -11,6 +14,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +35,8 @@ class Broken:
     crashes: bool = False
     #: The TF.js runtime the broken tests measure in (``load_budget(runtime=...)``); None: Python.
     runtime: str | None = None
+    #: Make every open() of ``path`` fail with EACCES, as chmod 000 does for any user but root.
+    refuse_open: bool = False
 
 
 #: A path with spaces and characters outside ASCII, in the directory and the file name.
@@ -281,11 +287,10 @@ def unicode_path_truncated(models: dict[str, Path], where: Path) -> Broken:
 
 @case
 def unreadable_file(models: dict[str, Path], where: Path) -> Broken:
-    if os.geteuid() == 0:
-        pytest.skip("chmod 000 does not stop root from reading; kernel_refuses_to_open covers the failing open()")
     path = copy_model(models["keras"], where)
     path.chmod(0)
-    return Broken(path, error("ModelFileError", path, "cannot be read: Permission denied"))
+    # chmod 000 does not stop root from reading: as root, the test refuses the opens itself.
+    return Broken(path, error("ModelFileError", path, "cannot be read: Permission denied"), refuse_open=os.geteuid() == 0)
 
 
 @case
@@ -338,9 +343,33 @@ def node_truncated_shard(models: dict[str, Path], where: Path) -> Broken:
     ), runtime="node")
 
 
+def refuse_opening(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Every open of ``path`` through Python fails as a file this user may not read does."""
+    refused = os.path.realpath(path)
+
+    def check(file: object) -> None:
+        if isinstance(file, (str, bytes, os.PathLike)) and os.path.realpath(os.fsdecode(file)) == refused:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(file))
+
+    def guarded_open(file: Any, *args: Any, real: Callable[..., Any] = io.open, **kwargs: Any) -> Any:
+        # builtins.open, io.open and Path.open
+        check(file)
+        return real(file, *args, **kwargs)
+
+    def guarded_os_open(file: Any, *args: Any, real: Callable[..., int] = os.open, **kwargs: Any) -> int:
+        check(file)
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(io, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
+
+
 @pytest.mark.parametrize("name", list(CASES))
-def test_broken_model_fails_its_tests_only(name: str, model_paths, run_loadbudget, tmp_path) -> None:
+def test_broken_model_fails_its_tests_only(name: str, model_paths, run_loadbudget, tmp_path, monkeypatch) -> None:
     broken = CASES[name](model_paths, tmp_path)
+    if broken.refuse_open:
+        refuse_opening(monkeypatch, broken.path)
     if broken.crashes:
         # Validation must refuse it before the in-process run below, which a
         # load of this file would take down with the whole test session.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import multiprocessing
+import statistics
 import textwrap
 from pathlib import Path
 
@@ -95,9 +97,17 @@ def test_slower_load_fails_with_the_regression_line(project, monkeypatch):
 
 def test_marker_threshold_overrides_the_command_line(project, monkeypatch):
     run(project, "--loadbudget-save").assert_outcomes(passed=2)
+    monkeypatch.setenv("LOAD_DELAY", "0.06")  # 3x slower: +200%
+    # A lenient marker beats a strict command line ...
     project.write(compare_fail="ms:500%")
-    monkeypatch.setenv("LOAD_DELAY", "0.06")
-    run(project, "--loadbudget-compare").assert_outcomes(passed=2)
+    result = run(project, "--loadbudget-compare", "--loadbudget-compare-fail=ms:10%", "--loadbudget-report")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["  ok         slow load * ms vs baseline * ms (+*%, p=*, n=6/6)"])
+    # ... and a strict marker beats a lenient one: whichever is set, the marker decides.
+    project.write(compare_fail="ms:10%")
+    result = run(project, "--loadbudget-compare", "--loadbudget-compare-fail=ms:1000%")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*BUDGET test_suite.py::test_slow - loadbudget: slow load*"])
 
 
 def test_larger_artifact_is_a_size_regression_and_says_the_artifact_changed(project):
@@ -164,6 +174,62 @@ def test_baseline_from_another_machine_does_not_fail_unless_asked(project, monke
     )
 
 
+NOISE_SUITE = textwrap.dedent(
+    """
+    import time
+
+    # The first load (kept apart), then five rounds: three of 50 ms, two of 500 ms.
+    DELAYS = iter([0.0, 0.05, 0.05, 0.05, 0.5, 0.5])
+
+    def slow():
+        time.sleep(next(DELAYS, 0.0))
+        return dict()
+
+    def test_slow(load_model):
+        load_model(slow, warmup=None)
+    """
+)
+
+
+def _set_samples(path: Path, name: str, samples: list[float]) -> None:
+    """Rewrite one model's load samples in a saved run."""
+    document = json.loads(path.read_text())
+    (model,) = [model for model in document["models"] if model["name"] == name]
+    model["load_ms"] = {"samples": samples}
+    path.write_text(json.dumps(document))
+
+
+def test_grown_median_that_is_not_significant_passes(pytester):
+    """Median 3 ms -> 50 ms and every new round above the old median, but two
+    old rounds are slower than most new ones: U = 19 of 25, p = 28/252 = 0.111.
+
+    Sleeps only lengthen a round, so the ranks (and p) hold on a busy machine.
+    """
+    pytester.makepyfile(test_suite=NOISE_SUITE)
+    pytester.runpytest("--loadbudget-rounds=5", "--loadbudget-save=base").assert_outcomes(passed=1)
+    (saved,) = saved_runs(pytester)
+    _set_samples(saved, "slow", [1.0, 2.0, 3.0, 400.0, 401.0])
+    result = pytester.runpytest("--loadbudget-rounds=5", "--loadbudget-compare", "--loadbudget-report")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "  ok         slow load * ms vs baseline 3.00 ms (+*%, p=0.111, n=5/5)"
+        "  [[]not significant (p=0.111 >= 0.05): noise[]]"
+    ])
+
+
+def test_compare_with_a_saved_run_by_number(project):
+    run(project, "--loadbudget-save=first").assert_outcomes(passed=2)
+    run(project, "--loadbudget-save=second").assert_outcomes(passed=2)
+    first, second = saved_runs(project)
+    # The latest run, were it picked, says every load now takes 1000 times longer.
+    _set_samples(second, "slow", [0.02] * 6)
+    result = run(project, "--loadbudget-compare=1", "--loadbudget-report")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([f"compared with {first} (first, *, this machine)", "  ok         slow load *"])
+    # The latest is the default: the same run against it fails.
+    run(project, "--loadbudget-compare").assert_outcomes(passed=1, failed=1)
+
+
 def test_compare_without_any_saved_run_says_how_to_save_one(project):
     result = run(project, "--loadbudget-compare")
     result.assert_outcomes(passed=2)
@@ -172,10 +238,19 @@ def test_compare_without_any_saved_run_says_how_to_save_one(project):
 
 def test_xdist_controller_saves_one_merged_run(project):
     pytest.importorskip("xdist")
-    result = project.runpytest_subprocess("-n", "2", "--loadbudget-rounds=2", "--loadbudget-save=merged")
-    result.assert_outcomes(passed=2)
+    # --dist=each: both workers run both tests, so each worker measures each
+    # model and the controller receives every model twice.
+    result = project.runpytest_subprocess("-n", "2", "--dist=each", "--loadbudget-rounds=2", "--loadbudget-save=merged")
+    result.assert_outcomes(passed=4)
     (saved,) = saved_runs(project)
-    assert {model["name"] for model in json.loads(saved.read_text())["models"]} == {"slow", "tokenizer"}
+    models = json.loads(saved.read_text())["models"]
+    assert sorted(model["name"] for model in models) == ["slow", "tokenizer"], "one record per model"
+    for model in models:
+        # Both workers' uses are kept on the one record; its figures are one
+        # worker's rounds, not the two sets side by side.
+        assert [use["nodeid"] for use in model["tests"]] == [f"test_suite.py::test_{model['name']}"] * 2
+        assert len(model["load_ms"]["samples"]) == 2
+        assert model["load_ms"]["rounds"] == 2
 
 
 def test_markdown_and_benchmark_json_exports(project):
@@ -191,6 +266,59 @@ def test_markdown_and_benchmark_json_exports(project):
     assert 0.015 < load["stats"]["median"] < 1.0  # seconds, as pytest-benchmark stores them
     assert len(load["stats"]["data"]) == 6
     assert {"machine_info", "commit_info", "datetime", "version"} <= set(bench)
+
+
+def test_markdown_lists_the_budget_misses(pytester):
+    pytester.makepyfile(test_suite=textwrap.dedent(
+        """
+        import pytest
+
+        def tokenizer():
+            return dict()
+
+        @pytest.mark.load_budget(mb=0.05)
+        def test_too_large(load_model):
+            load_model(tokenizer, files=["vocab.bin"])
+
+        @pytest.mark.load_budget(mb=1)
+        def test_within(load_model):
+            load_model(tokenizer, files=["vocab.bin"])
+        """
+    ))
+    (pytester.path / "vocab.bin").write_bytes(b"v" * 100_000)
+    pytester.runpytest("--loadbudget-rounds=1", "--loadbudget-markdown=summary.md").assert_outcomes(passed=1, failed=1)
+    lines = (pytester.path / "summary.md").read_text().splitlines()
+    start = lines.index("### Budget misses")
+    assert lines[start + 1:] == [
+        "",
+        "- `test_suite.py::test_too_large`: tokenizer size 0.0954 MiB > budget 0.05 MiB (1 file)",
+    ]
+
+
+def test_json_keeps_the_first_load_apart(pytester):
+    pytester.makepyfile(test_suite=textwrap.dedent(
+        """
+        import time
+
+        CALLS = []
+
+        def model():
+            # Only the first load in the process pays a one-time cost.
+            time.sleep(0.5 if not CALLS else 0.0)
+            CALLS.append(1)
+            return dict()
+
+        def test_model(load_model):
+            load_model(model)
+            assert len(CALLS) == 4, "one first load, then three rounds"
+        """
+    ))
+    report = pytester.path / "figures.json"
+    pytester.runpytest("--loadbudget-rounds=3", f"--loadbudget-json={report}").assert_outcomes(passed=1)
+    (model,) = json.loads(report.read_text())["models"]
+    assert model["first_load_ms"] >= 500
+    assert len(model["load_ms"]["samples"]) == 3
+    assert model["load_ms"]["median"] < model["first_load_ms"], "the first load is not among the rounds"
 
 
 def test_pytest_benchmark_reads_the_export(project):
@@ -215,15 +343,87 @@ def test_pytest_benchmark_reads_the_export(project):
     assert any(b["name"] == "slow [callable] load" for b in data["benchmarks"])
 
 
+SUGGEST_SUITE = textwrap.dedent(
+    """
+    import time
+    import pytest
+
+    def warm(model):
+        time.sleep(0.005)
+
+    # Each holds memory it wrote, as a model holds its weights: a peak of 0
+    # is suggested as the 1 MiB floor (see test_suggested_markers_are_valid_for_a_zero_peak).
+    def slow():
+        time.sleep(0.02)
+        return {"weights": b"w" * (4 * 2**20)}
+
+    def tokenizer():
+        return {"vocab": b"v" * (2 * 2**20)}
+
+    MARKER_SLOW
+    def test_slow(load_model):
+        load_model(slow, warmup=warm)
+
+    MARKER_TOKENIZER
+    def test_tokenizer(load_model):
+        load_model(tokenizer, files=["vocab.bin"])
+    """
+)
+
+#: The headroom the README promises over this run's figures.
+HEADROOM = {"ms": 1.5, "warm_ms": 1.5, "mb": 1.1, "peak_mb": 1.25, "leak_mb": 2.0}
+
+
+def _marker_keywords(line: str) -> dict[str, float]:
+    """The keywords of a printed ``@pytest.mark.load_budget(...)`` line."""
+    call = ast.parse(line.strip().removeprefix("@"), mode="eval").body
+    assert isinstance(call, ast.Call) and ast.unparse(call.func) == "pytest.mark.load_budget"
+    return {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords if keyword.arg}
+
+
+def _measured(model: dict) -> dict[str, float]:
+    """The figures suggestions start from, read from the JSON report (MiB, ms)."""
+    figures = {"ms": statistics.median(model["load_ms"]["samples"])}
+    if model["size_bytes"] is not None:
+        figures["mb"] = model["size_bytes"] / 2**20
+    if model["warm_ms"]["samples"]:
+        figures["warm_ms"] = statistics.median(model["warm_ms"]["samples"])
+    memory = model["memory"]
+    figures["peak_mb"] = memory["peak_bytes"] / 2**20
+    # A leak budget under 1 MiB would fail on a page of noise: the floor is 0.5 MiB, doubled.
+    figures["leak_mb"] = max(memory["leak_bytes"] / 2**20, 0.5)
+    return figures
+
+
 def test_suggest_prints_markers_with_headroom(project):
-    result = run(project, "--loadbudget-suggest")
+    project.makepyfile(test_suite=SUGGEST_SUITE.replace("MARKER_SLOW", "").replace("MARKER_TOKENIZER", ""))
+    result = run(project, "--loadbudget-suggest", "--loadbudget-memory=all", "--loadbudget-json=figures.json")
+    result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines([
         "*= loadbudget suggested budgets =*",
+        "this run's figures plus headroom (times x1.5, size x1.1, peak x1.25, leak x2):",
         "test_suite.py::test_slow",
-        "    @pytest.mark.load_budget(ms=*)",
+        "    @pytest.mark.load_budget(ms=*, warm_ms=*, peak_mb=*, leak_mb=*)",
         "test_suite.py::test_tokenizer",
-        "    @pytest.mark.load_budget(ms=*, mb=0.11)",
+        "    @pytest.mark.load_budget(ms=*, mb=0.11, peak_mb=*, leak_mb=*)",
     ])
+    lines = result.outlines
+    markers = {name: lines[lines.index(f"test_suite.py::test_{name}") + 1] for name in ("slow", "tokenizer")}
+    models = {model["name"]: model for model in json.loads((project.path / "figures.json").read_text())["models"]}
+    for name, marker in markers.items():
+        suggested = _marker_keywords(marker)
+        measured = _measured(models[name])
+        assert set(suggested) == set(measured), marker
+        for figure, value in measured.items():
+            wanted = value * HEADROOM[figure]
+            # Rounded up to two significant digits: never below, less than 10% above.
+            assert wanted * (1 - 1e-9) <= suggested[figure] <= wanted * 1.1, (name, figure, value, marker)
+
+    # Pasted back, each line is a valid marker (a zero budget, for one, is not).
+    # --loadbudget-disable: the markers are validated, nothing is timed.
+    project.makepyfile(test_suite=SUGGEST_SUITE.replace("MARKER_SLOW", markers["slow"].strip())
+                       .replace("MARKER_TOKENIZER", markers["tokenizer"].strip()))
+    project.runpytest("--loadbudget-disable", "-p", "no:randomly").assert_outcomes(passed=2)
 
 
 def _record(name: str, samples: list[float], size: int = 1000) -> ModelRecord:
@@ -287,6 +487,37 @@ def test_cli_compare_prints_verdicts_and_exits_1_on_regression(tmp_path, capsys)
     assert "  REGRESSION model load 152 ms vs baseline 102 ms (+49%, p=0.00108, n=6/6, same artifact)" in output
     assert "1 regression(s)" in output
     assert cli_main(["compare", str(old), str(slower), "--compare-fail", "ms:60%"]) == 0
+
+
+def test_cli_compare_any_machine_fails_across_machines(tmp_path, capsys):
+    store = BaselineStore(tmp_path)
+    here = {"system": "T", "machine": "x", "cpus": 1, "python": "CPython 3.11"}
+    old = store.save("old", here, [_record("model", [100, 101, 102, 103, 104, 105])])
+    slower = store.save("slower", {**here, "cpus": 64}, [_record("model", [150, 151, 152, 153, 154, 155])])
+    assert old.parent != slower.parent, "two machine ids"
+    assert cli_main(["compare", str(old), str(slower)]) == 0
+    output = capsys.readouterr().out.splitlines()
+    assert f"the runs come from different machines ({old.parent.name} vs {slower.parent.name})" in output
+    assert ("  ok         model load 152 ms vs baseline 102 ms (+49%, p=0.00108, n=6/6, same artifact)"
+            "  [baseline from another machine: not failing (--loadbudget-compare-any-machine to fail)]") in output
+    assert "0 regression(s)" in output
+    assert cli_main(["compare", str(old), str(slower), "--any-machine"]) == 1
+    output = capsys.readouterr().out.splitlines()
+    assert "  REGRESSION model load 152 ms vs baseline 102 ms (+49%, p=0.00108, n=6/6, same artifact)" in output
+    assert "1 regression(s)" in output
+
+
+def test_cli_grown_median_that_is_not_significant_is_noise(tmp_path, capsys):
+    """The median grew by 67% and the fastest new round is above the old
+    median, but two old rounds beat most new ones: U = 19 of 25, p = 0.111."""
+    store = BaselineStore(tmp_path)
+    machine = {"system": "T", "machine": "x", "cpus": 1, "python": "CPython 3.11"}
+    old = store.save("old", machine, [_record("model", [10, 11, 12, 100, 101])])
+    new = store.save("new", machine, [_record("model", [13, 14, 20, 102, 103])])
+    assert cli_main(["compare", str(old), str(new)]) == 0
+    output = capsys.readouterr().out.splitlines()
+    assert ("  ok         model load 20.0 ms vs baseline 12.0 ms (+67%, p=0.111, n=5/5, same artifact)"
+            "  [not significant (p=0.111 >= 0.05): noise]") in output
 
 
 def test_cli_reports_an_unreadable_run(tmp_path, capsys):
@@ -382,3 +613,16 @@ def test_a_slower_run_whose_fastest_round_matches_the_baseline_is_noise():
     (real,) = [c for c in compare(old, slower, thresholds) if c.figure == "ms"]
     assert not noise.regression and "fastest new round" in noise.note
     assert real.regression
+
+
+def test_suggested_markers_are_valid_for_a_zero_peak():
+    from pytest_loadbudget.budget.marker import load_budget
+    from pytest_loadbudget.results.record import TestUse
+    from pytest_loadbudget.report.suggest import suggestions
+
+    record = _with_leak([100 * 2**20] * 5)
+    record.memory.peak_bytes = 0  # a loader that allocates nothing new: a small config
+    record.tests.append(TestUse(nodeid="test_m.py::test_m", budget={}))
+    ((_, marker),) = suggestions([record])
+    assert _marker_keywords(marker)["peak_mb"] >= 1  # the 1 MiB floor: a budget of 0 is no valid marker
+    load_budget(**_marker_keywords(marker))

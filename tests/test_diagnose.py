@@ -191,7 +191,7 @@ def _tfjs_bytes(model_json: Path) -> int:
     return model_json.stat().st_size + sum(path.stat().st_size for path in shards)
 
 
-def test_float32_tfjs_gets_a_quantization_estimate_within_ten_percent(
+def test_float32_tfjs_gets_a_quantization_estimate_within_a_tenth_of_a_percent(
     exported: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     estimate = estimate_quantization(exported["tfjs-graph"])
@@ -199,7 +199,9 @@ def test_float32_tfjs_gets_a_quantization_estimate_within_ten_percent(
     assert estimate.float32_bytes > 1 * MIB
     for dtype in ("uint8", "float16"):
         real = _tfjs_bytes(exported[f"tfjs-graph-{dtype}"])
-        assert estimate.estimated_bytes[dtype] == pytest.approx(real, rel=0.10), dtype
+        # The README promises 0.1% of a real conversion: a rule of thumb (a quarter, a half)
+        # that forgets model.json's quantization entries is off by more than that.
+        assert estimate.estimated_bytes[dtype] == pytest.approx(real, rel=0.001), dtype
 
     code = profile_cli.main([str(exported["tfjs-graph"])])
     out = capsys.readouterr().out

@@ -231,17 +231,30 @@ def test_tfjs_layers_model_from_keras3_fails_with_the_batch_shape_hint(model_pat
     assert "batch_shape" in record_named(document, "keras3_layers/model.json")["error"]
 
 
-def test_peak_memory_of_a_file_model_is_measured_in_a_fresh_process(model_paths, run_loadbudget) -> None:
+def test_peak_memory_of_a_file_model_is_measured_in_a_fresh_process(model_paths, run_loadbudget, tmp_path) -> None:
     # The one memory figure here: the child replays a path request (a fresh
     # Python that imports TensorFlow, seconds); callables are tested elsewhere.
+    # A 32 MiB float32 weight matrix: a peak that is real has to hold those
+    # weights (the interpreter reads the file into memory), so the size on disk
+    # is a lower bound no constant or misread figure meets by chance.
+    # model_paths is not used, but it imports TensorFlow before pytester's
+    # snapshot of sys.modules: a TensorFlow imported during the test would be
+    # dropped at teardown, and a second import aborts the process.
+    import keras
+
+    from pytest_loadbudget.export import export_formats
+
+    wide = keras.Sequential([keras.Input((4096,)), keras.layers.Dense(2048)], name="wide")
+    path = export_formats(wide, tmp_path, formats=("tflite",))["tflite"]
+    assert size_on_disk(path) >= 32 * 2**20
     result, document = run_loadbudget(f"""
         import pytest
 
         @pytest.mark.load_budget(peak_mb=4096)
         def test_peak(load_model):
-            load_model({str(model_paths["tflite"])!r})
+            load_model({str(path)!r})
     """)
     result.assert_outcomes(passed=1)
-    memory = record_named(document, "tiny.tflite")["memory"]
+    memory = record_named(document, "wide.tflite")["memory"]
     assert memory["where"] == "fresh process"
-    assert memory["peak_bytes"] > 0
+    assert memory["peak_bytes"] >= size_on_disk(path)

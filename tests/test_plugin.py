@@ -8,9 +8,11 @@ memory measurement can replay it in a fresh process.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 
 import pytest
 
@@ -129,14 +131,38 @@ def test_warm_up_over_budget_fails(pytester, suite):
 
 
 def test_warm_up_function_is_timed(pytester, suite):
+    # One model (same loader, same warm-up): a tight budget misses, a loose one holds.
     suite(
         """
+        WARMED = []
+
+        def warm_up(model):
+            WARMED.append(model)
+            model(np.ones(2))
+            time.sleep(0.05)
+
         @pytest.mark.load_budget(warm_ms=10)
-        def test_it(load_model):
-            load_model(quick, warmup=lambda model: time.sleep(0.05))
+        def test_over(load_model):
+            load_model(quick, warmup=warm_up)
+
+        @pytest.mark.load_budget(warm_ms=60_000)
+        def test_under(load_model):
+            model = load_model(quick, warmup=warm_up)
+            assert model.calls == 1, "the model handed out is already warm"
+
+        def test_warm_up_ran_on_every_fresh_model():
+            # Before the rounds, then once per round, each time on the model just loaded.
+            assert len(WARMED) == 4 and len({id(model) for model in WARMED}) == 4
         """
     )
-    pytester.runpytest("--loadbudget-rounds=1").assert_outcomes(failed=1)
+    result = pytester.runpytest("--loadbudget-rounds=3", "--loadbudget-json=out.json")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*load_budget: quick warm-up * ms > budget 10 ms (median of 3, *..*)"])
+    (record,) = read_json(pytester)["models"]
+    samples = record["warm_ms"]["samples"]
+    assert len(samples) == 3
+    # The function's own sleep is inside the timed call (a lower bound, not a speed claim).
+    assert min(samples) >= 50
 
 
 def test_warm_up_budget_without_warm_up_input_says_what_to_pass(pytester, suite):
@@ -459,15 +485,28 @@ def test_disable_loads_once_and_checks_nothing(pytester, suite):
 def test_memory_all_measures_models_without_memory_budgets(pytester, suite):
     suite(
         """
+        def counted(mib=16):
+            # One line per load, naming the process: what ran where, counted from outside.
+            with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "loads.txt"), "a") as out:
+                out.write(f"{os.getpid()}\\n")
+            return big(mib)
+
         def test_a(load_model):
-            load_model(big, mib=16)
+            load_model(counted, mib=16)
         """
     )
     pytester.runpytest("--loadbudget-rounds=1", "--loadbudget-memory=all", "--loadbudget-cycles=3",
                        "--loadbudget-json=out.json").assert_outcomes(passed=1)
     memory = read_json(pytester)["models"][0]["memory"]
     assert memory["cycles"] == 3
+    assert memory["where"] == "fresh process"
     assert memory["peak_bytes"] >= 15 * 2**20
+    # The recorded count is not proof: one RSS reading per cycle that ran ...
+    assert len(memory["rss_after_cycles"]) == 3
+    # ... and one load per cycle in the fresh process (the test process: first load + 1 round).
+    loads = Counter((pytester.path / "loads.txt").read_text().split())
+    assert loads.pop(str(os.getpid())) == 2
+    assert list(loads.values()) == [3]
 
 
 def test_junit_xml_carries_the_budget_failure(pytester, suite):
@@ -622,15 +661,27 @@ def test_every_ini_key_is_read(pytester, suite, monkeypatch, ini_line, check):
         # cycles apply where memory is measured: together with memory=all
         pytester.makeini(f"[pytest]\n{ini_line}\nloadbudget_memory = all\n")
         pytester.runpytest("--loadbudget-json=out.json")
-        assert read_json(pytester)["models"][0]["memory"]["cycles"] == 3
+        memory = read_json(pytester)["models"][0]["memory"]
+        assert memory["cycles"] == 3
+        assert len(memory["rss_after_cycles"]) == 3, "the cycles that ran"
     elif check == "memory":
-        assert read_json(pytester)["models"][0]["memory"]["peak_bytes"] >= 0
+        # ms=5 alone asks for no memory figure: only memory=all measures it, with the default 5 cycles.
+        memory = read_json(pytester)["models"][0]["memory"]
+        assert memory is not None, "loadbudget_memory = all was not applied"
+        assert memory["where"] == "fresh process"
+        assert memory["peak_bytes"] is not None
+        assert len(memory["rss_after_cycles"]) == 5
     elif check == "timeout":
         pytester.makeini(f"[pytest]\n{ini_line}\nloadbudget_memory = all\n")
         result = pytester.runpytest("--loadbudget-json=out.json")
         result.stdout.fnmatch_lines(["*hangs_in_child: the memory measurement in a fresh process did not finish in 1 s*"])
     elif check == "disable":
+        # Whether the 5 ms budget holds says nothing (a 1 MiB load usually fits it):
+        # disabled, nothing is timed or checked, and the header says so.
         result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["loadbudget: disabled: models load once, nothing is measured; machine *"])
+        (record,) = read_json(pytester)["models"]
+        assert record["load_ms"]["samples"] == [] and record["warm_ms"]["samples"] == []
 
 
 @pytest.mark.parametrize(

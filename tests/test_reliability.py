@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
@@ -85,18 +84,54 @@ def test_unwritable_storage_is_reported_and_the_run_passes(pytester, monkeypatch
     assert not list((pytester.path / ".loadbudget").glob("**/*.tmp")), "the temporary file is removed"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
 def test_read_only_storage_directory(pytester):
     pytester.makepyfile(test_suite=SUITE)
     storage = pytester.path / ".loadbudget"
     storage.mkdir()
     storage.chmod(0o555)
+    refusal = "[[]Errno 13[]] Permission denied"
+    mounted = False
+    # Its own MonkeyPatch: pytester's is undone only when the test ends.
+    patch = pytest.MonkeyPatch()
+    if os.geteuid() == 0:
+        # Root writes into a chmod 555 directory; a read-only bind mount refuses root too.
+        refusal = "[[]Errno 30[]] Read-only file system"
+        try:
+            mounted = subprocess.run(["mount", "--bind", "-o", "ro", storage, storage], capture_output=True).returncode == 0
+        except FileNotFoundError:  # no mount command
+            pass
+        if not mounted:
+            # Root without the right to mount (most containers): the file system's refusal,
+            # injected where each write of the store starts (the lock, the folder, the temporary file).
+            inside = os.path.join(os.path.abspath(storage), "")
+            writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+
+            def refuse(path):
+                if os.path.abspath(os.fspath(path)).startswith(inside):
+                    raise OSError(30, "Read-only file system", os.fspath(path))
+
+            def read_only_open(path, flags, *args, real=os.open, **kwargs):
+                if flags & writes:
+                    refuse(path)
+                return real(path, flags, *args, **kwargs)
+
+            def read_only_mkdir(path, *args, real=os.mkdir, **kwargs):
+                refuse(path)
+                return real(path, *args, **kwargs)
+
+            patch.setattr(os, "open", read_only_open)
+            patch.setattr(os, "mkdir", read_only_mkdir)
     try:
         result = pytester.runpytest("--loadbudget-rounds=1", "--loadbudget-save")
     finally:
+        patch.undo()
+        if mounted:
+            subprocess.run(["umount", storage], check=True)
         storage.chmod(0o755)
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["loadbudget: the run was not saved: *"])
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([f"loadbudget: the run was not saved: {refusal}: '{storage}{os.sep}*"])
+    assert not any(storage.iterdir()), "nothing half-written is left"
 
 
 def test_storage_path_that_is_a_file_is_reported(pytester):
@@ -160,15 +195,24 @@ MANY_MODELS = textwrap.dedent(
 def test_xdist_four_workers_forty_models_saved_repeatedly_lose_nothing(pytester):
     pytest.importorskip("xdist")
     pytester.makepyfile(test_suite=MANY_MODELS)
-    for _ in range(3):
-        result = pytester.runpytest_subprocess("-n", "4", "--loadbudget-rounds=1", "--loadbudget-save=xdist")
-        result.assert_outcomes(passed=40)
+    # --dist=load spreads the models over the workers; --dist=each has every
+    # worker measure every model, so the controller gets each one four times.
+    modes = {"load": 1, "each": 4, "load-again": 1}
+    for mode, workers_per_model in modes.items():
+        result = pytester.runpytest_subprocess("-n", "4", f"--dist={mode.split('-')[0]}", "--loadbudget-rounds=1",
+                                               f"--loadbudget-save={mode}")
+        result.assert_outcomes(passed=40 * workers_per_model)
     runs = BaselineStore(pytester.path / ".loadbudget").runs()
-    assert [path.name for path in runs] == ["0001_xdist.json", "0002_xdist.json", "0003_xdist.json"]
-    for path in runs:
-        names = [record.name for record in read_run(path).records]
+    assert [path.name for path in runs] == ["0001_load.json", "0002_each.json", "0003_load-again.json"]
+    for path, workers_per_model in zip(runs, modes.values()):
+        records = read_run(path).records
+        names = [record.name for record in records]
         assert sorted(names) == [f"model_{i:02d}" for i in range(40)], "no record lost or duplicated"
-        assert all(len(record.tests) == 1 for record in read_run(path).records)
+        for record in records:
+            index = int(record.name.split("_")[1])
+            # Every worker's use is kept on the one record, with one worker's rounds.
+            assert [use.nodeid for use in record.tests] == [f"test_suite.py::test_model[{index}]"] * workers_per_model
+            assert record.load_ms.count == 1
 
 
 VERDICT_SUITE = textwrap.dedent(

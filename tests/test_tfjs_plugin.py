@@ -65,35 +65,63 @@ def test_node_runtime_measures_graph_and_layers_models(pytester, tfjs_models, no
     assert records["node wasm"]["format"] == "tfjs-layers"
 
 
+#: Preloaded into the harness's node process (NODE_OPTIONS=--require): it switches on
+#: the harness's own ``leak`` option, which keeps each warm-up's outputs alive as a
+#: caller that forgets ``dispose()`` would. Everything else is the real runtime path.
+LEAK_PRELOAD = """
+const options = JSON.parse(process.argv[2]);
+options.leak = true;
+process.argv[2] = JSON.stringify(options);
+"""
+
+
 def test_leak_tensors_over_budget_fails(pytester, tfjs_models, node_ready, monkeypatch):
-    # The runtime layer's deliberate leak, switched on through its measure call.
-    import importlib
-
-    # The module in sys.modules, which the plugin's lazy imports use: after an
-    # in-process run, the package attribute ``from ... import`` reads can be stale.
-    runtimes = importlib.import_module("pytest_loadbudget.session.tfjs_sessions")
-
-    original = runtimes.RuntimeSessions.measure
-
-    def leaky_measure(self, request, rounds):
-        from pytest_loadbudget.tfjs_runtime import run_node
-
-        return run_node(request.path, backend=request.backend, rounds=rounds or 2, leak=True)
-
-    monkeypatch.setattr(runtimes.RuntimeSessions, "measure", leaky_measure)
+    preload = pytester.path / "leak.js"
+    preload.write_text(LEAK_PRELOAD)
+    monkeypatch.setenv("NODE_OPTIONS", f'--require "{preload}"')
     pytester.makepyfile(
         f"""
         import pytest
 
         @pytest.mark.load_budget(runtime="node", leak_tensors=0)
+        def test_over(load_model):
+            load_model({str(tfjs_models["float32"])!r})
+
+        @pytest.mark.load_budget(runtime="node", leak_tensors=2)
+        def test_at_the_budget(load_model):
+            load_model({str(tfjs_models["float32"])!r})
+        """
+    )
+    result = pytester.runpytest("--loadbudget-rounds=2", "--loadbudget-json=out.json")
+    result.assert_outcomes(failed=1, passed=1)
+    # One output tensor kept per round, two rounds.
+    result.stdout.fnmatch_lines(
+        ["*load_budget: tiny_tfjs/model.json leaks 2 tensors > budget 0 (alive after model.dispose(), node cpu)"]
+    )
+    (record,) = models_json(pytester)
+    figures = record["runtime_figures"]
+    assert (figures["leaked_on_purpose"], figures["leak_tensors"], figures["leak_bytes"]) == (2, 2, 2 * 4 * 4)
+
+
+def test_timeout_option_limits_a_runtime_call(pytester, tfjs_models, node_ready):
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.load_budget(runtime="node")
         def test_it(load_model):
             load_model({str(tfjs_models["float32"])!r})
         """
     )
-    result = pytester.runpytest("--loadbudget-rounds=2")
+    # Far less than node needs to import TF.js: the call stops before the model loads.
+    result = pytester.runpytest("--loadbudget-timeout=0.01", "--loadbudget-json=out.json")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*load_budget: tiny_tfjs/model.json leaks * tensors > budget 0 (alive after model.dispose(), node cpu)"])
-    assert original is not leaky_measure
+    result.stdout.fnmatch_lines([
+        f"RuntimeTimeout: {tfjs_models['float32']} in Node.js (cpu) did not finish within 0.01 s: "
+        "stopped before TF.js was ready (importing @tensorflow/tfjs or setting up the backend)",
+    ])
+    (record,) = models_json(pytester)
+    assert "did not finish within 0.01 s" in record["error"]
 
 
 def test_browser_webgl_gpu_memory_and_cache_policies(pytester, tfjs_models, browser_ready):

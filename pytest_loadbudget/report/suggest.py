@@ -35,7 +35,9 @@ def figures(record: ModelRecord) -> dict[str, float]:
         found["warm_ms"] = record.warm_ms.median
     if record.memory is not None:
         if record.memory.peak_bytes is not None:
-            found["peak_mb"] = record.memory.peak_bytes / MIB
+            # A loader that allocates nothing measures a peak of 0, and a
+            # budget of 0 is no valid marker: at least 1 MiB, the allocator's noise.
+            found["peak_mb"] = max(record.memory.peak_bytes / MIB, 1.0)
         if record.memory.leak_bytes is not None:
             # A leak budget of zero fails on a page of noise: at least 1 MiB.
             found["leak_mb"] = max(record.memory.leak_bytes / MIB, 0.5)

@@ -1,0 +1,977 @@
+"""Break the plugin on purpose, one change at a time, and see which tests notice.
+
+A test that still passes with its feature removed reports coverage that is not
+there (issue 10). Each breakage below replaces one exact piece of source text
+in a fresh copy of the repository (tracked files plus untracked, non-ignored
+ones: the tests being written count), then runs the tests that claim to cover
+it, in that copy, with this interpreter::
+
+    python -m pytest SELECTION -p no:randomly -q -x
+
+with ``PYTHONPATH`` set to the copy, so that the copied package wins over the
+editable install, in pytester's subprocesses and the measurement children too.
+A breakage is CAUGHT when a test fails, MISSED when every selected test passes
+(or is skipped, or none matched). The source text must be found exactly once:
+after a refactoring the script stops with "breakage X: text not found in FILE"
+so that the list is updated, never silently skipped.
+
+    python benchmarks/breakages.py --list                 # validate every breakage, print the list
+    python benchmarks/breakages.py                        # run them all (slow: tens of minutes)
+    python benchmarks/breakages.py --only suggest --jobs 2
+    python benchmarks/breakages.py --only mann-whitney --control --keep
+
+Exit status: 0 when every breakage was caught, 1 when one was missed (or its
+run failed, timed out, or its catching test fails without the breakage too,
+with ``--control``), 2 when the list itself is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Breakage:
+    """One deliberate change of the plugin, and the tests that should notice it.
+
+    ``file``: relative to the repository root. ``old``: source text that must
+    occur exactly once in it; ``new`` replaces it. ``tests``: pytest
+    selections, each one run (in order, until one catches the breakage) as
+    shell words after ``pytest``: files or node ids, optionally ``-k EXPR``.
+    Test files and ``-k`` words rather than test names: names change as tests
+    are rewritten; a ``-k`` word that is also in a file name selects the whole
+    file (``-k device`` runs all of tests/test_devices.py).
+    """
+
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+    why: str
+
+
+# Selections used by several breakages.
+PLUGIN = "tests/test_plugin.py"
+BASELINE = "tests/test_baseline.py"
+#: The documented options and fixture features (pytestmark, rounds=, .last, relative paths, environment).
+OPTIONS = "tests/test_plugin_options.py"
+
+BREAKAGES: list[Breakage] = [
+    # --- Issue 10, "Tests that passed with their feature broken" ---
+    Breakage(
+        "warmup-function-not-timed", "pytest_loadbudget/request.py",
+        "            return lambda: warmup(model)",
+        "            return None",
+        (f"{PLUGIN} -k warm_up",),
+        "a warm-up function is never called: warm_ms unmeasured (the old test only counted failed=1)",
+    ),
+    Breakage(
+        "mann-whitney-ignored", "pytest_loadbudget/compare.py",
+        "    if p_value >= ALPHA:",
+        "    if False:",
+        (f"{BASELINE} -k 'regress or signific or noise or slower or p_value'", BASELINE),
+        "a grown median with a non-significant p fails the build",
+    ),
+    # Headroom, one figure at a time: a test that checks only ms must not cover the others.
+    Breakage(
+        "suggest-ms-headroom-1", "pytest_loadbudget/suggest.py",
+        'HEADROOM = {"ms": 1.5,',
+        'HEADROOM = {"ms": 1.0,',
+        (f"{BASELINE} -k suggest",),
+        "suggested ms= is this run's figure: the next run fails on noise",
+    ),
+    Breakage(
+        "suggest-warm-headroom-1", "pytest_loadbudget/suggest.py",
+        '"warm_ms": 1.5,',
+        '"warm_ms": 1.0,',
+        (f"{BASELINE} -k suggest",),
+        "suggested warm_ms= without headroom",
+    ),
+    Breakage(
+        "suggest-peak-headroom-1", "pytest_loadbudget/suggest.py",
+        '"peak_mb": 1.25,',
+        '"peak_mb": 1.0,',
+        (f"{BASELINE} -k suggest",),
+        "suggested peak_mb= without headroom",
+    ),
+    Breakage(
+        "suggest-leak-headroom-1", "pytest_loadbudget/suggest.py",
+        '"leak_mb": 2.0}',
+        '"leak_mb": 1.0}',
+        (f"{BASELINE} -k suggest",),
+        "suggested leak_mb= without headroom",
+    ),
+    Breakage(
+        "suggest-rounds-to-integer", "pytest_loadbudget/suggest.py",
+        "    return int(rounded) if rounded >= 10 else rounded",
+        "    return int(rounded)",
+        (f"{BASELINE} -k suggest",),
+        "a sub-millisecond load is suggested as ms=0, itself an invalid marker",
+    ),
+    Breakage(
+        "suggest-zero-peak", "pytest_loadbudget/suggest.py",
+        '            found["peak_mb"] = max(record.memory.peak_bytes / MIB, 1.0)',
+        '            found["peak_mb"] = record.memory.peak_bytes / MIB',
+        (f"{BASELINE} -k suggest",),
+        "a loader that allocates nothing is suggested peak_mb=0, which the marker rejects",
+    ),
+    Breakage(
+        "diagnose-says-nothing", "pytest_loadbudget/report.py",
+        "        advice = diagnose(figures_for(record, record.cold_profile(), bandwidth))",
+        "        advice = []",
+        ("tests/test_cold_plugin.py -k diagnos",),
+        "--loadbudget-diagnose prints only 'nothing stands out' for every model",
+    ),
+    Breakage(
+        "placed-ignores-device", "pytest_loadbudget/devices.py",
+        '    with tf.device("/GPU:0" if device == "gpu" else "/CPU:0"):\n        yield',
+        "    yield",
+        ("tests/test_devices.py -k 'pinning or placed or placement or cpu'",),
+        "device='cpu' never reaches tf.device: the framework places the model where it likes",
+    ),
+    Breakage(
+        "device-not-in-key", "pytest_loadbudget/request.py",
+        '        where = self.device_label if self.runtime == "python" else',
+        '        where = "cpu" if self.runtime == "python" else',
+        ("tests/test_devices.py -k 'apart or key or separat'",),
+        "figures of different devices share one model key: merged, and compared with each other",
+    ),
+    Breakage(
+        "merge-records-unmerged", "pytest_loadbudget/record.py",
+        "    merged: dict[str, ModelRecord] = {}\n",
+        "    return list(records)  # broken: every worker's record kept side by side\n"
+        "    merged: dict[str, ModelRecord] = {}\n",
+        (f"{BASELINE} tests/test_reliability.py {PLUGIN} -k 'xdist or merge'",),
+        "xdist workers that measured the same model each leave a record: the saved run has duplicates",
+    ),
+    Breakage(
+        "leak-loop-capped-at-2", "pytest_loadbudget/measure.py",
+        "    for cycle in range(cycles):",
+        "    for cycle in range(min(cycles, 2)):",
+        (f"{PLUGIN} -k 'cycles or leak or memory_all'",),
+        "cycles=N runs 2 cycles whatever N (tests read the recorded cycles field, not the RSS list)",
+    ),
+    Breakage(
+        "disable-still-checks-budgets", "pytest_loadbudget/plugin.py",
+        "        if self.settings.disable:\n            return test_report",
+        "        if False:\n            return test_report",
+        (f"{PLUGIN} -k disable",),
+        "--loadbudget-disable still fails tests over budget",
+    ),
+    Breakage(
+        "disable-still-measures", "pytest_loadbudget/store.py",
+        "            elif self.settings.disable:",
+        "            elif False:",
+        (f"{PLUGIN} -k disable",),
+        "--loadbudget-disable still times every round",
+    ),
+    Breakage(
+        "memory-all-ignored", "pytest_loadbudget/fixture.py",
+        '        if self._settings.memory == "all":',
+        "        if False:",
+        (f"{PLUGIN} -k memory",),
+        "--loadbudget-memory=all (and its ini key) measures no model without a memory budget",
+    ),
+    Breakage(
+        "peak-bytes-constant", "pytest_loadbudget/memory.py",
+        "    def peak_bytes(self) -> int:\n",
+        "    def peak_bytes(self) -> int:\n        return 4096  # broken: a constant peak\n",
+        ("tests/test_formats.py -k peak", f"{PLUGIN} -k peak"),
+        "the peak is a constant 4 KiB whatever the load holds",
+    ),
+    Breakage(
+        "fadvise-removed", "pytest_loadbudget/cold.py",
+        "            fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)",
+        "            pass  # broken: nothing is evicted",
+        ("tests/test_cold.py -k 'evict or disk'", "tests/test_cold_plugin.py -k disk"),
+        "cold_disk evicts nothing: broken eviction must not look like a tmpfs",
+    ),
+    Breakage(
+        "marker-threshold-yields-to-command-line", "pytest_loadbudget/gate.py",
+        "        if budget is not None and budget.compare_fail is not None:",
+        "        if budget is not None and budget.compare_fail is not None and self.settings.compare_fail is None:",
+        (f"{BASELINE} -k 'marker or threshold or overrides'",),
+        "a marker's compare_fail is dropped whenever --loadbudget-compare-fail is given",
+    ),
+    Breakage(
+        "quantization-estimate-9-percent-high", "pytest_loadbudget/diagnose.py",
+        "        dtype: round(current - manifest.float32_bytes * (1 - fraction) + weights * QUANTIZATION_ENTRY_BYTES[dtype])",
+        "        dtype: round(1.09 * (current - manifest.float32_bytes * (1 - fraction)"
+        " + weights * QUANTIZATION_ENTRY_BYTES[dtype]))",
+        ("tests/test_diagnose.py -k quantiz",),
+        "the README promises the quantized size within 0.1%; a 10% tolerance lets 9% through",
+    ),
+    Breakage(
+        "cold-total-drops-startup", "pytest_loadbudget/cold.py",
+        "        return sum(self.phase_ms(phase) or 0.0 for phase in PHASES)",
+        "        return sum(self.phase_ms(phase) or 0.0 for phase in PHASES[1:])",
+        ("tests/test_cold.py -k 'add_up or wall or total'",),
+        "the cold total leaves out the start-up: the phases no longer add up to the parent's wall time",
+    ),
+    Breakage(
+        "tfjs-leak-tensors-not-counted", "pytest_loadbudget/tfjs_runtime/js/core.js",
+        "    result.leak_tensors = result.memory.after_dispose.numTensors - result.memory.before_load.numTensors;",
+        "    result.leak_tensors = 0;",
+        ("tests/test_tfjs_plugin.py -k leak", "tests/test_tfjs_runtime.py -k leak"),
+        "the runtime reports no leaked tensor, whatever leaked",
+    ),
+    Breakage(
+        "plugin-node-backend-ignored", "pytest_loadbudget/runtimes.py",
+        "            return run_node(model_json, backend=request.backend,",
+        '            return run_node(model_json, backend="cpu",',
+        ("tests/test_tfjs_plugin.py -k 'node or backend or leak'",),
+        "the plugin's real runtime path measures backend='wasm' on cpu (the leak test replaced that path)",
+    ),
+    Breakage(
+        "node-harness-backend-ignored", "pytest_loadbudget/tfjs_runtime/js/harness.js",
+        "  if (!(await tf.setBackend(options.backend))) {",
+        "  if (!(await tf.setBackend('cpu'))) {",
+        ("tests/test_tfjs_runtime.py -k 'node_measures or backends'",),
+        "Node.js runs every backend on cpu (the backends test compared a constant with its copy)",
+    ),
+    Breakage(
+        "tfjs-predict-not-timed", "pytest_loadbudget/tfjs_runtime/js/core.js",
+        "          result.predict_ms.push(now() - start);",
+        "          result.predict_ms.push(0);",
+        ("tests/test_tfjs_runtime.py -k 'node_measures or predict'",),
+        "steady predictions read 0 ms (check_plausible accepted predict_ms >= 0)",
+    ),
+    # --- Issue 10, "Documented, and no test fails when it is broken" ---
+    Breakage(
+        "module-pytestmark-ignored", "pytest_loadbudget/markers.py",
+        "    marker = item.get_closest_marker(MARKER_NAME)",
+        "    marker = next((m for node, m in item.iter_markers_with_node(MARKER_NAME)"
+        " if not isinstance(node, pytest.Module)), None)",
+        (f"{OPTIONS} {PLUGIN} -k 'pytestmark or module or class'",),
+        "a load_budget set with module-level pytestmark applies to nothing",
+    ),
+    Breakage(
+        "marker-rounds-ignored", "pytest_loadbudget/fixture.py",
+        "        rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds",
+        "        rounds = self._settings.rounds",
+        (f"{OPTIONS} {PLUGIN} -k rounds",),
+        "a valid load_budget(rounds=N) is ignored",
+    ),
+    Breakage(
+        "marker-cold-disk-ignored", "pytest_loadbudget/fixture.py",
+        "        evict = budget.cold_disk if budget is not None and budget.cold_disk is not None"
+        " else self._settings.cold_disk",
+        "        evict = self._settings.cold_disk",
+        ("tests/test_cold_plugin.py -k disk",),
+        "a valid load_budget(cold_disk=True) evicts nothing",
+    ),
+    Breakage(
+        "import-ms-not-checked", "pytest_loadbudget/budget.py",
+        '    for figure, label, limit in (("cold_ms", "cold start", budget.cold_ms), ("import_ms", "import", budget.import_ms)):',
+        '    for figure, label, limit in (("cold_ms", "cold start", budget.cold_ms),):',
+        ("tests/test_cold_plugin.py -k import",),
+        "an import_ms miss never fails",
+    ),
+    Breakage(
+        "load-model-last-unset", "pytest_loadbudget/fixture.py",
+        "        self.last = entry.record",
+        "        self.last = None",
+        (f"{OPTIONS} {PLUGIN} -k last",),
+        "load_model.last is always None",
+    ),
+    Breakage(
+        "relative-path-not-from-test-dir", "pytest_loadbudget/request.py",
+        "    beside_test = base_dir / path\n    return beside_test if beside_test.exists() else path.absolute()",
+        "    return path.absolute()",
+        (f"{OPTIONS} {PLUGIN} tests/test_formats.py tests/test_bad_input.py -k 'relative or beside'",),
+        "a relative path is no longer looked up in the test file's directory",
+    ),
+    Breakage(
+        "cli-compare-any-machine-ignored", "pytest_loadbudget/cli.py",
+        "compare(previous, record, args.compare_fail, same_machine or args.any_machine)",
+        "compare(previous, record, args.compare_fail, same_machine)",
+        (f"{BASELINE} -k 'cli or any_machine or machine'",),
+        "`loadbudget compare --any-machine` still forgives regressions between machines",
+    ),
+    Breakage(
+        "cli-profile-noop", "pytest_loadbudget/cli.py",
+        "        return run_profile(args)  # reports its own errors: message on stderr, exit 2",
+        "        return 0",
+        ("tests/test_diagnose.py tests/test_cold.py -k 'profile or cli or command'", f"{BASELINE} -k cli"),
+        "`loadbudget profile` through the loadbudget command does nothing (tests call profile_cli.main)",
+    ),
+    Breakage(
+        "cli-setup-js-noop", "pytest_loadbudget/cli.py",
+        "            return jsenv.run_setup(args)",
+        "            return 0",
+        ("tests/test_tfjs_runtime.py -k 'setup or cli or command'", f"{BASELINE} -k cli"),
+        "`loadbudget setup-js` through the loadbudget command does nothing",
+    ),
+    Breakage(
+        "profile-cold-disk-ignored", "pytest_loadbudget/profile_cli.py",
+        "request, args.runs, evict=args.cold_disk, timeout=args.timeout,",
+        "request, args.runs, evict=False, timeout=args.timeout,",
+        ("tests/test_diagnose.py tests/test_cold.py -k 'profile or cli or command'",),
+        "`loadbudget profile --cold-disk` evicts nothing",
+    ),
+    Breakage(
+        "profile-format-ignored", "pytest_loadbudget/profile_cli.py",
+        "        args.path, format=args.format, name=None,",
+        "        args.path, format=None, name=None,",
+        ("tests/test_diagnose.py tests/test_cold.py -k 'profile or cli or command'",),
+        "`loadbudget profile --format` is ignored: an unusual file name cannot be profiled",
+    ),
+    Breakage(
+        "setup-js-force-ignored", "pytest_loadbudget/tfjs_runtime/jsenv.py",
+        "setup_js(args.cache_dir, force=args.force)",
+        "setup_js(args.cache_dir, force=False)",
+        ("tests/test_tfjs_runtime.py -k 'setup or force'",),
+        "`setup-js --force` does not reinstall",
+    ),
+    Breakage(
+        "tfjs-timeout-hard-coded", "pytest_loadbudget/runtimes.py",
+        "        timeout = self.settings.timeout",
+        "        timeout = 600.0",
+        ("tests/test_tfjs_plugin.py -k timeout",),
+        "--loadbudget-timeout does not reach the TF.js runtimes",
+    ),
+    # The command-line form of each cold option, one at a time: the ini tests do not cover it.
+    Breakage(
+        "cold-option-command-line-ignored", "pytest_loadbudget/settings.py",
+        "    from_command_line = config.getoption(option.dest)",
+        '    from_command_line = None if option.name == "cold" else config.getoption(option.dest)',
+        ("tests/test_cold_plugin.py",),
+        "--loadbudget-cold=all on the command line is ignored (the ini key still works)",
+    ),
+    Breakage(
+        "cold-runs-option-command-line-ignored", "pytest_loadbudget/settings.py",
+        "    from_command_line = config.getoption(option.dest)",
+        '    from_command_line = None if option.name == "cold-runs" else config.getoption(option.dest)',
+        ("tests/test_cold_plugin.py",),
+        "--loadbudget-cold-runs=N on the command line is ignored",
+    ),
+    Breakage(
+        "cold-disk-option-command-line-ignored", "pytest_loadbudget/settings.py",
+        "    from_command_line = config.getoption(option.dest)",
+        '    from_command_line = None if option.name == "cold-disk" else config.getoption(option.dest)',
+        ("tests/test_cold_plugin.py",),
+        "--loadbudget-cold-disk on the command line is ignored",
+    ),
+    Breakage(
+        "environment-read-for-rounds-and-cycles-only", "pytest_loadbudget/settings.py",
+        '        (f"environment variable {option.env}", os.environ.get(option.env)),',
+        '        (f"environment variable {option.env}",'
+        ' os.environ.get(option.env) if option.name in ("rounds", "cycles") else None),',
+        (f"{OPTIONS} {PLUGIN} {BASELINE} tests/test_cold_plugin.py -k 'env or precedence'",),
+        "LOADBUDGET_* variables other than ROUNDS and CYCLES are ignored",
+    ),
+    Breakage(
+        "compare-by-number-broken", "pytest_loadbudget/baseline.py",
+        "    return spec in (name, path.stem) or (spec.isdigit() and int(spec) == int(number))",
+        "    return spec in (name, path.stem)",
+        (f"{BASELINE} -k 'number or compare'",),
+        "--loadbudget-compare=N (a run's number) finds nothing",
+    ),
+    Breakage(
+        "fingerprint-hash-constant", "pytest_loadbudget/fingerprint.py",
+        "    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:10]",
+        '    digest = "0000000000"',
+        ("tests/test_fingerprint.py", f"{BASELINE} tests/test_reliability.py -k 'machine or fingerprint'"),
+        "two machines with the same OS, CPU count and Python share baselines",
+    ),
+    Breakage(
+        "fingerprint-drops-environment", "pytest_loadbudget/fingerprint.py",
+        '        "environment": {name: os.environ[name] for name in RELEVANT_ENVIRONMENT if name in os.environ},',
+        '        "environment": {},',
+        ("tests/test_fingerprint.py", f"{BASELINE} tests/test_reliability.py -k 'machine or fingerprint'"),
+        "TF_NUM_INTRAOP_THREADS, CUDA_VISIBLE_DEVICES... no longer tell machines apart",
+    ),
+    Breakage(
+        "fingerprint-drops-frameworks", "pytest_loadbudget/fingerprint.py",
+        '        "frameworks": framework_versions(),',
+        '        "frameworks": {},',
+        ("tests/test_fingerprint.py", f"{BASELINE} tests/test_reliability.py -k 'machine or fingerprint'"),
+        "a TensorFlow upgrade keeps comparing with the old version's baseline",
+    ),
+    Breakage(
+        "markdown-budget-misses-dropped", "pytest_loadbudget/exports.py",
+        "    if failures:",
+        "    if False:",
+        (f"{BASELINE} {PLUGIN} -k markdown",),
+        'the Markdown report loses its "Budget misses" section',
+    ),
+    Breakage(
+        "json-first-load-ms-dropped", "pytest_loadbudget/store.py",
+        "                record.first_load_ms = timings.first_load_ms",
+        "                record.first_load_ms = None",
+        (f"{PLUGIN} {BASELINE} {OPTIONS} -k 'json or first_load'",),
+        "first_load_ms is null in the JSON",
+    ),
+    Breakage(
+        "ru-maxrss-fallback-zero", "pytest_loadbudget/memory.py",
+        "        return max(_maxrss_bytes() - self._start_rss, 0)",
+        "        return 0",
+        ("tests -k 'maxrss or fallback or clear_refs'",),
+        "without a resettable VmHWM the in-process peak is 0 instead of the ru_maxrss rise",
+    ),
+    Breakage(
+        "ru-maxrss-inherited-peak-kept", "pytest_loadbudget/measure.py",
+        '    if tracker.method != "vmhwm" and where == "fresh process":',
+        "    if False:",
+        ("tests -k 'maxrss or fallback or clear_refs'",),
+        "a fresh child's ru_maxrss, inherited from its parent, is reported as the load's peak",
+    ),
+    Breakage(
+        "tensorflow-allocator-current-not-peak", "pytest_loadbudget/devices.py",
+        '"GPU:0")["peak"]',
+        '"GPU:0")["current"]',
+        ("tests/test_devices.py -k 'allocator or framework or tensorflow or torch'",),
+        "TensorFlow's GPU figure is what is held after warm-up, not the peak",
+    ),
+    Breakage(
+        "torch-allocator-current-not-peak", "pytest_loadbudget/devices.py",
+        "torch.cuda.max_memory_allocated()",
+        "torch.cuda.memory_allocated()",
+        ("tests/test_devices.py -k 'allocator or framework or tensorflow or torch'",),
+        "PyTorch's GPU figure is what is held after warm-up, not the peak",
+    ),
+    Breakage(
+        "allocator-peak-not-reset", "pytest_loadbudget/measure.py",
+        "        framework_peak.reset()",
+        "        pass  # broken: the allocator peak includes everything before the load",
+        ("tests/test_devices.py -k 'allocator or framework or tensorflow or torch'",),
+        "the allocator's peak is not reset before the load",
+    ),
+    # The two tests that skip as root: these break what they cover.
+    Breakage(
+        "read-only-storage-crashes", "pytest_loadbudget/gate.py",
+        "        except (BaselineError, OSError) as error:",
+        "        except BaselineError as error:",
+        ("tests/test_reliability.py -k 'storage or read_only'",),
+        "a save into read-only storage crashes the session instead of being reported",
+    ),
+    Breakage(
+        "unreadable-file-not-checked", "pytest_loadbudget/formats/base.py",
+        '        with open(path, "rb"):\n            pass',
+        "        pass",
+        ("tests/test_bad_input.py -k 'unreadable or refuses'",),
+        "an unreadable model file is no longer reported as 'cannot be read: Permission denied'",
+    ),
+    # --- Core features (not in the issue): what every user relies on ---
+    Breakage(
+        "load-budget-comparison-flipped", "pytest_loadbudget/budget.py",
+        "        elif samples.median > limit:",
+        "        elif samples.median < limit:",
+        (f"{PLUGIN} -k 'holds or over_budget'",),
+        "a load within budget fails and one over budget passes",
+    ),
+    Breakage(
+        "size-counts-first-file-only", "pytest_loadbudget/store.py",
+        "sum(path.stat().st_size for path in files) if files else None",
+        "sum(path.stat().st_size for path in files[:1]) if files else None",
+        (f"{PLUGIN} tests/test_formats.py -k 'size or shard'",),
+        "the size leaves out every file but the first (shards, files=...)",
+    ),
+    Breakage(
+        "json-samples-without-summary", "pytest_loadbudget/record.py",
+        '    return {"samples": list(samples.values), **samples.summary()}',
+        '    return {"samples": list(samples.values)}',
+        (f"{PLUGIN} -k json", f"{BASELINE} -k xdist"),
+        "the JSON drops median, min, max and rounds of every timing",
+    ),
+    Breakage(
+        "save-skipped", "pytest_loadbudget/gate.py",
+        "        if self.settings.save is None:",
+        "        if True:",
+        (f"{BASELINE} -k 'save or unchanged'",),
+        "--loadbudget-save saves nothing",
+    ),
+    Breakage(
+        "peak-budget-in-kib", "pytest_loadbudget/budget.py",
+        "        elif memory.peak_bytes > budget.peak_mb * MIB:",
+        "        elif memory.peak_bytes > budget.peak_mb * MIB * 1024:",
+        (f"{PLUGIN} -k peak",),
+        "peak_mb is compared as GiB: no realistic peak misses",
+    ),
+    Breakage(
+        "leak-is-one-cycle", "pytest_loadbudget/measure.py",
+        "        return None if per_cycle is None else round(per_cycle * (len(self.rss_after_cycles) - 1))",
+        "        return None if per_cycle is None else round(per_cycle)",
+        (f"{PLUGIN} -k leak",),
+        "leak_mb is the growth of one cycle, not of all cycles after the first",
+    ),
+    Breakage(
+        "model-loaded-per-use", "pytest_loadbudget/store.py",
+        "        entry = self.entries.get(request.key)",
+        "        entry = None",
+        (f"{PLUGIN} tests/test_formats.py -k once",),
+        "every load_model call loads and measures again: no session cache",
+    ),
+    Breakage(
+        "budget-miss-never-fails", "pytest_loadbudget/plugin.py",
+        "        if lines and test_report.passed:",
+        "        if lines and test_report.failed:",
+        (f"{PLUGIN} -k over_budget",),
+        "a miss is written in the report section and the test still passes",
+    ),
+    Breakage(
+        "memory-measured-in-process", "pytest_loadbudget/store.py",
+        "                figures = measure_memory_in_child(request, cycles, self.settings.timeout)",
+        '                figures = measure_memory(request, cycles, where="fresh process")',
+        (f"{PLUGIN} -k 'peak or fresh or child'", "tests/test_formats.py -k peak"),
+        "memory is measured in the test process but labelled as a fresh one (a lower bound passed off as the peak)",
+    ),
+    Breakage(
+        "worker-records-dropped", "pytest_loadbudget/plugin.py",
+        "[r.to_dict() for r in self.records()]",
+        "[]",
+        (f"{PLUGIN} {BASELINE} -k xdist",),
+        "under pytest-xdist the controller's report, JSON and saved run hold no model",
+    ),
+    Breakage(
+        "fastest-round-guard-removed", "pytest_loadbudget/compare.py",
+        "    if new_samples.minimum <= old_median:",
+        "    if False:",
+        (f"{BASELINE} -k 'fastest or noise'",),
+        "a run that was slow as a whole (not the model) fails the build",
+    ),
+    Breakage(
+        "leak-every-cycle-guard-removed", "pytest_loadbudget/compare.py",
+        "            if leak.regression and not _grows_every_cycle(new.memory.rss_after_cycles):",
+        "            if False:",
+        (f"{BASELINE} -k leak",),
+        "allocator noise in the RSS of one cycle is called a leak regression",
+    ),
+    Breakage(
+        "mann-whitney-reversed", "pytest_loadbudget/significance.py",
+        "    u_new = _u_statistic(new, old)",
+        "    u_new = _u_statistic(old, new)",
+        (f"{BASELINE} -k 'slower or regress'",),
+        "the one-sided test asks whether the new run is faster: no slow-down is ever significant",
+    ),
+    Breakage(
+        "zero-budget-accepted", "pytest_loadbudget/markers.py",
+        "        if not value > 0:",
+        "        if value < 0:",
+        (f"{PLUGIN} -k bad_marker",),
+        "load_budget(ms=0) is accepted: a budget nothing can meet",
+    ),
+]
+
+
+REPO = Path(__file__).resolve().parent.parent
+#: pytest exit codes (pytest.ExitCode), spelled out: the runner does not import pytest.
+TESTS_FAILED, INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR, NO_TESTS = 1, 2, 3, 4, 5
+CAUGHT, MISSED, INVALID, ERROR, TIMEOUT = "CAUGHT", "MISSED", "INVALID", "ERROR", "TIMEOUT"
+#: "FAILED tests/x.py::test_a[p q] - AssertionError": the node id may hold spaces inside its brackets.
+_FAILURE_LINE = re.compile(r"^(FAILED|ERROR) (\S+?(?:\[.*?\])?)(?: - |$)")
+_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|deselected|xfailed|xpassed)")
+
+
+class ListError(Exception):
+    """The breakage list does not match the code: say which breakage and why."""
+
+
+@dataclass
+class Run:
+    """One pytest run of one selection."""
+
+    selection: str
+    returncode: int | None  # None: killed at the timeout
+    counts: dict[str, int]
+    failing: list[str]
+    output: str
+    seconds: float
+
+    def describe(self) -> str:
+        if self.returncode is None:
+            return f"{self.selection}: timed out"
+        if self.returncode == NO_TESTS:
+            return f"{self.selection}: no test matched"
+        shown = [f"{n} {word}" for word, n in self.counts.items() if word != "deselected"]
+        return f"{self.selection}: {', '.join(shown) or 'nothing ran'}"
+
+
+@dataclass
+class Outcome:
+    breakage: Breakage
+    verdict: str
+    runs: list[Run] = field(default_factory=list)
+    caught_by: list[str] = field(default_factory=list)
+    note: str = ""
+    seconds: float = 0.0
+    copy: Path | None = None
+
+
+def repository_files() -> list[str]:
+    """What a copy holds: tracked files and untracked, non-ignored ones (the tests being written)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode()
+    # A file deleted in the working tree but still in the index is listed too: not copied.
+    return [name for name in listed.split("\0") if name and os.path.lexists(REPO / name)]
+
+
+def broken_source(breakage: Breakage, root: Path) -> str:
+    """The text of ``breakage.file`` under ``root`` with the breakage applied; raises ListError."""
+    path = root / breakage.file
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ListError(f"breakage {breakage.name}: cannot read {breakage.file}: {error.strerror}") from None
+    found = text.count(breakage.old)
+    if found == 0:
+        raise ListError(f"breakage {breakage.name}: text not found in {breakage.file}: {breakage.old!r}")
+    if found > 1:
+        raise ListError(f"breakage {breakage.name}: text found {found} times in {breakage.file}, make it unique: "
+                        f"{breakage.old!r}")
+    new_text = text.replace(breakage.old, breakage.new)
+    if path.suffix == ".py":
+        # A breakage that does not compile would be "caught" by every test, proving nothing.
+        try:
+            compile(new_text, str(path), "exec")
+        except SyntaxError as error:
+            raise ListError(f"breakage {breakage.name}: the broken {breakage.file} does not compile: {error}") from None
+    return new_text
+
+
+def check_selection(breakage: Breakage, selection: str) -> None:
+    """The files and node ids a selection names exist (``-k`` expressions are checked by running)."""
+    try:
+        words = shlex.split(selection)
+    except ValueError as error:
+        raise ListError(f"breakage {breakage.name}: bad selection {selection!r}: {error}") from None
+    skip_next = False
+    for word in words:
+        if skip_next:
+            skip_next = False
+            continue
+        if word in ("-k", "-m"):
+            skip_next = True
+            continue
+        if word.startswith("-"):
+            continue
+        if not (REPO / word.split("::")[0]).exists():
+            raise ListError(f"breakage {breakage.name}: test path not found: {word.split('::')[0]}")
+
+
+def validate(breakages: list[Breakage]) -> list[str]:
+    """Every problem of the list against the current code, one line each."""
+    problems = []
+    names = [b.name for b in breakages]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"breakage {name}: the name is used more than once")
+    for breakage in breakages:
+        try:
+            broken_source(breakage, REPO)
+            if not breakage.tests:
+                raise ListError(f"breakage {breakage.name}: no tests to run")
+            for selection in breakage.tests:
+                check_selection(breakage, selection)
+        except ListError as error:
+            problems.append(str(error))
+    return problems
+
+
+def make_copy(files: list[str], prefix: str, parent: str | None) -> Path:
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    for name in files:
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target, follow_symlinks=False)
+    return root
+
+
+class Processes:
+    """The pytest runs in flight, so that a timeout or Ctrl-C ends each group it started."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+
+    def add(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.add(process)
+
+    def discard(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.discard(process)
+
+    @staticmethod
+    def kill(process: subprocess.Popen[bytes]) -> None:
+        # Its own session: the group holds pytest, pytester's subprocesses and
+        # the measurement children, and nothing else.
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def kill_all(self) -> None:
+        with self._lock:
+            for process in self._running:
+                self.kill(process)
+
+
+PROCESSES = Processes()
+
+
+def copy_environment(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    # The copy first: its package wins over the editable install, here and in every subprocess.
+    env["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return env
+
+
+def check_copy_imports_itself(root: Path) -> None:
+    """Fail loudly if the copy's package would not be the one under test."""
+    try:
+        found = subprocess.run(
+            [sys.executable, "-c", "import pytest_loadbudget, os; print(os.path.realpath(pytest_loadbudget.__file__))"],
+            cwd=root, env=copy_environment(root), capture_output=True, text=True, timeout=120, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ListError(f"importing pytest_loadbudget in {root} took over 120 s") from None
+    location = found.stdout.strip()
+    if found.returncode != 0 or not location.startswith(os.path.realpath(root) + os.sep):
+        raise ListError(f"the copy in {root} imports pytest_loadbudget from {location or found.stderr.strip()}, "
+                        "not from the copy: the results would describe the unbroken package")
+
+
+def run_pytest(root: Path, selection: str, timeout: float, stop_at_first: bool) -> Run:
+    command = [sys.executable, "-m", "pytest", *shlex.split(selection), "-p", "no:randomly", "-q", "-rfE"]
+    if stop_at_first:
+        command.append("-x")
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=root, env=copy_environment(root), stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        PROCESSES.add(process)
+        try:
+            returncode: int | None = process.wait(timeout=max(timeout, 1.0))
+        except subprocess.TimeoutExpired:
+            Processes.kill(process)
+            process.wait()
+            returncode = None
+        finally:
+            PROCESSES.discard(process)
+        log.seek(0)
+        output = log.read().decode(errors="replace")
+    counts: dict[str, int] = {}
+    failing: list[str] = []
+    lines = output.splitlines()
+    # The last summary is this run's: a failing pytester test prints its inner run's summary before it.
+    starts = [index for index, line in enumerate(lines) if "short test summary info" in line]
+    for line in lines[starts[-1]:] if starts else []:
+        match = _FAILURE_LINE.match(line)
+        if match and match.group(2) not in failing:
+            failing.append(match.group(2))
+    for line in reversed(lines):
+        if re.search(r" in [\d.]+s", line) and _COUNT.search(line):
+            for number, word in _COUNT.findall(line):
+                counts[word.rstrip("s") if word.startswith("error") else word] = int(number)
+            break
+    return Run(selection, returncode, counts, failing, output, time.monotonic() - started)
+
+
+class Clean:
+    """One unbroken copy, made on first use: the control runs of ``--control``."""
+
+    def __init__(self, files: list[str], parent: str | None) -> None:
+        self._files = files
+        self._parent = parent
+        self._lock = threading.Lock()
+        self.root: Path | None = None
+        self._results: dict[str, bool] = {}
+
+    def passes(self, nodeid: str, timeout: float) -> bool:
+        with self._lock:
+            if self.root is None:
+                self.root = make_copy(self._files, "breakage-control-", self._parent)
+                check_copy_imports_itself(self.root)
+            if nodeid in self._results:
+                return self._results[nodeid]
+        # pytest's cache off: parallel control runs share this copy.
+        run = run_pytest(self.root, f"{shlex.quote(nodeid)} -p no:cacheprovider", timeout, stop_at_first=False)
+        with self._lock:
+            self._results[nodeid] = run.returncode == 0
+        return self._results[nodeid]
+
+
+def try_breakage(breakage: Breakage, files: list[str], args: argparse.Namespace, clean: Clean | None) -> Outcome:
+    started = time.monotonic()
+    deadline = started + args.timeout
+    root = make_copy(files, f"breakage-{breakage.name}-", args.workdir)
+    outcome = Outcome(breakage, MISSED, copy=root)
+    try:
+        (root / breakage.file).write_text(broken_source(breakage, root), encoding="utf-8")
+        check_copy_imports_itself(root)
+        for selection in breakage.tests:
+            run = run_pytest(root, selection, deadline - time.monotonic(), stop_at_first=not args.exhaustive)
+            outcome.runs.append(run)
+            if run.returncode is None:
+                outcome.verdict, outcome.note = TIMEOUT, f"over {args.timeout:g} s"
+                break
+            if run.returncode == TESTS_FAILED:
+                outcome.verdict = CAUGHT
+                outcome.caught_by += [nodeid for nodeid in run.failing if nodeid not in outcome.caught_by]
+                if not args.exhaustive:
+                    break
+            elif run.returncode not in (0, NO_TESTS):
+                # Collection errors, usage errors, a crashed pytest: nothing this proves.
+                outcome.verdict = ERROR
+                outcome.note = f"pytest exited with {run.returncode}"
+                outcome.caught_by = run.failing
+                break
+            if time.monotonic() >= deadline:
+                outcome.verdict, outcome.note = TIMEOUT, f"over {args.timeout:g} s"
+                break
+        if outcome.verdict == CAUGHT and not outcome.caught_by:
+            outcome.caught_by = ["(failed; no test id in the output)"]
+        if outcome.verdict == MISSED and all(run.returncode == NO_TESTS for run in outcome.runs):
+            outcome.note = "no test matched"
+        if outcome.verdict == CAUGHT and clean is not None:
+            # A test that fails without the breakage too proves nothing about it.
+            unbroken = [nodeid for nodeid in outcome.caught_by if "::" in nodeid]
+            failing_clean = [n for n in unbroken if not clean.passes(n, max(deadline - time.monotonic(), 60.0))]
+            if failing_clean:
+                outcome.verdict = INVALID
+                outcome.note = f"fails without the breakage too: {', '.join(failing_clean)}"
+    except ListError as error:
+        outcome.verdict, outcome.note = ERROR, str(error)
+    finally:
+        outcome.seconds = time.monotonic() - started
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+            outcome.copy = None
+    return outcome
+
+
+def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths)).rstrip()]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return lines
+
+
+def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    return lines + ["| " + " | ".join(cell(text) for text in row) + " |" for row in rows]
+
+
+def result_rows(outcomes: list[Outcome]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for outcome in outcomes:
+        verdict = outcome.verdict + (f" ({outcome.note})" if outcome.note else "")
+        rows.append((
+            outcome.breakage.name,
+            "; ".join(run.describe() for run in outcome.runs) or "-",
+            ", ".join(outcome.caught_by) or "-",
+            verdict,
+        ))
+    return rows
+
+
+def list_breakages(breakages: list[Breakage], markdown: bool) -> int:
+    problems = validate(breakages)
+    header = ("breakage", "file", "tests", "what it breaks")
+    rows: list[tuple[str, ...]] = [(b.name, b.file, " ; ".join(b.tests), b.why) for b in breakages]
+    for line in (markdown_table if markdown else format_table)(header, rows):
+        print(line)
+    print()
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 2
+    print(f"{len(breakages)} breakage(s); each text found exactly once in the current code")
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run the breakages whose name contains NAME (repeatable)")
+    parser.add_argument("--list", action="store_true", help="validate the list against the code and print it")
+    parser.add_argument("--jobs", type=int, default=1, help="breakages run at once (default 1)")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds for all the test runs of one breakage (default 900)")
+    parser.add_argument("--exhaustive", action="store_true",
+                        help="run every selection without -x, to list every test that catches each breakage (slow)")
+    parser.add_argument("--control", action="store_true",
+                        help="rerun each catching test on an unbroken copy: one that fails there too is INVALID")
+    parser.add_argument("--keep", action="store_true", help="keep each copy (its path is printed)")
+    parser.add_argument("--workdir", help="where the copies go (default: the system's temporary directory)")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--show-output", action="store_true",
+                        help="print the end of pytest's output for every breakage, not only for errors")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    chosen = [b for b in BREAKAGES if not args.only or any(part in b.name for part in args.only)]
+    if not chosen:
+        print(f"no breakage matches {' or '.join(args.only)}", file=sys.stderr)
+        return 2
+    if args.list:
+        return list_breakages(chosen, args.markdown)
+    problems = validate(chosen)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 2
+    files = repository_files()
+    clean = Clean(files, args.workdir) if args.control else None
+    outcomes: list[Outcome] = []
+    print(f"{len(chosen)} breakage(s), {args.jobs} at a time, with {sys.executable}", file=sys.stderr)
+    try:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {pool.submit(try_breakage, b, files, args, clean): b for b in chosen}
+            for done, future in enumerate(as_completed(futures), 1):
+                outcome = future.result()
+                outcomes.append(outcome)
+                kept = f" [copy: {outcome.copy}]" if outcome.copy else ""
+                print(f"[{done}/{len(chosen)}] {outcome.breakage.name}: {outcome.verdict} "
+                      f"({outcome.seconds:.0f} s){kept}", file=sys.stderr)
+                if outcome.verdict in (ERROR, TIMEOUT) or args.show_output:
+                    for run in outcome.runs:
+                        tail = "\n    ".join(run.output.strip().splitlines()[-25:])
+                        print(f"  $ pytest {run.selection}\n    {tail}", file=sys.stderr)
+                    if outcome.note and outcome.verdict == ERROR:
+                        print(f"  {outcome.note}", file=sys.stderr)
+    except KeyboardInterrupt:
+        PROCESSES.kill_all()
+        raise
+    finally:
+        if clean is not None and clean.root is not None and not args.keep:
+            shutil.rmtree(clean.root, ignore_errors=True)
+    outcomes.sort(key=lambda outcome: chosen.index(outcome.breakage))
+    header = ("breakage", "tests run", "caught by", "verdict")
+    print()
+    for line in (markdown_table if args.markdown else format_table)(header, result_rows(outcomes)):
+        print(line)
+    counts = {verdict: sum(o.verdict == verdict for o in outcomes) for verdict in (CAUGHT, MISSED, INVALID, ERROR, TIMEOUT)}
+    print()
+    print(", ".join(f"{n} {verdict.lower()}" for verdict, n in counts.items() if n))
+    return 0 if counts[CAUGHT] == len(outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The machine fingerprint: baselines are kept, and compared, per machine id."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from pytest_loadbudget.baseline import fingerprint
+from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
+
+FACTS: dict[str, Any] = {
+    "cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz",
+    "cpus": 8,
+    "system": "Linux",
+    "release": "6.1.0",
+    "machine": "x86_64",
+    "python": "CPython 3.11.7",
+    "frameworks": {"tensorflow": "2.16.1", "tf-keras": "2.16.0"},
+    "environment": {},
+}
+
+
+def test_same_facts_give_the_same_id_whatever_their_order():
+    shuffled = dict(reversed(list(FACTS.items())))
+    assert machine_id(FACTS) == machine_id(dict(FACTS)) == machine_id(shuffled)
+
+
+def test_the_id_is_a_readable_prefix_and_a_hash():
+    assert re.fullmatch(r"Linux-x86_64-8cpu-py3\.11-[0-9a-f]{10}", machine_id(FACTS))
+
+
+@pytest.mark.parametrize(
+    ("fact", "value"),
+    [
+        ("cpu", "AMD EPYC 7B13"),  # same core count, another CPU model
+        ("cpus", 16),
+        ("release", "5.15.0"),
+        ("python", "CPython 3.11.9"),  # a patch release: the same prefix, another id
+        ("frameworks", {"tensorflow": "2.17.0", "tf-keras": "2.16.0"}),
+        ("environment", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    ],
+)
+def test_a_changed_fact_gives_another_id(fact, value):
+    assert machine_id({**FACTS, fact: value}) != machine_id(FACTS)
+
+
+def test_this_machine_keeps_its_id_from_call_to_call():
+    assert machine_id(machine_facts()) == machine_id(machine_facts())
+
+
+def test_another_cpu_model_is_another_machine(monkeypatch):
+    here = machine_id(machine_facts())
+    monkeypatch.setattr(fingerprint, "cpu_model", lambda: "Another CPU")
+    facts = machine_facts()
+    assert facts["cpu"] == "Another CPU"
+    assert machine_id(facts) != here
+
+
+def test_another_core_count_is_another_machine(monkeypatch):
+    here = machine_id(machine_facts())
+    monkeypatch.setattr(fingerprint.os, "cpu_count", lambda: 1024)
+    facts = machine_facts()
+    assert facts["cpus"] == 1024
+    assert "-1024cpu-" in machine_id(facts)
+    assert machine_id(facts) != here
+
+
+def test_a_variable_that_changes_tensorflow_is_another_machine(monkeypatch):
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    here = machine_id(machine_facts())
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    facts = machine_facts()
+    assert facts["environment"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    assert machine_id(facts) != here
+
+
+def test_runs_are_saved_under_this_machines_id(pytester):
+    pytester.makepyfile(
+        """
+        def model():
+            return dict()
+
+        def test_model(load_model):
+            load_model(model)
+        """
+    )
+    result = pytester.runpytest("--loadbudget-rounds=1", "--loadbudget-save", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    here = machine_id(machine_facts())
+    result.stdout.fnmatch_lines([f"loadbudget: *; machine {here}"])
+    assert [path.parent.name for path in (pytester.path / ".loadbudget").glob("*/*.json")] == [here]
