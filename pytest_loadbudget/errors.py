@@ -9,22 +9,21 @@ class LoadBudgetError(Exception):
     """Base class of every error pytest-loadbudget reports to a test."""
 
 
-class ModelFileError(LoadBudgetError):
+class FileProblem(LoadBudgetError):
+    """An error about one file: its message starts with the path, then says what is wrong."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ModelFileError(FileProblem):
     """A model artifact is missing, truncated, corrupt or of an unknown kind."""
 
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
-
-class ModelLoadError(LoadBudgetError):
+class ModelLoadError(FileProblem):
     """The framework failed to load an artifact that passed validation."""
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 class MarkerError(LoadBudgetError):
@@ -35,10 +34,5 @@ class MeasurementError(LoadBudgetError):
     """A measurement could not be taken (a child process crashed or timed out)."""
 
 
-class BaselineError(LoadBudgetError):
+class BaselineError(FileProblem):
     """A stored baseline is unreadable, of an unknown schema, or cannot be locked."""
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")

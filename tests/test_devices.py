@@ -211,7 +211,7 @@ def test_cpu_pinning_places_a_keras_model_on_the_cpu(pytester, model_paths):
 
 
 #: What ``find_gpu`` answers on a machine with one GPU.
-STAND_IN_GPU = devices.GPU("Stand-in GPU 80GB", "999.1", 80 * 2**30)
+STAND_IN_GPU = devices.GPU("Stand-in GPU 80GB", "999.1")
 
 
 def test_figures_of_different_devices_are_kept_apart(pytester, monkeypatch):
@@ -352,6 +352,7 @@ FAKE_TORCH = textwrap.dedent(
         reset_peak_memory_stats=_reset_peak_memory_stats,
         synchronize=lambda: None,
         max_memory_allocated=lambda: _peak,
+        memory_allocated=lambda: 0,
     )
     """
 )

@@ -91,3 +91,16 @@ def test_runs_are_saved_under_this_machines_id(pytester):
     here = machine_id(machine_facts())
     result.stdout.fnmatch_lines([f"loadbudget: *; machine {here}"])
     assert [path.parent.name for path in (pytester.path / ".loadbudget").glob("*/*.json")] == [here]
+
+
+def test_the_facts_record_every_installed_framework_version():
+    from importlib import metadata
+
+    installed = {}
+    for distribution in ("tensorflow", "keras", "tf-keras", "tensorflowjs", "torch", "onnxruntime"):
+        try:
+            installed[distribution] = metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    assert installed, "the test environment installs TensorFlow"
+    assert machine_facts()["frameworks"] == installed

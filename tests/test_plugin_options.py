@@ -196,11 +196,11 @@ RU_MAXRSS_CHILD = textwrap.dedent(
 
     import numpy as np
 
-    from pytest_loadbudget import memory
-    from pytest_loadbudget.measure.loads import measure_memory
+    from pytest_loadbudget.measure import rss
+    from pytest_loadbudget.measure.memory import measure_memory
     from pytest_loadbudget.session.request import LoadRequest
 
-    memory._CLEAR_REFS = Path(sys.argv[1])
+    rss._CLEAR_REFS = sys.argv[1]  # an absolute path: it replaces /proc/self/clear_refs
 
     def load():
         # 64 MiB, every page touched, freed before the load returns: only a

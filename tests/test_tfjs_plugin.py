@@ -63,6 +63,10 @@ def test_node_runtime_measures_graph_and_layers_models(pytester, tfjs_models, no
         assert all(sample > 0 for sample in record["load_ms"]["samples"])
         assert record["runtime_figures"]["leak_tensors"] == 0
     assert records["node wasm"]["format"] == "tfjs-layers"
+    # The backend TF.js itself reports having run on, not the label the plugin asked for.
+    assert {name: record["runtime_figures"]["environment"]["backend"] for name, record in records.items()} == {
+        "node cpu": "cpu", "node wasm": "wasm"
+    }
 
 
 #: Preloaded into the harness's node process (NODE_OPTIONS=--require): it switches on

@@ -22,6 +22,8 @@ from typing import Any
 
 #: This process in procfs (Linux): VmRSS, VmHWM and the high-water mark's reset.
 _PROC_SELF = Path("/proc/self")
+#: Written to reset the high-water mark; relative to ``_PROC_SELF`` (a test points it elsewhere).
+_CLEAR_REFS = "clear_refs"
 
 
 def _resource() -> Any:
@@ -86,7 +88,7 @@ class PeakTracker:
             return
         self._start_rss = start_rss
         try:
-            (_PROC_SELF / "clear_refs").write_text("5")
+            (_PROC_SELF / _CLEAR_REFS).write_text("5")
         except OSError:
             self.method = "ru_maxrss"
         else:
