@@ -488,3 +488,37 @@ def test_device_ini_keys_are_read(pytester, ini, outcome):
         """
     )
     pytester.runpytest("--loadbudget-rounds=1").assert_outcomes(**outcome)
+
+
+@pytest.mark.parametrize(("where", "first"), [("fresh process", "nvml"), ("in-process", "torch")])
+def test_the_gpu_figure_budgets_apply_to_depends_on_where_it_was_measured(monkeypatch, where, first):
+    # Seen on an H100: in the test process the driver saw 0 MiB for a 45 MiB
+    # model, because PyTorch's caching allocator already held the memory of the
+    # timed rounds. The allocator's own growth is the figure there; in a fresh
+    # process the driver's view (CUDA context included) is.
+    import contextlib
+
+    from pytest_loadbudget.measure import memory
+    from pytest_loadbudget.session.request import LoadRequest
+
+    class Driver:
+        def sampling(self):
+            return contextlib.nullcontext()
+
+        def result(self):
+            return devices.DeviceMemory(0 if where == "in-process" else 600 * 2**20, "nvml")
+
+    class Allocator:
+        def reset(self):
+            pass
+
+        def read(self):
+            return devices.DeviceMemory(50 * 2**20, "torch")
+
+    monkeypatch.setattr(memory, "NVMLSampler", Driver)
+    monkeypatch.setattr(memory, "FrameworkPeak", Allocator)
+    monkeypatch.setattr(memory, "placed", lambda format_name, device: contextlib.nullcontext())
+    request = LoadRequest(format_name="callable", loader=dict, name="m", warmup=None, device="gpu")
+    figures = memory.measure_memory(request, 1, where=where)
+    assert figures.gpu_peak is not None and figures.gpu_peak["source"] == first
+    assert {reading["source"] for reading in figures.device_memory} == {"nvml", "torch"}
