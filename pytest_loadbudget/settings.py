@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 DEFAULT_COMPARE_FAIL = "ms:30%,warm_ms:30%,mb:0,peak_mb:10%,leak_mb:100%"
 MEMORY_CHOICES = ("budget", "all")
 DEVICE_CHOICES = ("cpu", "gpu")
+#: ``own``: wall time minus the time the working thread waited for a CPU (what
+#: the load costs whoever else runs on the machine; wall time where the system
+#: cannot tell); ``wall``: wall time as it is.
+CLOCK_CHOICES = ("own", "wall")
 
 
 def positive_int(text: str) -> int:
@@ -81,6 +85,20 @@ def compare_fail_value(text: str) -> dict[str, Threshold]:
     from pytest_loadbudget.baseline.compare import parse_compare_fail
 
     return parse_compare_fail(text)
+
+
+def clock_value(text: str) -> str:
+    if text not in CLOCK_CHOICES:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose one of {', '.join(CLOCK_CHOICES)}")
+    return text
+
+
+def machine_name(text: str) -> str:
+    name = text.strip()
+    # It names a folder of saved runs: no separators, nothing that climbs out.
+    if not name or name in (".", "..") or any(char in name for char in "/\\\0"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a usable machine name (letters, digits, '-', '_', '.')")
+    return name
 
 
 def boolean(text: str) -> bool:
@@ -147,6 +165,12 @@ OPTIONS = (
     Option("compare-fail", "what counts as a regression, e.g. ms:10%,peak_mb:5%,mb:0 "
            f"(default {DEFAULT_COMPARE_FAIL}; N% relative, N absolute in ms or MiB)",
            compare_fail_value, None, metavar="EXPR"),
+    Option("clock", "what time budgets and the regression gate judge: 'own' (wall time minus the time the "
+           "loading thread waited for a CPU; default) or 'wall'", clock_value, "own", metavar="CLOCK"),
+    Option("machine", "name this machine for its saved runs (self-hosted runners; default: an id of the hardware)",
+           machine_name, None, metavar="NAME"),
+    Option("autosave", "save this run under the short git commit id (or date and time outside git)", boolean,
+           False, flag=True),
     Option("compare-any-machine", "fail on regressions against a baseline from another machine too",
            boolean, False, flag=True),
     Option("suggest", "print load_budget markers set from this run's figures plus headroom, ready to paste",
@@ -178,6 +202,9 @@ class Settings:
     save: str | None
     compare: str | None
     compare_fail: dict[str, Threshold] | None
+    clock: str
+    machine: str | None
+    autosave: bool
     compare_any_machine: bool
     suggest: bool
     markdown: str | None

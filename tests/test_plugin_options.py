@@ -165,6 +165,9 @@ ENVIRONMENT = [
     ("LOADBUDGET_SUGGEST", "1", "suggest", True),
     ("LOADBUDGET_MARKDOWN", "report.md", "markdown", "report.md"),
     ("LOADBUDGET_BENCHMARK_JSON", "bench.json", "benchmark_json", "bench.json"),
+    ("LOADBUDGET_CLOCK", "wall", "clock", "wall"),
+    ("LOADBUDGET_MACHINE", "gpu-runner-3", "machine", "gpu-runner-3"),
+    ("LOADBUDGET_AUTOSAVE", "1", "autosave", True),
 ]
 
 
