@@ -21,6 +21,7 @@ from pytest_loadbudget.baseline.storage import BaselineStore, read_run
 from pytest_loadbudget.cli.main import main as cli_main
 from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
 from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
+from pytest_loadbudget.baseline.lookup import Baseline, GateSummary
 from pytest_loadbudget.report.files import markdown
 from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
 from pytest_loadbudget.results.memory import MemoryFigures
@@ -75,6 +76,15 @@ def main() -> None:
         timed("find the latest run among all", lambda: store.find(None, here), repeat=5)
         latest = store.find(None, here)
         timed("read it back", lambda: read_run(latest), repeat=5)
+        # A bare --loadbudget-compare: each model's newest figures, runs read as lookups need them.
+        def per_model(identities: list[str]) -> None:
+            lookup = Baseline(store.newest_first(store.runs(here)), read_run, per_model=True, machine_id=here)
+            for identity in identities:
+                lookup.find(identity)
+
+        timed(f"find {args.models} models' newest figures", lambda: per_model([r.key for r in runs[-1]]), repeat=3)
+        timed(f"the same and one new model (reads all {args.runs})",
+              lambda: per_model([r.key for r in runs[-1]] + ["new"]))
         baseline = read_run(latest)
         current = runs[0]
 
@@ -90,7 +100,7 @@ def main() -> None:
             if old is not None:
                 record.comparisons = compare(old, record, thresholds)
         timed("render the terminal table", lambda: format_table(columns(current), table_rows(current)), repeat=3)
-        timed("render the Markdown", lambda: markdown(current, "baseline"), repeat=3)
+        timed("render the Markdown", lambda: markdown(current, GateSummary("compared with the baseline")), repeat=3)
         first, last = store.runs()[0], store.runs()[-1]
 
         def quiet_compare() -> None:

@@ -1,129 +1,253 @@
-"""Is the regression gate trustworthy? False alarms and detections, counted.
+"""Can CI trust the regression gate? False alarms and detections, counted, next to pytest-benchmark's.
 
-Saves one baseline of (a part of) the example suite, then runs the suite
-again and again against it:
+One baseline of four loads (MobileNetV2 ``.h5`` and ``.tflite``, the small CNN
+``.keras``, a pure-Python loader doing fixed work) is saved on an idle
+machine, by the plugin and by pytest-benchmark alike. Then each scenario
+reruns both suites N times against it (``trust_suite.py``):
 
-- unchanged: N reruns; every regression flagged is a false alarm (goal 0);
-- 1.5x slower loads, 2x larger artifacts, a 20 MiB-per-cycle leak, each
-  injected in N runs (benchmarks/inject/sitecustomize.py, in the pytest
-  process and the fresh processes alike): runs where the gate caught it
-  (goal N/N).
+- unchanged: idle; with busy processes = cores; with 2x cores; with one
+  memory-bandwidth hog (``trust_load.py``). Every run flagged is a false
+  alarm (goal 0/N).
+- changed (``benchmarks/inject``, in every process): 1.2x CPU work; 1.5x by
+  sleeping (I/O-like: only wall time grows); ``TF_NUM_INTRAOP_THREADS=1``
+  plus 1.5x CPU work (an environment change, as an upgrade brings). Counted
+  per model: runs where the load's regression was caught (goal N/N).
+- optional (``--scenarios size-2x,leak``): 2x artifact size, a 20 MiB leak
+  per cycle.
 
-Each run is a fresh ``pytest examples`` process with its own --loadbudget-json;
-a run counts as flagged when any model has a regression in the JSON.
+loadbudget runs ``pytest --loadbudget-compare`` with its defaults; a run is
+flagged when a test failed. pytest-benchmark runs with
+``--benchmark-compare-fail=median:10%``. The two alternate within each rerun,
+so both see the same machine.
 
-    python benchmarks/trustworthiness.py [--reruns 20] [-k EXPR] [--rounds 5]
+    python benchmarks/trustworthiness.py [--reruns 20] [--scenarios idle,cpu-1.2x] [--out table.md] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
+import shlex
+import shutil
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from trust_load import neighbours
+from trust_suite import MODELS, Verdicts, median_range, run_benchmark, run_loadbudget, write_suites
+
 ROOT = Path(__file__).resolve().parent.parent
-#: Small enough for 80 runs in reasonable time, and one model of each speed
-#: class: a 300 ms HDF5 load, a 3 ms TFLite load, a 40 ms Keras load with memory figures.
-DEFAULT_SELECTION = "test_mobilenet_formats and (h5 or tflite) and not quantized or test_small_cnn_keras"
+CORES = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Scenario:
+    title: str
+    env: dict[str, str] = field(default_factory=dict)
+    #: The figure the injected change must trip; None for an unchanged scenario.
+    expected: str | None = None
+    #: Neighbours while it runs: (kind, how many).
+    neighbours: tuple[str, int] | None = None
+    #: Memory figures (a fresh process per model) only where the scenario moves them.
+    memory: bool = False
+    #: pytest-benchmark times loads only: it cannot see the change.
+    benchmark: bool = True
+
+
 SCENARIOS = {
-    "unchanged": {},
-    "1.5x slower load": {"LOADBUDGET_INJECT_SLOWDOWN": "1.5"},
-    "2x size": {"LOADBUDGET_INJECT_GROW": "2"},
-    "20 MiB leak per cycle": {"LOADBUDGET_INJECT_LEAK_MB": "20"},
+    "idle": Scenario("unchanged, idle"),
+    "busy": Scenario(f"unchanged, {CORES} busy processes (= cores)", neighbours=("cpu", CORES)),
+    "busy-2x": Scenario(f"unchanged, {2 * CORES} busy processes (2x cores)", neighbours=("cpu", 2 * CORES)),
+    "membw": Scenario("unchanged, one memory-bandwidth hog", neighbours=("membw", 1)),
+    "cpu-1.2x": Scenario("1.2x CPU work", {"LOADBUDGET_INJECT_CPU": "1.2"}, "ms"),
+    "sleep-1.5x": Scenario("1.5x by sleeping (I/O-like)", {"LOADBUDGET_INJECT_SLOWDOWN": "1.5"}, "ms"),
+    "env-1.5x": Scenario("TF_NUM_INTRAOP_THREADS=1 + 1.5x CPU work",
+                         {"TF_NUM_INTRAOP_THREADS": "1", "LOADBUDGET_INJECT_CPU": "1.5"}, "ms"),
+    "size-2x": Scenario("2x artifact size", {"LOADBUDGET_INJECT_GROW": "2"}, "mb", benchmark=False),
+    "leak": Scenario("20 MiB leak per cycle", {"LOADBUDGET_INJECT_LEAK_MB": "20"}, "leak_mb", memory=True,
+                     benchmark=False),
 }
-#: The figure each injection must trip.
-EXPECTED = {"1.5x slower load": "ms", "2x size": "mb", "20 MiB leak per cycle": "leak_mb"}
+DEFAULT_SCENARIOS = ["idle", "busy", "busy-2x", "membw", "cpu-1.2x", "sleep-1.5x", "env-1.5x"]
+#: A bound on how long neighbours may run per rerun, should this script die without killing them.
+SECONDS_PER_RERUN = 180
 
 
-def run_suite(storage: Path, selection: str, rounds: str, extra: list[str], env: dict[str, str],
-              report: Path, memory: bool = True) -> dict:
-    command = [
-        sys.executable, "-m", "pytest", "examples", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-        "-k", selection, f"--loadbudget-rounds={rounds}", f"--loadbudget-storage={storage}",
-        f"--loadbudget-memory={'all' if memory else 'budget'}", f"--loadbudget-json={report}", *extra,
-    ]
-    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    if not report.exists():
-        raise SystemExit(f"the run wrote no report:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
-    return json.loads(report.read_text())
+@dataclass
+class Tally:
+    """One tool's verdicts over the reruns of one scenario."""
+
+    runs: int = 0
+    flagged_runs: int = 0
+    caught: dict[str, int] = field(default_factory=dict)
+    #: Flags that were not the expected catch ("mobilenetv2.h5:warm_ms" -> runs).
+    stray: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    lines: dict[str, str] = field(default_factory=dict)
+
+    def add(self, verdicts: Verdicts, expected: str | None) -> None:
+        if verdicts.error:
+            self.errors.append(verdicts.error)
+            return
+        self.runs += 1
+        self.flagged_runs += bool(verdicts.flagged)
+        for label, figures in verdicts.flagged.items():
+            if expected is not None and expected in figures:
+                self.caught[label] = self.caught.get(label, 0) + 1
+                figures = [f for f in figures if f != expected]
+            for figure in figures:
+                self.stray[f"{label}:{figure}"] = self.stray.get(f"{label}:{figure}", 0) + 1
+        for label, change in verdicts.changes.items():
+            self.changes.setdefault(label, []).append(change)
+        self.lines.update(verdicts.lines)
+
+    def cell(self, expected: str | None) -> str:
+        """The table cell: runs flagged (unchanged) or caught per model (changed)."""
+        if not self.runs:
+            return f"error ({len(self.errors)} runs)" if self.errors else "-"
+        if expected is None:
+            text = f"{self.flagged_runs}/{self.runs}"
+        else:
+            text = ", ".join(f"{_short(label)} {self.caught.get(label, 0)}/{self.runs}" for label in MODELS)
+        if self.stray:
+            text += " (" + ("flagged: " if expected is None else "also: ")
+            text += ", ".join(f"{_short(k)} x{v}" for k, v in sorted(self.stray.items())) + ")"
+        if self.errors:
+            text += f"; {len(self.errors)} runs failed to run"
+        return text
 
 
-def regressions(document: dict) -> dict[str, list[str]]:
-    """Figures flagged as regressions, by model name."""
-    flagged: dict[str, list[str]] = {}
-    for model in document["models"]:
-        figures = [c["figure"] for c in model.get("comparisons", []) if c["regression"]]
-        if figures:
-            flagged[model["name"]] = figures
-    return flagged
+def _flags(verdicts: Verdicts) -> str:
+    """One run's verdicts in a few words, for the progress lines."""
+    if verdicts.error:
+        return "did not run"
+    flags = " ".join(f"{_short(label)}:{','.join(figures)}" for label, figures in verdicts.flagged.items())
+    return flags or "-"
 
 
-def _load_change(model: dict) -> str:
-    """The load's change against the baseline as the comparison line gives it (+12%)."""
-    for comparison in model.get("comparisons", []):
-        if comparison["figure"] == "ms":
-            change = comparison["line"].split("(", 1)[1].split(",", 1)[0]
-            return change + ("!" if comparison["regression"] else "")
-    return ""
+def _short(label: str) -> str:
+    return label.replace("mobilenetv2", "").replace("small_cnn.keras", "cnn").replace("python loader", "py")
+
+
+@contextmanager
+def _scenario_load(scenario: Scenario, reruns: int) -> Iterator[None]:
+    if scenario.neighbours is None:
+        yield
+        return
+    kind, count = scenario.neighbours
+    with neighbours(kind, count, SECONDS_PER_RERUN * reruns):
+        yield
+
+
+def _environment(directory: Path) -> dict[str, str]:
+    env = {**os.environ, "TMPDIR": str(directory), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # The inject folder first: its sitecustomize and injected_work reach every process.
+    paths = [str(ROOT / "benchmarks" / "inject"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+    for name in ("LOADBUDGET_INJECT_CPU", "LOADBUDGET_INJECT_SLOWDOWN", "LOADBUDGET_INJECT_GROW",
+                 "LOADBUDGET_INJECT_LEAK_MB", "TF_NUM_INTRAOP_THREADS"):
+        env.pop(name, None)
+    # The gate must run with its own defaults, whatever this shell has set.
+    for name in [name for name in env if name.startswith("LOADBUDGET_") and not name.startswith("LOADBUDGET_INJECT")]:
+        env.pop(name)
+    return env
+
+
+def _model_paths() -> dict[str, Path]:
+    sys.path.insert(0, str(ROOT / "examples"))
+    from build_models import ensure_models
+
+    models = ensure_models()
+    return {"h5": models.mobilenet["h5"], "tflite": models.mobilenet["tflite"], "keras": models.cnn["keras"]}
+
+
+def markdown(command: str, reruns: int, rows: list[tuple[str, Scenario, Tally, Tally, float]]) -> str:
+    lines = [f"`{command}` ({CORES} cores, {reruns} reruns per scenario against one idle baseline)", "",
+             "| scenario | loadbudget flagged/caught | pytest-benchmark flagged/caught |", "| --- | --- | --- |"]
+    for _, scenario, ours, theirs, _ in rows:
+        bench = theirs.cell(scenario.expected) if scenario.benchmark else "(not measured)"
+        lines.append(f"| {scenario.title} | {ours.cell(scenario.expected)} | {bench} |")
+    lines += ["", "Load time change per model against the baseline, median [range] over the reruns:", "",
+              "| scenario | model | loadbudget | pytest-benchmark |", "| --- | --- | --- | --- |"]
+    for _, scenario, ours, theirs, _ in rows:
+        for label in MODELS:
+            lines.append(f"| {scenario.title} | {label} | {median_range(ours.changes.get(label, []))} | "
+                         f"{median_range(theirs.changes.get(label, []))} |")
+    lines += ["", "Seconds per scenario: " + ", ".join(f"{key} {seconds:.0f}" for key, _, _, _, seconds in rows)]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reruns", type=int, default=20)
-    parser.add_argument("-k", dest="selection", default=DEFAULT_SELECTION)
-    parser.add_argument("--rounds", default="auto", help="timed rounds per model (default: the plugin's adaptive rounds)")
-    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="run only these")
+    parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS),
+                        help=f"comma-separated, of: {', '.join(SCENARIOS)}")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per load, both tools (5: the U test's least)")
+    parser.add_argument("--out", type=Path, help="also write the Markdown table here")
+    parser.add_argument("--keep", action="store_true", help="keep the suites, saved runs and reports; say where")
     args = parser.parse_args()
-    scenarios = args.scenario or list(SCENARIOS)
-    with tempfile.TemporaryDirectory() as directory:
-        folder = Path(directory)
-        storage = folder / "runs"
-        base_env = {**os.environ, "TMPDIR": directory, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        base_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "benchmarks" / "inject"),
-                                                              os.environ.get("PYTHONPATH")]))
+    keys = [key.strip() for key in args.scenarios.split(",") if key.strip()]
+    unknown = [key for key in keys if key not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+    # A SIGTERM (CI cancelling, a timeout) must still run the finally blocks that kill the neighbours.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    command = "python benchmarks/trustworthiness.py " + shlex.join(sys.argv[1:])
+    directory = Path(tempfile.mkdtemp(prefix="loadbudget-trust-"))
+    try:
+        folder = directory / "suite"
+        write_suites(folder, _model_paths(), args.rounds)
+        base_env = _environment(directory)
         started = time.perf_counter()
-        baseline = run_suite(storage, args.selection, args.rounds, ["--loadbudget-save=baseline"], base_env,
-                             folder / "baseline.json")
-        names = [model["name"] for model in baseline["models"]]
-        print(f"baseline: {len(names)} models ({', '.join(names)}), rounds {args.rounds}, "
-              f"{time.perf_counter() - started:.0f} s")
-        print(f"{'scenario':<24} {'runs flagged':>13}  per model (runs where the expected figure regressed)")
-        for scenario in scenarios:
-            env = {**base_env, **SCENARIOS[scenario]}
-            flagged_runs = 0
-            caught: dict[str, int] = {name: 0 for name in names}
-            false_figures: dict[str, int] = {}
-            changes: list[dict[str, str]] = []
-            for index in range(args.reruns):
-                # Memory figures cost a fresh process per model: taken where a scenario can move them.
-                memory = scenario in ("unchanged", "20 MiB leak per cycle")
-                document = run_suite(storage, args.selection, args.rounds, ["--loadbudget-compare=baseline"], env,
-                                     folder / f"{scenario.split()[0]}-{index}.json", memory=memory)
-                changes.append({m["name"]: _load_change(m) for m in document["models"]})
-                found = regressions(document)
-                flagged_runs += bool(found)
-                for name, figures in found.items():
-                    if scenario in EXPECTED and EXPECTED[scenario] in figures:
-                        caught[name] += 1
-                    for figure in figures:
-                        if scenario == "unchanged" or figure != EXPECTED.get(scenario):
-                            false_figures[f"{name}:{figure}"] = false_figures.get(f"{name}:{figure}", 0) + 1
-            if scenario == "unchanged":
-                detail = "false alarms: " + (", ".join(f"{k} x{v}" for k, v in false_figures.items()) or "none")
-            else:
-                detail = ", ".join(f"{name} {count}/{args.reruns}" for name, count in caught.items())
-                if false_figures:
-                    detail += "; also flagged: " + ", ".join(f"{k} x{v}" for k, v in false_figures.items())
-            print(f"{scenario:<24} {flagged_runs:>6}/{args.reruns:<6}  {detail}", flush=True)
-            for name in names:
-                seen = [run[name] for run in changes if run.get(name)]
-                print(f"{'':<24} {'':>13}  {name} load change per run: {' '.join(seen)}", flush=True)
+        for verdicts in (run_loadbudget(folder, "baseline", args.rounds, base_env, save=True,
+                                        memory=any(SCENARIOS[key].memory for key in keys)),
+                         run_benchmark(folder, "baseline", base_env, save=True)):
+            if verdicts.error:
+                raise SystemExit(f"the idle baseline failed: {verdicts.error}")
+        print(f"baselines saved, idle, in {time.perf_counter() - started:.0f} s", flush=True)
+        rows = []
+        for key in keys:
+            scenario = SCENARIOS[key]
+            env = {**base_env, **scenario.env}
+            ours, theirs = Tally(), Tally()
+            begun = time.perf_counter()
+            with _scenario_load(scenario, args.reruns):
+                for index in range(args.reruns):
+                    rerun = time.perf_counter()
+                    mine = run_loadbudget(folder, f"{key}-{index}", args.rounds, env, save=False,
+                                          memory=scenario.memory)
+                    ours.add(mine, scenario.expected)
+                    other = Verdicts()
+                    if scenario.benchmark:
+                        # pytest-benchmark judges one figure, the median load time.
+                        other = run_benchmark(folder, f"{key}-{index}", env, save=False)
+                        theirs.add(other, "median" if scenario.expected else None)
+                    print(f"  {key} {index + 1}/{args.reruns}: loadbudget {_flags(mine)}; pytest-benchmark "
+                          f"{_flags(other)} ({time.perf_counter() - rerun:.0f} s)", flush=True)
+            seconds = time.perf_counter() - begun
+            rows.append((key, scenario, ours, theirs, seconds))
+            print(f"{scenario.title}: loadbudget {ours.cell(scenario.expected)}; "
+                  f"pytest-benchmark {theirs.cell(scenario.expected) if scenario.benchmark else '-'} "
+                  f"({seconds:.0f} s)", flush=True)
+            for label, line in ours.lines.items():
+                print(f"    last loadbudget line, {label}: {line}", flush=True)
+            for error in (ours.errors + theirs.errors)[:1]:
+                print(f"    first failed run: {error}", flush=True)
+        table = markdown(command, args.reruns, rows)
+        print("\n" + table)
+        if args.out is not None:
+            args.out.write_text(table)
         print(f"total {time.perf_counter() - started:.0f} s")
+    finally:
+        if args.keep:
+            print(f"kept: {directory}")
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from pytest_loadbudget.settings import Settings
 from pytest_loadbudget.stash_keys import BUDGET_KEY, USED_KEY
 
 if TYPE_CHECKING:
+    from pytest_loadbudget.baseline.confirm import Remeasure
     from pytest_loadbudget.baseline.gate import RegressionGate
+    from pytest_loadbudget.baseline.lookup import GateSummary
     from pytest_loadbudget.budget.marker import Budget
     from pytest_loadbudget.results.record import ModelRecord
     from pytest_loadbudget.session.fixture import LoadModel
@@ -68,6 +70,8 @@ class LoadBudgetPlugin:
         self.problems: list[str] = []
         self._store: ModelCache | None = None
         self._gate: RegressionGate | None = None
+        #: What the run was compared with (--loadbudget-compare), set when the session finishes.
+        self._summary: GateSummary | None = None
 
     # Methods, not properties: pytest before 8.1 reads every attribute of a
     # plugin object when it registers it, which would create both at once.
@@ -101,19 +105,23 @@ class LoadBudgetPlugin:
 
     def pytest_report_header(self) -> str:
         """The settings that change figures, and the machine id baselines are kept under."""
-        from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
+        from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id
 
         settings = self.settings
         parts = [f"rounds {settings.rounds or 'auto'}", f"cycles {settings.cycles}", f"memory {settings.memory}"]
         if settings.device:
             parts.append(f"device {settings.device}")
+        if settings.clock != "own":  # the default is not worth a word; wall time changes every verdict
+            parts.append(f"clock {settings.clock}")
         if settings.compare is not None:
-            parts.append(f"compare {settings.compare or 'latest'}")
+            parts.append(f"compare {settings.compare or 'newest per model'}")
         if settings.save is not None:
             parts.append(f"save {settings.save or '(date and time)'}")
+        elif settings.autosave:
+            parts.append("save (commit id)")
         if settings.disable:
             parts = ["disabled: models load once, nothing is measured"]
-        return f"loadbudget: {', '.join(parts)}; machine {machine_id(machine_facts())}"
+        return f"loadbudget: {', '.join(parts)}; machine {settings.machine or machine_id(hardware_facts())}"
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -173,6 +181,13 @@ class LoadBudgetPlugin:
             test_report.user_properties.append((VERDICT_PROPERTY, "failed"))
         return test_report
 
+    def _remeasurer(self, key: str) -> Remeasure | None:
+        """The gate's second measurement of a model this process measured (once, and only if a figure is suspect)."""
+        store = self._store
+        if store is None:
+            return None
+        return lambda rounds, cold: store.remeasure_timings(key, rounds=rounds, cold=cold)
+
     def _verdicts(
         self, item: pytest.Item, budget: Budget | None, records: list[ModelRecord]
     ) -> tuple[list[str], list[str]]:
@@ -187,7 +202,7 @@ class LoadBudgetPlugin:
         hints: list[str] = []
         notes: list[str] = []
         for record in records:
-            misses = check(budget, record) if budget is not None else []
+            misses = check(budget, record, self.settings.clock) if budget is not None else []
             record.tests.append(TestUse(
                 nodeid=item.nodeid,
                 budget=describe(budget) if budget is not None else {},
@@ -197,11 +212,12 @@ class LoadBudgetPlugin:
                 lines.append(f"{MARKER_NAME}: {miss.line}")
                 if miss.hint and f"  {miss.figure}: {miss.hint}" not in hints:
                     hints.append(f"  {miss.figure}: {miss.hint}")
-            for comparison in self.gate().check(budget, record):
+            for comparison in self.gate().check(budget, record, self._remeasurer(record.key)):
+                # The note says which clock was compared and what a second measurement found.
                 if comparison.regression:
-                    lines.append(f"{REGRESSION_PREFIX}: {comparison.line}")
+                    lines.append(f"{REGRESSION_PREFIX}: {comparison.text}")
                 elif comparison.note:
-                    notes.append(f"{REGRESSION_PREFIX}: {comparison.line} [{comparison.note}]")
+                    notes.append(f"{REGRESSION_PREFIX}: {comparison.text}")
         diagnosis = []
         if lines:
             found = terminal_report.diagnosis_lines(records, bandwidth_or_none(), say_when_nothing=False)
@@ -233,15 +249,18 @@ class LoadBudgetPlugin:
 
     def _finish_run(self) -> None:
         records = self.records()
+        # Before the save, which the baseline must not include; here, where
+        # xdist's controller holds every worker's records.
+        if self.settings.compare is not None and not self.settings.disable:
+            self._summary = self.gate().summary(records)
         # The baseline first: a report file that cannot be written must not cost it.
-        if self.settings.save is not None and not self.settings.disable:
+        if (self.settings.save is not None or self.settings.autosave) and not self.settings.disable:
             self.gate().save(records)
         targets = (self.settings.json, self.settings.markdown, self.settings.benchmark_json)
         if any(target is not None for target in targets):
             from pytest_loadbudget.report.files import write_report_files
 
-            baseline = self._gate.describe_baseline() if self._gate is not None else None
-            self.problems.extend(write_report_files(self.settings, records, baseline))
+            self.problems.extend(write_report_files(self.settings, records, self._summary))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -268,15 +287,20 @@ class LoadBudgetPlugin:
             from pytest_loadbudget.measure.floor import bandwidth_or_none
             from pytest_loadbudget.report import terminal as terminal_report
 
-            baseline = self._gate.describe_baseline() if self._gate is not None else None
             terminal_report.write_terminal_report(
-                terminal, records, verbose=self.config.option.verbose > 0, baseline=baseline,
-                bandwidth=bandwidth_or_none(), diagnose=self.settings.diagnose,
+                terminal, records, verbose=self.config.option.verbose > 0, baseline=self._summary,
+                bandwidth=bandwidth_or_none(), diagnose=self.settings.diagnose, clock=self.settings.clock,
             )
         if self.settings.suggest:
             from pytest_loadbudget.report.suggest import write_suggestions
 
             write_suggestions(terminal, records)
+        summary = self._summary
+        if summary is not None and not (self.settings.report or self.settings.diagnose):
+            for line in summary.lines():  # the report lists them itself
+                terminal.write_line(f"loadbudget: {line}")
+        if summary is not None and summary.not_enforced:
+            terminal.write_line(f"loadbudget: {summary.not_enforced}", red=True, bold=True)
         gate = self._gate
         for message in gate.messages if gate is not None else []:
             terminal.write_line(f"loadbudget: {message}")

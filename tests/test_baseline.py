@@ -78,7 +78,7 @@ def test_save_then_compare_unchanged_passes(project, monkeypatch):
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines([
         f"compared with {saved} (first, *, this machine)",
-        "  ok         slow load * ms vs baseline * ms (*, p=*, n=6/6)",
+        "  ok         slow load * ms vs baseline * ms (*, p=*, n=6/6, * time)",
         "  ok         tokenizer size 0.0954 MiB vs baseline 0.0954 MiB (+0%, same artifact)",
     ])
 
@@ -89,7 +89,8 @@ def test_slower_load_fails_with_the_regression_line(project, monkeypatch):
     result = run(project, "--loadbudget-compare", "--loadbudget-report")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "*loadbudget: slow load * ms vs baseline * ms (+*%, p=0.00*, n=6/6)",
+        "*loadbudget: slow load * ms vs baseline * ms (+*%, p=0.00*, n=6/6, * time)"
+        " [[]confirmed by a second measurement (load * ms, +*%)[]]",
         "*BUDGET test_suite.py::test_slow - loadbudget: slow load*",
     ])
     result.stdout.fnmatch_lines(["slow *REGRESSION load +*%"])
@@ -102,7 +103,7 @@ def test_marker_threshold_overrides_the_command_line(project, monkeypatch):
     project.write(compare_fail="ms:500%")
     result = run(project, "--loadbudget-compare", "--loadbudget-compare-fail=ms:10%", "--loadbudget-report")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["  ok         slow load * ms vs baseline * ms (+*%, p=*, n=6/6)"])
+    result.stdout.fnmatch_lines(["  ok         slow load * ms vs baseline * ms (+*%, p=*, n=6/6, * time)"])
     # ... and a strict marker beats a lenient one: whichever is set, the marker decides.
     project.write(compare_fail="ms:10%")
     result = run(project, "--loadbudget-compare", "--loadbudget-compare-fail=ms:1000%")
@@ -153,7 +154,7 @@ def test_newer_schema_is_explained_not_dropped(project):
     document["version"] = 99
     saved.write_text(json.dumps(document))
     result = run(project, "--loadbudget-compare")
-    result.stdout.fnmatch_lines(["*written by a newer pytest-loadbudget (schema 99, this one reads up to 1): upgrade"])
+    result.stdout.fnmatch_lines(["*written by a newer pytest-loadbudget (schema 99, this one reads up to 2): upgrade"])
 
 
 def test_baseline_from_another_machine_does_not_fail_unless_asked(project, monkeypatch):
@@ -192,10 +193,10 @@ NOISE_SUITE = textwrap.dedent(
 
 
 def _set_samples(path: Path, name: str, samples: list[float]) -> None:
-    """Rewrite one model's load samples in a saved run."""
+    """Rewrite one model's load samples in a saved run, wall and own time alike."""
     document = json.loads(path.read_text())
     (model,) = [model for model in document["models"] if model["name"] == name]
-    model["load_ms"] = {"samples": samples}
+    model["load_ms"] = model["load_own_ms"] = {"samples": samples}
     path.write_text(json.dumps(document))
 
 
@@ -212,7 +213,7 @@ def test_grown_median_that_is_not_significant_passes(pytester):
     result = pytester.runpytest("--loadbudget-rounds=5", "--loadbudget-compare", "--loadbudget-report")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
-        "  ok         slow load * ms vs baseline 3.00 ms (+*%, p=0.111, n=5/5)"
+        "  ok         slow load * ms vs baseline 3.00 ms (+*%, p=0.111, n=5/5, * time)"
         "  [[]not significant (p=0.111 >= 0.05): noise[]]"
     ])
 
@@ -484,7 +485,7 @@ def test_cli_compare_prints_verdicts_and_exits_1_on_regression(tmp_path, capsys)
     assert cli_main(["compare", str(old), str(same)]) == 0
     assert cli_main(["compare", "old", "slower", "--storage", str(tmp_path)]) == 1
     output = capsys.readouterr().out
-    assert "  REGRESSION model load 152 ms vs baseline 102 ms (+49%, p=0.00108, n=6/6, same artifact)" in output
+    assert "  REGRESSION model load 152 ms vs baseline 102 ms (+49%, p=0.00108, n=6/6, wall time, same artifact)" in output
     assert "1 regression(s)" in output
     assert cli_main(["compare", str(old), str(slower), "--compare-fail", "ms:60%"]) == 0
 
@@ -498,12 +499,12 @@ def test_cli_compare_any_machine_fails_across_machines(tmp_path, capsys):
     assert cli_main(["compare", str(old), str(slower)]) == 0
     output = capsys.readouterr().out.splitlines()
     assert f"the runs come from different machines ({old.parent.name} vs {slower.parent.name})" in output
-    assert ("  ok         model load 152 ms vs baseline 102 ms (+49%, p=0.00108, n=6/6, same artifact)"
+    assert ("  ok         model load 152 ms vs baseline 102 ms (+49%, p=0.00108, n=6/6, wall time, same artifact)"
             "  [baseline from another machine: not failing (--loadbudget-compare-any-machine to fail)]") in output
     assert "0 regression(s)" in output
     assert cli_main(["compare", str(old), str(slower), "--any-machine"]) == 1
     output = capsys.readouterr().out.splitlines()
-    assert "  REGRESSION model load 152 ms vs baseline 102 ms (+49%, p=0.00108, n=6/6, same artifact)" in output
+    assert "  REGRESSION model load 152 ms vs baseline 102 ms (+49%, p=0.00108, n=6/6, wall time, same artifact)" in output
     assert "1 regression(s)" in output
 
 
@@ -516,7 +517,7 @@ def test_cli_grown_median_that_is_not_significant_is_noise(tmp_path, capsys):
     new = store.save("new", machine, [_record("model", [13, 14, 20, 102, 103])])
     assert cli_main(["compare", str(old), str(new)]) == 0
     output = capsys.readouterr().out.splitlines()
-    assert ("  ok         model load 20.0 ms vs baseline 12.0 ms (+67%, p=0.111, n=5/5, same artifact)"
+    assert ("  ok         model load 20.0 ms vs baseline 12.0 ms (+67%, p=0.111, n=5/5, wall time, same artifact)"
             "  [not significant (p=0.111 >= 0.05): noise]") in output
 
 

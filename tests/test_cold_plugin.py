@@ -63,7 +63,7 @@ def test_cold_budget_fails_with_the_dominant_phase_and_a_diagnosis(pytester: pyt
     dominant = max(phases, key=lambda phase: statistics.median(run[f"{phase}_ms"] for run in runs))
     result.stdout.fnmatch_lines([
         (
-            "*load_budget: slow_first_call cold start * ms > budget 100 ms (median of 2 fresh processes, *; "
+            "*load_budget: slow_first_call cold start * ms own time > budget 100 ms (median of 2 fresh processes, *; "
             f"dominant phase: {phases[dominant]})"
         ),
         "diagnosis (what dominates, and what usually fixes it):",
@@ -133,7 +133,7 @@ def test_import_budget_miss_fails_the_test(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--loadbudget-rounds=1", "--loadbudget-json=out.json", "-k", "import_over or under")
     result.assert_outcomes(passed=1, failed=1, deselected=1)
     result.stdout.fnmatch_lines([
-        "*load_budget: slow_first_call import * ms > budget 0.001 ms (median of 2 fresh processes, *; dominant *)",
+        "*load_budget: slow_first_call import * ms own time > budget 0.001 ms (median of 2 fresh processes, *; dominant *)",
     ])
     result.stdout.no_fnmatch_line("*slow_first_call cold start * > budget*")  # cold_ms is not set: import alone
     (record,) = json.loads((pytester.path / "out.json").read_text())["models"]

@@ -45,7 +45,7 @@ def test_a_slower_load_in_every_round_is_a_regression() -> None:
     assert result.regression and result.note == ""
     assert result.change == "+49%"
     # Every new round above every old one: p = 1/252.
-    assert result.line == "model load 152 ms vs baseline 102 ms (+49%, p=0.00397, n=5/5)"
+    assert result.line == "model load 152 ms vs baseline 102 ms (+49%, p=0.00397, n=5/5, wall time)"
     assert result.verdict_line() == f"REGRESSION {result.line}"
 
 

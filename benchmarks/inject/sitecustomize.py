@@ -4,8 +4,10 @@ Python imports this module at start-up when its folder is on PYTHONPATH, so
 the injection reaches the pytest process and the fresh processes that measure
 memory alike. Each is off unless its environment variable is set:
 
-- LOADBUDGET_INJECT_SLOWDOWN=1.5: every model load takes 1.5x as long (the
-  load runs, then sleeps half its own duration again).
+- LOADBUDGET_INJECT_SLOWDOWN=1.5 (sleeping) and LOADBUDGET_INJECT_CPU=1.2
+  (spinning): every model load takes that much longer (``injected_work``,
+  which the suites of ``benchmarks/trustworthiness.py`` use for their own
+  loaders and for the loads pytest-benchmark times).
 - LOADBUDGET_INJECT_LEAK_MB=20: every model load keeps 20 MiB, touched, forever.
 - LOADBUDGET_INJECT_GROW=2: every model's files read twice as many bytes
   (a sidecar file of the model's own size joins its artifact).
@@ -17,10 +19,11 @@ import os
 
 
 def _install() -> None:
-    slowdown = float(os.environ.get("LOADBUDGET_INJECT_SLOWDOWN", "1") or 1)
+    from injected_work import ACTIVE as slowdown, extra_work
+
     leak_mib = int(os.environ.get("LOADBUDGET_INJECT_LEAK_MB", "0") or 0)
     grow = float(os.environ.get("LOADBUDGET_INJECT_GROW", "1") or 1)
-    if slowdown == 1 and not leak_mib and grow == 1:
+    if not slowdown and not leak_mib and grow == 1:
         return
     import time
     from pathlib import Path
@@ -40,8 +43,8 @@ def _install() -> None:
         def load(self, path, _original=original_load, **options):  # type: ignore[no-untyped-def]
             start = time.perf_counter()
             model = _original(self, path, **options)
-            if slowdown != 1:
-                time.sleep((time.perf_counter() - start) * (slowdown - 1))
+            if slowdown:
+                extra_work(time.perf_counter() - start)
             if leak_mib:
                 block = bytearray(leak_mib << 20)
                 block[::4096] = b"\1" * len(block[::4096])  # resident, not just reserved

@@ -1,24 +1,35 @@
 """Comparing a run with a saved one: what counts as a regression.
 
-Sizes are exact: any growth past the tolerance is a regression. Times regress
-only when the median grew past the threshold *and* a one-sided Mann-Whitney U
-test on the raw samples agrees (p below ``alpha``, with at least
-``MIN_SAMPLES`` on each side) *and* even the fastest new round is slower than
-the baseline's median: a noisy round, or a process that ran slow, cannot fail
-a build by itself.
-Memory peaks are a single reading from a fresh process, which repeats to
-within a few pages, so they are judged on the threshold alone. A leak
+Times are judged on own time, the wall time less what the working thread
+waited for a CPU, when both runs have it (``--loadbudget-clock=wall``, or a
+side without it, compares wall with wall and the note says so). Times of the
+timed rounds (load, warm-up) regress only when the median grew past the
+threshold *and* a one-sided Mann-Whitney U test on the raw samples agrees (p
+below ``alpha``, with at least ``MIN_SAMPLES`` on each side) *and* even the
+fastest new round is slower than the baseline's median: a noisy round, or a
+process that ran slow, cannot fail a build by itself.
+Cold starts (a few fresh processes) and a browser's first and cached loads
+(one or two loads a run) have too few samples for the U test: they regress
+when the median grew past the threshold and every new run is slower than
+every baseline run.
+A suspected time regression of either kind is measured again and fails only
+when the second measurement regresses too (``baseline/confirm.py``).
+Sizes are exact: any growth past the tolerance is a regression. Memory peaks
+(resident and GPU) are a single reading from a fresh process, which repeats
+to within a few pages, so they are judged on the threshold alone. A leak
 regresses only when RSS also grew at every one of the cycles, as a leak does
-and allocator noise does not. Growth below a floor (1 ms, 1 MiB of peak,
-2 MiB of leak) is noise whatever its percentage.
+and allocator noise does not; a TF.js tensor count is exact. Growth below a
+floor (1 ms, 1 MiB of peak, 2 MiB of leak) is noise whatever its percentage.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from pytest_loadbudget.baseline.significance import mann_whitney_greater
+from pytest_loadbudget.baseline.significance import all_above, mann_whitney_greater
+from pytest_loadbudget.budget.check import gpu_source
 from pytest_loadbudget.results.comparison import FIGURE_LABELS, Comparison
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
@@ -31,6 +42,14 @@ ALPHA = 0.05
 #: With 5 samples a side the smallest one-sided p is 1/252 = 0.004, below ALPHA.
 MIN_SAMPLES = 5
 FIGURES = tuple(FIGURE_LABELS)
+#: Timed rounds in the test process or a TF.js runtime: own time, the U test.
+TIMED = ("ms", "warm_ms")
+#: Figures of a few fresh processes.
+COLD = ("cold_ms", "import_ms")
+#: A browser's loads: the first with an empty HTTP cache, and the median of the reloads from its cache.
+BROWSER = ("first_load_ms", "cached_load_ms")
+#: The figures a second measurement confirms or clears: times, which a busy machine moves.
+REMEASURED = TIMED + COLD + BROWSER
 #: Changes of a peak below this are allocator page granularity, not the model.
 PEAK_FLOOR_BYTES = MIB
 #: Changes of a median time below this are timer and scheduler noise, whatever their percentage.
@@ -44,7 +63,7 @@ LEAK_FLOOR_BYTES = 2 * MIB
 
 @dataclass(frozen=True)
 class Threshold:
-    """Growth allowed before a figure regresses: a fraction, or an absolute amount (ms or MiB)."""
+    """Growth allowed before a figure regresses: a fraction, or an absolute amount (ms, MiB or tensors)."""
 
     figure: str
     amount: float
@@ -80,57 +99,128 @@ def parse_compare_fail(text: str) -> dict[str, Threshold]:
     return thresholds
 
 
+@dataclass(frozen=True)
+class Context:
+    """What every figure's line shares: whether the artifact changed, and the clock asked for."""
+
+    artifact: str
+    clock: str
+
+
+#: Judges one figure of two records; None when either lacks it.
+Judge = Callable[[str, ModelRecord, ModelRecord, "Threshold | None", Context], "Comparison | None"]
+
+
 def compare(
-    old: ModelRecord, new: ModelRecord, thresholds: dict[str, Threshold], same_machine: bool = True
+    old: ModelRecord, new: ModelRecord, thresholds: dict[str, Threshold], same_machine: bool = True,
+    *, clock: str = "own",
 ) -> list[Comparison]:
-    """Each figure both records have, judged against its threshold."""
-    artifact = ""
-    if old.artifact_sha256 and new.artifact_sha256:
-        artifact = "same artifact" if old.artifact_sha256 == new.artifact_sha256 else "artifact changed"
-    results = []
-    for figure, old_samples, new_samples in (("ms", old.load_ms, new.load_ms), ("warm_ms", old.warm_ms, new.warm_ms)):
-        if old_samples and new_samples:
-            results.append(_compare_times(figure, old, old_samples, new_samples, thresholds.get(figure), artifact))
-    if old.size_bytes is not None and new.size_bytes is not None:
-        results.append(_compare_bytes("mb", new.name, old.size_bytes, new.size_bytes, thresholds.get("mb"), artifact))
-    if old.memory is not None and new.memory is not None:
-        if old.memory.peak_bytes is not None and new.memory.peak_bytes is not None:
-            results.append(_compare_bytes("peak_mb", new.name, old.memory.peak_bytes, new.memory.peak_bytes,
-                                          thresholds.get("peak_mb"), artifact, floor=PEAK_FLOOR_BYTES))
-        old_leak, new_leak = old.memory.leak_bytes, new.memory.leak_bytes
-        if old_leak is not None and new_leak is not None:
-            leak = _compare_bytes("leak_mb", new.name, old_leak, new_leak, thresholds.get("leak_mb"), artifact,
-                                  floor=LEAK_FLOOR_BYTES)
-            if leak.regression and not _grows_every_cycle(new.memory.rss_after_cycles):
-                leak.regression = False
-                leak.note = "RSS did not grow in every cycle: allocator noise, not a leak"
-            results.append(leak)
+    """Each figure both records have, judged against its threshold.
+
+    ``clock``: "own" or "wall", the time that time figures are judged on where both records have it.
+    """
+    results = [comparison for figure in FIGURES
+               if (comparison := judge(figure, old, new, thresholds.get(figure), clock)) is not None]
     if not same_machine:
         for result in results:
             if result.regression:
                 result.regression = False
-                result.note = "baseline from another machine: not failing (--loadbudget-compare-any-machine to fail)"
+                result.add_note("baseline from another machine: not failing (--loadbudget-compare-any-machine to fail)")
     return results
 
 
+def judge(
+    figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, clock: str = "own",
+) -> Comparison | None:
+    """``figure`` of ``new`` against ``old``; None when either record lacks it."""
+    return JUDGES[figure](figure, old, new, threshold, Context(_artifact(old, new), clock))
+
+
+def _artifact(old: ModelRecord, new: ModelRecord) -> str:
+    if old.artifact_sha256 and new.artifact_sha256:
+        return "same artifact" if old.artifact_sha256 == new.artifact_sha256 else "artifact changed"
+    return ""
+
+
+def _details(*parts: str) -> str:
+    return ", ".join(part for part in parts if part)
+
+
+def _grew(threshold: Threshold | None, old: float, new: float, floor: float, unit: float) -> bool:
+    return threshold is not None and new - old > floor and threshold.exceeded(old, new, unit)
+
+
 def _compare_times(
-    figure: str, old: ModelRecord, old_samples: Samples, new_samples: Samples,
-    threshold: Threshold | None, artifact: str,
-) -> Comparison:
+    figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, context: Context,
+) -> Comparison | None:
+    old_samples, new_samples, used, why_wall = _same_clock(figure, old, new, context.clock)
+    if not old_samples or not new_samples:
+        return None
     old_median, new_median = old_samples.median, new_samples.median
-    p_value = mann_whitney_greater(old_samples.values, new_samples.values)
-    n_old, n_new = old_samples.count, new_samples.count
+    grown = _grew(threshold, old_median, new_median, TIME_FLOOR_MS, 1.0)
+    if figure in TIMED:
+        p_value = mann_whitney_greater(old_samples.values, new_samples.values)
+        counted = f"p={p_value:.3g}, n={new_samples.count}/{old_samples.count}"
+        noise = _why_noise(p_value, min(old_samples.count, new_samples.count), new_samples.minimum, old_median)
+    else:
+        # Too few for a rank test's p: only every new run slower than every old one counts.
+        unit = "runs" if figure in COLD else "loads"
+        counted = f"{unit} {new_samples.count}/{old_samples.count}"
+        fastest_within = not all_above(old_samples.values, new_samples.values)
+        noise = f"the fastest new {unit[:-1]} is within the baseline's {unit}: noise" if fastest_within else ""
+    noise = noise if grown else ""
     change = _change(old_median, new_median)
-    details = [change, f"p={p_value:.3g}", f"n={n_new}/{n_old}"] + ([artifact] if artifact else [])
-    line = (f"{old.name} {FIGURE_LABELS[figure]} {format_ms(new_median)} vs baseline {format_ms(old_median)} "
-            f"({', '.join(details)})")
-    grown = (
-        threshold is not None
-        and new_median - old_median > TIME_FLOOR_MS
-        and threshold.exceeded(old_median, new_median, 1.0)
-    )
-    note = _why_noise(p_value, min(n_old, n_new), new_samples.minimum, old_median) if grown else ""
-    return Comparison(figure, line, regression=grown and not note, note=note, change=change)
+    details = _details(change, counted, f"{used} time", context.artifact)
+    line = f"{new.name} {FIGURE_LABELS[figure]} {format_ms(new_median)} vs baseline {format_ms(old_median)} ({details})"
+    result = Comparison(figure, line, regression=grown and not noise, change=change, grown=grown,
+                        measured=format_ms(new_median))
+    result.add_note(f"wall time compared: {why_wall}" if why_wall else "")
+    result.add_note(noise)
+    return result
+
+
+def time_series(figure: str, record: ModelRecord, clock: str) -> tuple[Samples, str]:
+    """The samples of a time figure in ms, in ``clock`` where the record has it, and the clock they are in.
+
+    ``ms``, ``warm_ms``: the timed rounds; ``cold_ms``, ``import_ms``: one per
+    fresh process (phases timed inside the child); ``first_load_ms``: a
+    browser's first load (empty HTTP cache), ``cached_load_ms``: its reloads
+    from the cache (none under no-store), both wall time, as a page measures.
+    Empty samples where the record lacks the figure.
+    """
+    if figure in TIMED:
+        return record.timing(figure, clock)
+    if figure in COLD:
+        cold = record.cold
+        return cold.timing(None if figure == "cold_ms" else "import", clock) if cold else (Samples(), "wall")
+    figures = record.runtime_figures
+    if figures is None or not record.runtime.startswith("browser"):
+        return Samples(), "wall"
+    if figure == "first_load_ms":
+        first = figures.get("first_load_ms")
+        return Samples([float(first)] if first is not None else []), "wall"
+    if figures.get("cached_load_ms") is None:
+        return Samples(), "wall"
+    reloads = [float(value) for value in figures.get("reload_ms", [])] or [float(figures["cached_load_ms"])]
+    return Samples(reloads), "wall"
+
+
+def _same_clock(figure: str, old: ModelRecord, new: ModelRecord, clock: str) -> tuple[Samples, Samples, str, str]:
+    """Both sides' samples in one clock, the clock, and why it is wall time where one side has own time.
+
+    Where neither side has own time (no schedstat on either system, a
+    browser) the line's "wall time" says enough.
+    """
+    old_samples, old_clock = time_series(figure, old, clock)
+    new_samples, new_clock = time_series(figure, new, clock)
+    if old_clock == new_clock:
+        return old_samples, new_samples, new_clock, ""
+    # Own time against wall time would judge the contention, not the load.
+    if new_clock == "own":
+        why = "the baseline has no own time (saved by an older version, or without schedstat)"
+    else:
+        why = "this run has no own time (measured without /proc/thread-self/schedstat)"
+    return time_series(figure, old, "wall")[0], time_series(figure, new, "wall")[0], "wall", why
 
 
 def _why_noise(p_value: float, fewest: int, fastest_new: float, old_median: float) -> str:
@@ -148,14 +238,73 @@ def _why_noise(p_value: float, fewest: int, fastest_new: float, old_median: floa
     return ""
 
 
+def _compare_size(
+    figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, context: Context,
+) -> Comparison | None:
+    if old.size_bytes is None or new.size_bytes is None:
+        return None
+    return _compare_bytes(figure, new.name, old.size_bytes, new.size_bytes, threshold, context)
+
+
+def _compare_peak(
+    figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, context: Context,
+) -> Comparison | None:
+    if old.memory is None or new.memory is None or old.memory.peak_bytes is None or new.memory.peak_bytes is None:
+        return None
+    return _compare_bytes(figure, new.name, old.memory.peak_bytes, new.memory.peak_bytes, threshold, context,
+                          floor=PEAK_FLOOR_BYTES)
+
+
+def _compare_leak(
+    figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, context: Context,
+) -> Comparison | None:
+    old_leak = old.memory.leak_bytes if old.memory is not None else None
+    new_leak = new.memory.leak_bytes if new.memory is not None else None
+    if old_leak is None or new_leak is None or new.memory is None:
+        return None
+    leak = _compare_bytes(figure, new.name, old_leak, new_leak, threshold, context, floor=LEAK_FLOOR_BYTES)
+    if leak.regression and not _grows_every_cycle(new.memory.rss_after_cycles):
+        leak.regression = False
+        leak.note = "RSS did not grow in every cycle: allocator noise, not a leak"
+    return leak
+
+
+def _compare_gpu(
+    figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, context: Context,
+) -> Comparison | None:
+    if old.gpu_bytes is None or new.gpu_bytes is None:
+        return None
+    result = _compare_bytes(figure, new.name, old.gpu_bytes, new.gpu_bytes, threshold, context,
+                            floor=PEAK_FLOOR_BYTES)
+    old_source, new_source = gpu_source(old), gpu_source(new)
+    if result.regression and old_source != new_source:
+        # NVML counts the whole context, an allocator only its tensors: different figures.
+        result.regression = False
+        result.note = f"measured by {new_source}, the baseline by {old_source}: not comparable"
+    return result
+
+
+def _compare_tensors(
+    figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, context: Context,
+) -> Comparison | None:
+    old_count, new_count = old.leak_tensors, new.leak_tensors
+    if old_count is None or new_count is None:
+        return None
+    change = f"{new_count - old_count:+d}"
+    line = f"{new.name} {FIGURE_LABELS[figure]} {new_count} vs baseline {old_count} " \
+           f"({_details(change, context.artifact)})"
+    grown = _grew(threshold, old_count, new_count, 0, 1)
+    return Comparison(figure, line, regression=grown, change=change, grown=grown, measured=str(new_count))
+
+
 def _compare_bytes(
-    figure: str, name: str, old: int, new: int, threshold: Threshold | None, artifact: str, floor: int = 0,
+    figure: str, name: str, old: int, new: int, threshold: Threshold | None, context: Context, floor: int = 0,
 ) -> Comparison:
     change = _change(old, new)
-    details = [change] + ([artifact] if artifact else [])
-    line = f"{name} {FIGURE_LABELS[figure]} {format_mib(new)} vs baseline {format_mib(old)} ({', '.join(details)})"
-    regression = threshold is not None and new - old > floor and threshold.exceeded(old, new, MIB)
-    return Comparison(figure, line, regression, change=change)
+    line = f"{name} {FIGURE_LABELS[figure]} {format_mib(new)} vs baseline {format_mib(old)} " \
+           f"({_details(change, context.artifact)})"
+    grown = _grew(threshold, old, new, floor, MIB)
+    return Comparison(figure, line, grown, change=change, grown=grown, measured=format_mib(new))
 
 
 def _grows_every_cycle(rss_after_cycles: list[int]) -> bool:
@@ -168,3 +317,12 @@ def _change(old: float, new: float) -> str:
     if old == 0:
         return "new" if new else "+0%"
     return f"{(new - old) / old * 100:+.0f}%"
+
+
+#: How each figure is judged, in the order the lines are shown.
+JUDGES: dict[str, Judge] = {
+    "ms": _compare_times, "warm_ms": _compare_times, "mb": _compare_size, "peak_mb": _compare_peak,
+    "leak_mb": _compare_leak, "gpu_mb": _compare_gpu, "leak_tensors": _compare_tensors,
+    "cold_ms": _compare_times, "import_ms": _compare_times,
+    "first_load_ms": _compare_times, "cached_load_ms": _compare_times,
+}

@@ -1,7 +1,12 @@
-"""Fingerprints: of the machine a figure was measured on, and of a model's files.
+"""Fingerprints: of the machine a figure was measured on, of the software it ran, of a model.
 
-A baseline only means something on the machine it came from, and a slower
-load means something else when the artifact itself changed; both are keyed.
+A baseline only means something on the hardware it came from: the machine id
+hashes the hardware alone (CPU model, cores, architecture, OS). Software
+(Python, framework versions, kernel, the environment variables TensorFlow
+reads, this plugin) is recorded beside it and diffed, never hashed into the
+id: an upgrade is exactly what users want judged, not a reason to stop
+judging. A model is known across runs by its identity, and a slower load
+means something else when its artifact changed: both are here.
 """
 
 from __future__ import annotations
@@ -13,15 +18,24 @@ import platform
 from pathlib import Path
 from typing import Any
 
-#: Environment variables that change how TensorFlow loads and runs a model.
+#: Environment variables that change how TensorFlow (and Keras) load and run a model.
 RELEVANT_ENVIRONMENT = (
     "TF_ENABLE_ONEDNN_OPTS",
     "TF_NUM_INTEROP_THREADS",
     "TF_NUM_INTRAOP_THREADS",
     "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
     "CUDA_VISIBLE_DEVICES",
     "TF_XLA_FLAGS",
+    "TF_USE_LEGACY_KERAS",
+    "KERAS_BACKEND",
 )
+#: Distributions whose version changes a load: the frameworks, and the readers under them.
+FRAMEWORKS = ("tensorflow", "keras", "tf-keras", "tensorflowjs", "torch", "onnxruntime", "numpy", "h5py")
+#: The facts that make a machine: the machine id hashes these and nothing else.
+HARDWARE_FACTS = ("cpu", "cpus", "system", "machine")
+#: The software facts, and the word a change line uses for each.
+SOFTWARE_LABELS = {"python": "python", "release": "kernel", "loadbudget": "pytest-loadbudget"}
 
 
 def cpu_model() -> str:
@@ -34,12 +48,12 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def framework_versions() -> dict[str, str]:
-    """Versions of the ML frameworks installed, read without importing them."""
+def _versions(distributions: tuple[str, ...]) -> dict[str, str]:
+    """Installed versions, read from package metadata without importing anything."""
     from importlib import metadata
 
     versions = {}
-    for distribution in ("tensorflow", "keras", "tf-keras", "tensorflowjs", "torch", "onnxruntime"):
+    for distribution in distributions:
         try:
             versions[distribution] = metadata.version(distribution)
         except metadata.PackageNotFoundError:
@@ -47,25 +61,92 @@ def framework_versions() -> dict[str, str]:
     return versions
 
 
-def machine_facts() -> dict[str, Any]:
-    """What decides whether two runs' figures can be compared."""
+def framework_versions() -> dict[str, str]:
+    """Versions of the ML frameworks (and their file readers) installed."""
+    return _versions(FRAMEWORKS)
+
+
+def hardware_facts() -> dict[str, Any]:
+    """What decides whether two runs' figures can be compared at all: the machine."""
+    return {"cpu": cpu_model(), "cpus": os.cpu_count(), "system": platform.system(), "machine": platform.machine()}
+
+
+def software_facts() -> dict[str, Any]:
+    """What a run's figures depend on besides the hardware: shown as a change, judged all the same."""
     return {
-        "cpu": cpu_model(),
-        "cpus": os.cpu_count(),
-        "system": platform.system(),
-        "release": platform.release(),
-        "machine": platform.machine(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "release": platform.release(),
         "frameworks": framework_versions(),
         "environment": {name: os.environ[name] for name in RELEVANT_ENVIRONMENT if name in os.environ},
+        "loadbudget": _versions(("pytest-loadbudget",)).get("pytest-loadbudget", "unknown"),
     }
 
 
+def machine_facts() -> dict[str, Any]:
+    """Every fact of this machine and its software, as the JSON reports show them."""
+    return {**hardware_facts(), **software_facts()}
+
+
+def split_facts(facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Facts as ``machine_facts`` (or a schema 1 run) has them, split into hardware and software."""
+    hardware = {name: value for name, value in facts.items() if name in HARDWARE_FACTS}
+    return hardware, {name: value for name, value in facts.items() if name not in HARDWARE_FACTS}
+
+
 def machine_id(facts: dict[str, Any]) -> str:
-    """A directory name: readable prefix, then a hash of every fact."""
-    digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:10]
-    python = facts["python"].split()[-1].rsplit(".", 1)[0]
-    return f"{facts['system']}-{facts['machine']}-{facts['cpus']}cpu-py{python}-{digest}"
+    """A directory name: a readable prefix, then a hash of the hardware facts (others are ignored)."""
+    hardware, _ = split_facts(facts)
+    digest = hashlib.sha256(json.dumps(hardware, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{hardware.get('system', '?')}-{hardware.get('machine', '?')}-{hardware.get('cpus', '?')}cpu-{digest}"
+
+
+def software_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What changed between two runs' software, one "what old → new" each.
+
+    A fact the old run did not record (an older plugin's saved run) is not a
+    change; an environment variable or a framework absent on one side is
+    ("unset", "none").
+    """
+    changes = []
+    for fact, label in SOFTWARE_LABELS.items():
+        before, after = old.get(fact), new.get(fact)
+        if before is not None and after is not None and before != after:
+            changes.append(f"{label} {_short(fact, before)} → {_short(fact, after)}")
+    for fact, missing in (("frameworks", "none"), ("environment", "unset")):
+        if fact not in old:
+            continue
+        before_map, after_map = old.get(fact) or {}, new.get(fact) or {}
+        for name in sorted(set(before_map) | set(after_map)):
+            before, after = before_map.get(name, missing), after_map.get(name, missing)
+            if before != after:
+                changes.append(f"{name} {before} → {after}")
+    return changes
+
+
+def _short(fact: str, value: Any) -> str:
+    # "CPython 3.11.7": the implementation rarely changes; the version is the news.
+    return str(value).split()[-1] if fact == "python" and str(value).startswith("CPython ") else str(value)
+
+
+def model_identity(where: str, *, name: str = "", format_name: str = "", origin: str = "", options: str = "") -> str:
+    """How a model is known across runs: its ``name=`` when given, else format, path and options.
+
+    ``where``: the device ("cpu", "gpu: <name>", "default") or the TF.js
+    runtime; a GPU driver's version is software, left out so that a driver
+    upgrade is judged, not skipped. ``origin``: the path relative to the
+    rootdir, or the loader function's module and name.
+    """
+    where = where.split(" (driver", 1)[0]
+    if name:
+        return f"name:{name}@{where}"
+    return f"{format_name}:{origin}:{options}@{where}"
+
+
+def display_name(path: Path) -> str:
+    """A model's default name: the file, or ``parent/model.json`` where the file name says nothing."""
+    if path.name == "model.json" or path.name in ("saved_model.pb", "variables"):
+        return f"{path.parent.name}/{path.name}"
+    return path.name
 
 
 def artifact_digest(files: list[Path], root: Path | None = None) -> str:

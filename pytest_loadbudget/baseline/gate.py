@@ -6,12 +6,17 @@ controller saves, once, with every worker's records merged.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
+from pytest_loadbudget.baseline.lookup import Baseline, GateSummary, annotate, environment_note, summarize
+from pytest_loadbudget.baseline.provenance import autosave_name, git_provenance
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
 from pytest_loadbudget.baseline.compare import Threshold, compare, parse_compare_fail
+from pytest_loadbudget.baseline.confirm import Remeasure, confirm
 from pytest_loadbudget.errors import BaselineError
-from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
+from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, software_facts
 from pytest_loadbudget.budget.marker import Budget
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
@@ -25,61 +30,116 @@ class RegressionGate:
         self.settings = settings
         storage = Path(settings.storage) if settings.storage else rootpath / DEFAULT_STORAGE
         self.store = BaselineStore(storage if storage.is_absolute() else rootpath / storage)
-        self.machine = machine_facts()
-        self.machine_id = machine_id(self.machine)
+        self.rootpath = rootpath
+        #: The machine is its hardware (or the name --loadbudget-machine gives
+        #: it); the software is recorded and diffed, and judged all the same.
+        self.hardware = hardware_facts()
+        self.software = software_facts()
+        self.machine_id = settings.machine or machine_id(self.hardware)
         self.thresholds = settings.compare_fail or parse_compare_fail(DEFAULT_COMPARE_FAIL)
         #: Problems to show at the end of the run (an unreadable baseline, a failed save).
         self.problems: list[str] = []
         self.messages: list[str] = []
-        self._baseline: SavedRun | None = None
+        self._baseline: Baseline | None = None
         self._loaded = False
 
     @property
     def comparing(self) -> bool:
         return self.settings.compare is not None
 
-    def baseline(self) -> SavedRun | None:
-        """The saved run to compare with, read once; None (and a problem noted) if unreadable."""
+    def baseline(self) -> Baseline | None:
+        """The saved figures to compare with, read once; None (and a problem noted) without any.
+
+        A named run is read alone; a bare --loadbudget-compare consults this
+        machine's runs newest first, as far as each model's lookup needs, and
+        only without any falls back to the newest run of another machine.
+        """
         if not self._loaded and self.comparing:
             self._loaded = True
             try:
-                path = self.store.find(self.settings.compare or None, self.machine_id)
-                self._baseline = read_run(path)
+                self._baseline = self._read_baseline()
             except BaselineError as error:
                 self.problems.append(f"no comparison: {error}")
         return self._baseline
 
-    @property
-    def same_machine(self) -> bool:
-        baseline = self._baseline
-        return baseline is None or baseline.machine_id == self.machine_id
+    def _read_baseline(self) -> Baseline | None:
+        spec = self.settings.compare or None
+        paths = self.store.newest_first(self.store.runs(self.machine_id)) if spec is None else []
+        if not paths:
+            paths = [self.store.find(spec, self.machine_id)]  # a named run, or another machine's newest
+        baseline = Baseline(paths, self._read_run, per_model=spec is None, machine_id=self.machine_id)
+        return baseline if baseline.read_next() else None
 
-    def check(self, budget: Budget | None, record: ModelRecord) -> list[Comparison]:
-        """Compare ``record`` with its baseline; regressions fail unless the machines differ."""
+    def _read_run(self, path: Path) -> SavedRun | None:
+        try:
+            run = read_run(path)
+        except BaselineError as error:
+            self.problems.append(f"no comparison: {error}")  # left untouched; older runs may still serve
+            return None
+        self.problems.extend(run.problems)
+        return run
+
+    def _find(self, record: ModelRecord) -> tuple[ModelRecord, SavedRun] | None:
         baseline = self.baseline()
-        old = baseline.record(record.key) if baseline is not None else None
-        if old is None or record.error is not None:
-            return []
+        if baseline is None or record.error is not None or not record.identity:
+            return None
+        return baseline.find(record.identity)
+
+    def enforced(self, run: SavedRun) -> bool:
+        """Whether regressions against ``run`` fail: the same machine, or --loadbudget-compare-any-machine."""
+        return run.machine_id == self.machine_id or self.settings.compare_any_machine
+
+    def check(
+        self, budget: Budget | None, record: ModelRecord, remeasure: Remeasure | None = None,
+    ) -> list[Comparison]:
+        """Compare ``record`` with its baseline; regressions fail unless the machines differ.
+
+        Times are judged on the clock of ``--loadbudget-clock``; a suspected
+        time regression fails only if ``remeasure`` (a second measurement,
+        taken once per model) regresses too (``baseline/confirm.py``).
+        """
+        found = self._find(record)
+        if found is None:
+            return []  # a new model: the summary lists it
+        old, run = found
         thresholds: dict[str, Threshold] = self.thresholds
         if budget is not None and budget.compare_fail is not None:
             thresholds = {**thresholds, **parse_compare_fail(budget.compare_fail)}
-        same = self.same_machine or self.settings.compare_any_machine
-        record.comparisons = compare(old, record, thresholds, same_machine=same)
+        same = self.enforced(run)
+        comparisons = compare(old, record, thresholds, same_machine=same, clock=self.settings.clock)
+        if remeasure is not None:
+            confirm(comparisons, old, thresholds, remeasure, clock=self.settings.clock)
+        annotate(comparisons, environment_note(run, self.software, old, record))
+        record.comparisons = comparisons
         return record.comparisons
 
-    def describe_baseline(self) -> str | None:
-        baseline = self._baseline
+    def summary(self, records: list[ModelRecord]) -> GateSummary | None:
+        """What the run was compared with, whether that can fail it, and which models had no counterpart.
+
+        Computed from the records (with xdist, the workers' merged), so the
+        controller, which judged nothing itself, says it too.
+        """
+        baseline = self.baseline()
         if baseline is None:
             return None
-        where = "this machine" if self.same_machine else f"another machine ({baseline.machine_id})"
-        return f"compared with {baseline.path} ({baseline.name}, {baseline.created}, {where})"
+        return summarize(baseline, records, enforce_any_machine=self.settings.compare_any_machine)
+
+    @functools.cached_property
+    def provenance(self) -> dict[str, Any] | None:
+        """The git commit, branch and dirty flag of the rootdir's checkout; None outside one."""
+        return git_provenance(self.rootpath)
 
     def save(self, records: list[ModelRecord]) -> None:
-        if self.settings.save is None:
+        """Save the run under --loadbudget-save's name, or --loadbudget-autosave's commit id."""
+        if self.settings.save is not None:
+            name = self.settings.save
+        elif self.settings.autosave:
+            name = autosave_name(self.provenance)
+        else:
             return
-        name = self.settings.save
         try:
-            path = self.store.save(name, self.machine, records)
+            path = self.store.save(name, {**self.hardware, **self.software}, records,
+                                   provenance=self.provenance, machine=self.settings.machine)
         except (BaselineError, OSError) as error:
             self.problems.append(f"the run was not saved: {error}")
         else:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pytest_loadbudget.budget.marker import Budget
 from pytest_loadbudget.diagnose.advice import miss_fix
+from pytest_loadbudget.measure.clock import NOTABLE_WAIT, waited_share
 from pytest_loadbudget.results.phases import PHASE_LABELS
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
@@ -39,11 +40,16 @@ LABELS = {
 
 #: A figure as measured: its value in the budget's unit, and what a line says of it after the name.
 Reading = tuple[float, str]
+#: Reads one figure of a record (and its cold profile) against a limit, on a clock ("own" or "wall").
+ReadingFunction = Callable[[ModelRecord, "ColdProfile | None", float, str], "Reading | None"]
 
 
-def check(budget: Budget, record: ModelRecord) -> list[Miss]:
+def check(budget: Budget, record: ModelRecord, clock: str = "own") -> list[Miss]:
     """The figures of ``record`` over ``budget``, each as one readable line.
 
+    ``clock``: "own" judges times (``ms``, ``warm_ms``, ``cold_ms``,
+    ``import_ms``) on own time where it was measured, wall time elsewhere;
+    "wall" always on wall time. A line names the clock it judged.
     A budget on a figure that could not be measured is a miss too: a limit
     that is never checked must not pass silently. Figures missing because the
     load failed make one line together: the failure itself is the test's error.
@@ -53,7 +59,7 @@ def check(budget: Budget, record: ModelRecord) -> list[Miss]:
     misses: list[Miss] = []
     unmeasured: list[str] = []
     for figure, limit in limits.items():
-        reading = READINGS[figure](record, cold, limit)
+        reading = READINGS[figure](record, cold, limit, clock)
         if reading is None:
             unmeasured.append(figure)
             continue
@@ -82,33 +88,46 @@ def _mib(num_bytes: int | None, limit: float, label: str, details: str) -> Readi
     return num_bytes / MIB, f"{label} {format_mib(num_bytes)} > budget {format_number(limit)} MiB ({details})"
 
 
-def _timing(samples: Samples, limit: float, label: str, details: str) -> Reading | None:
+def _timing(
+    judged: tuple[Samples, str], wall: Samples, clock: str, limit: float, label: str, of: str = "", more: str = ""
+) -> Reading | None:
+    """A time against its budget, on the clock ``judged`` is in; says how much of the wall was waiting."""
+    samples, used = judged
     if not samples:
         return None
-    return samples.median, f"{label} {format_ms(samples.median)} > budget {format_number(limit)} ms ({details})"
+    details = _spread(samples, of)
+    if used == "own":
+        share = waited_share(sum(wall.values), sum(samples.values))
+        if share >= NOTABLE_WAIT:
+            details += f"; wall {format_ms(wall.median)}, {share:.0%} waiting for a CPU"
+    elif clock == "own":
+        details += "; own time not measured"
+    details += more
+    return samples.median, (f"{label} {format_ms(samples.median)} {used} time > budget {format_number(limit)} ms "
+                            f"({details})")
 
 
-def _size(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+def _size(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
     files = f"{record.files} file{'s' if record.files != 1 else ''}"
     return _mib(record.size_bytes, limit, "size", files)
 
 
-def _load(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
-    return _timing(record.load_ms, limit, "load", _spread(record.load_ms))
+def _load(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
+    return _timing(record.timing("ms", clock), record.load_ms, clock, limit, "load")
 
 
-def _warm_up(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
-    return _timing(record.warm_ms, limit, "warm-up", _spread(record.warm_ms))
+def _warm_up(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
+    return _timing(record.timing("warm_ms", clock), record.warm_ms, clock, limit, "warm-up")
 
 
-def _peak(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+def _peak(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
     memory = record.memory
     if memory is None:
         return None
     return _mib(memory.peak_bytes, limit, "peak", f"load + warm-up, {memory.where}")
 
 
-def _leak(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+def _leak(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
     memory = record.memory
     if memory is None or memory.leak_bytes is None:
         return None
@@ -117,7 +136,7 @@ def _leak(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Readin
     return _mib(memory.leak_bytes, limit, "leak", details)
 
 
-def _gpu(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+def _gpu(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
     if record.runtime_figures is not None:
         details = f"numBytesInGPU after warm-up, {record.runtime}"
     else:
@@ -126,7 +145,7 @@ def _gpu(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading
     return _mib(record.gpu_bytes, limit, "GPU memory", details)
 
 
-def _tensors(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+def _tensors(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
     leaked = record.leak_tensors
     if leaked is None:
         return None
@@ -135,19 +154,19 @@ def _tensors(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Rea
                     f"(alive after model.dispose(), {record.runtime})")
 
 
-def _cold_phase(phase: str | None, label: str) -> Callable[[ModelRecord, ColdProfile | None, float], Reading | None]:
-    def reading(record: ModelRecord, cold: ColdProfile | None, limit: float) -> Reading | None:
+def _cold_phase(phase: str | None, label: str) -> ReadingFunction:
+    def reading(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
         if cold is None:
             return None
-        samples = cold.total if phase is None else cold.phase(phase)
-        details = f"{_spread(samples, ' fresh processes')}; dominant phase: {PHASE_LABELS[cold.dominant_phase]}"
-        return _timing(samples, limit, label, details)
+        wall = cold.total if phase is None else cold.phase(phase)
+        dominant = f"; dominant phase: {PHASE_LABELS[cold.dominant_phase]}"
+        return _timing(cold.timing(phase, clock), wall, clock, limit, label, " fresh processes", dominant)
 
     return reading
 
 
-#: How each limited figure is read from a record (None: not measured).
-READINGS: dict[str, Callable[[ModelRecord, ColdProfile | None, float], Reading | None]] = {
+#: How each limited figure is read from a record (None: not measured), on the clock the user asked for.
+READINGS: dict[str, ReadingFunction] = {
     "mb": _size, "ms": _load, "warm_ms": _warm_up, "peak_mb": _peak, "leak_mb": _leak, "gpu_mb": _gpu,
     "leak_tensors": _tensors, "cold_ms": _cold_phase(None, "cold start"), "import_ms": _cold_phase("import", "import"),
 }

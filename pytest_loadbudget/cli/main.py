@@ -1,13 +1,14 @@
 """The ``loadbudget`` command: work with saved runs without running pytest.
 
-    loadbudget list [--storage DIR]
-    loadbudget compare OLD NEW [--compare-fail EXPR] [--storage DIR]
+    loadbudget list [--storage DIR] [--machine NAME]
+    loadbudget compare OLD NEW [--compare-fail EXPR] [--storage DIR] [--machine NAME]
     loadbudget profile PATH [--runs N] [--cold-disk] [--format F]
     loadbudget setup-js [--cache-dir DIR] [--force]
 
 OLD and NEW are saved-run files, or names or numbers looked up in the storage
-directory. ``compare`` prints the same verdicts the pytest run gives and exits
-with 1 when something regressed.
+directory. ``compare`` prints the same verdicts the pytest run gives (with
+what changed in the software) and exits with 1 when something regressed;
+both show each run's git commit where it was saved in a checkout.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from pathlib import Path
 
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
 from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
+from pytest_loadbudget.baseline.lookup import annotate, environment_note
+from pytest_loadbudget.baseline.provenance import describe as describe_provenance
 from pytest_loadbudget.errors import BaselineError
-from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
+from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, software_changes
 from pytest_loadbudget.baseline.gate import DEFAULT_STORAGE
+from pytest_loadbudget.settings import machine_name
 from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
 from pytest_loadbudget.cli.profile import add_profile_arguments, run_profile
 from pytest_loadbudget.tfjs_runtime import jsenv
+
+MACHINE_HELP = "this machine's name, as --loadbudget-machine gave it (default: the id of its hardware)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list the saved runs")
     listing.add_argument("--storage", default=DEFAULT_STORAGE, help="directory of saved runs (default %(default)s)")
+    listing.add_argument("--machine", type=machine_name, help=MACHINE_HELP)
     comparing = commands.add_parser("compare", help="compare two saved runs")
     comparing.add_argument("old", help="the baseline: a saved-run file, or a name or number in --storage")
     comparing.add_argument("new", help="the run to judge: a saved-run file, or a name or number in --storage")
@@ -39,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help=f"what counts as a regression (default {DEFAULT_COMPARE_FAIL.replace('%', '%%')})")
     comparing.add_argument("--any-machine", action="store_true",
                            help="fail on regressions even when the runs come from different machines")
+    comparing.add_argument("--machine", type=machine_name, help=MACHINE_HELP)
     profiling = commands.add_parser("profile", help="time a model's cold start phase by phase, with advice")
     add_profile_arguments(profiling)
     setup = commands.add_parser("setup-js", help="install the TF.js npm packages for runtime='node'/'browser'",
@@ -47,52 +55,76 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _resolve(store: BaselineStore, spec: str) -> SavedRun:
+def _here(args: argparse.Namespace) -> str:
+    return str(args.machine or machine_id(hardware_facts()))
+
+
+def _resolve(store: BaselineStore, spec: str, here: str) -> SavedRun:
     path = Path(spec)
     if not path.is_file():
-        path = store.find(spec, machine_id(machine_facts()))
+        path = store.find(spec, here)
     return read_run(path)
+
+
+def _about(run: SavedRun) -> str:
+    """``NAME, CREATED, commit 1a2b3c4d on main``: what a run is and where its code came from."""
+    return ", ".join(part for part in (run.name, run.created, describe_provenance(run.provenance)) if part)
 
 
 def run_compare(args: argparse.Namespace) -> int:
     store = BaselineStore(Path(args.storage))
-    old, new = _resolve(store, args.old), _resolve(store, args.new)
-    same_machine = old.machine_id == new.machine_id
-    print(f"baseline: {old.path} ({old.name}, {old.created})")
-    print(f"new:      {new.path} ({new.name}, {new.created})")
+    here = _here(args)
+    old, new = _resolve(store, args.old, here), _resolve(store, args.new, here)
+    same_machine = bool(old.machine_id) and old.machine_id == new.machine_id
+    print(f"baseline: {old.path} ({_about(old)})")
+    print(f"new:      {new.path} ({_about(new)})")
+    for problem in old.problems + new.problems:
+        print(problem)
     if not same_machine:
-        print(f"the runs come from different machines ({old.machine_id} vs {new.machine_id})")
+        print(f"the runs come from different machines ({old.machine_id or 'unknown'} vs {new.machine_id or 'unknown'})")
+    changes = software_changes(old.software, new.software) if old.software else []
+    if changes:
+        print(f"software changed: {', '.join(changes)}")
     regressions = 0
-    for record in new.records:
-        previous = old.record(record.key)
+    matched: set[int] = set()
+    for record, identities in new.entries:
+        previous = next((found for found in map(old.record, identities) if found is not None), None)
         if previous is None:
-            print(f"  new        {record.name} [{record.format}]: not in the baseline")
+            print(f"  new        {record.name} [{record.format}]: no baseline")
             continue
-        for comparison in compare(previous, record, args.compare_fail, same_machine or args.any_machine):
+        matched.add(id(previous))
+        comparisons = compare(previous, record, args.compare_fail, same_machine or args.any_machine)
+        annotate(comparisons, environment_note(old, new.software, previous, record))
+        for comparison in comparisons:
             regressions += comparison.regression
             print(f"  {comparison.verdict_line()}")
-    gone = [record.name for record in old.records if new.record(record.key) is None]
-    for name in gone:
-        print(f"  gone       {name}: in the baseline, not in the new run")
+    for record, _ in old.entries:
+        if id(record) not in matched:
+            print(f"  not measured {record.name} [{record.format}]: in the baseline, not in the new run")
     print(f"{regressions} regression(s)")
     return 1 if regressions else 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     store = BaselineStore(Path(args.storage))
-    here = machine_id(machine_facts())
+    here = _here(args)
     paths = store.runs()
     if not paths:
         print(f"no saved runs under {store.directory}")
         return 0
     for path in paths:
-        marker = "*" if path.parent.name == here else " "
         try:
             run = read_run(path)
-            print(f"{marker} {path}  {run.created}  {len(run.records)} model(s)")
         except BaselineError as error:
+            marker = "*" if path.parent.name == here else " "
             print(f"{marker} {path}  unreadable: {error.problem}")
-    print("(* this machine)")
+            continue
+        marker = "*" if run.machine_id == here else " "
+        details = [run.created, f"{len(run.records)} model(s)", describe_provenance(run.provenance)]
+        if run.version < 2:
+            details.append(f"schema 1 (machine {run.machine_id or 'unknown'})")
+        print(f"{marker} {path}  " + "  ".join(part for part in details if part))
+    print(f"(* this machine: {here})")
     return 0
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pytest_loadbudget.fresh import protocol
+from pytest_loadbudget.measure.clock import thread_wait_ns
 from pytest_loadbudget.measure.floor import read_fully
 from pytest_loadbudget.measure.rss import PeakTracker, current_rss
 from pytest_loadbudget.results.phases import COLD_DONE
@@ -66,11 +67,38 @@ class GCClock:
             gc.callbacks.remove(self._callback)
 
 
+class WaitClock:
+    """Run-queue wait of this (the loading) thread at each phase boundary, ns since the process began.
+
+    The thread's counters start at zero when the process is created, so the
+    first reading, at ``main()``, is the start-up's wait. A boundary that ends a
+    phase is read before the phase's end stamp, one that starts a phase after
+    its start stamp: the wait counted lies inside the phase's wall time.
+    """
+
+    def __init__(self) -> None:
+        self.marks: dict[str, int | None] = {}
+
+    def mark(self, name: str) -> None:
+        self.marks[name] = thread_wait_ns()
+
+    def phases(self, first_call: bool) -> dict[str, int] | None:
+        """Each phase's wait, ns; None where the system keeps no scheduler statistics."""
+        known = {name: value for name, value in self.marks.items() if value is not None}
+        if len(known) < len(self.marks):
+            return None
+        spans = {"import": ("main", "import_end"), "read": ("read_start", "read_end"),
+                 "load": ("load_start", "load_end")}
+        if first_call:
+            spans["first_call"] = ("first_start", "first_end")
+        return {"startup": known["main"], **{phase: known[end] - known[start] for phase, (start, end) in spans.items()}}
+
 def _measure(
-    request: Any, envelope: dict[str, Any], channel: IO[str], main_ns: int, gc_clock: GCClock
+    request: Any, envelope: dict[str, Any], channel: IO[str], main_ns: int, gc_clock: GCClock, waits: WaitClock
 ) -> dict[str, Any]:
     fmt = request.format
     fmt.import_framework()
+    waits.mark("import_end")
     import_end = time.monotonic_ns()
     gc_import = gc_clock.total_ns
     rss_after_import = current_rss()
@@ -79,12 +107,16 @@ def _measure(
     tracker.start()
     _announce(channel, "read")
     read_start = time.monotonic_ns()
+    waits.mark("read_start")
     read_bytes = read_fully(Path(name) for name in envelope["files"])
+    waits.mark("read_end")
     read_end = time.monotonic_ns()
     _announce(channel, "load")
     gc_load_start = gc_clock.total_ns
     load_start = time.monotonic_ns()
+    waits.mark("load_start")
     model = request.load()
+    waits.mark("load_end")
     load_end = time.monotonic_ns()
     gc_load_end = gc_clock.total_ns
     warm_up = request.warm_up_call(model)  # builds the sample input: harness time, not the first call's
@@ -94,7 +126,9 @@ def _measure(
     if warm_up is not None:
         _announce(channel, "first_call")
         first_start = time.monotonic_ns()
+        waits.mark("first_start")
         warm_up()
+        waits.mark("first_end")
         first_end = time.monotonic_ns()
         first_call_ns = first_end - first_start
     gc_cold_end = gc_clock.total_ns
@@ -132,6 +166,9 @@ def _measure(
         "reload_ns": reload_ns,
         # In-child time between phases (the peak reset, building the sample
         # input, the phase lines): neither phase's, and shown so the sum is honest.
+        # Run-queue wait of the loading thread inside each phase (None
+        # without schedstat): own time = the phase's wall time less this.
+        "wait_ns": waits.phases(first_call_ns is not None),
         "harness_ns": (read_start - import_end) + (load_start - read_end) + (first_start - load_end),
         # Garbage collection inside each phase (ns; import counts from main()).
         "gc_ns": {
@@ -161,13 +198,15 @@ def _graph(request: Any) -> dict[str, Any] | None:
 
 def main() -> int:
     main_ns = time.monotonic_ns()
+    waits = WaitClock()
+    waits.mark("main")
     gc_clock = GCClock()
     gc_clock.start()
     channel = _private_stdout()
     _announce(channel, "import")
     envelope, request = protocol.read_envelope()
     try:
-        result = _measure(request, envelope, channel, main_ns, gc_clock)
+        result = _measure(request, envelope, channel, main_ns, gc_clock, waits)
     except Exception as error:
         result = protocol.error_result(error)
     protocol.write_result(channel, result)

@@ -1,4 +1,8 @@
-"""Load and warm-up timings in the test process: a first load kept apart, then timed rounds."""
+"""Load and warm-up timings in the test process: a first load kept apart, then timed rounds.
+
+Each round records wall time, own time (wall less the loading thread's run-queue wait) and
+the process's CPU time: see ``measure/clock.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_loadbudget.measure import clock
+from pytest_loadbudget.measure.clock import Span
 from pytest_loadbudget.measure.devices import placed, prepare_framework
 from pytest_loadbudget.session.request import LoadRequest
 from pytest_loadbudget.results.samples import Samples
@@ -19,14 +25,40 @@ MAX_ROUNDS = 25
 
 
 @dataclass
-class Timings:
-    """Milliseconds per round: the load, and the first inference on the loaded model."""
+class Series:
+    """One timed figure over the rounds, ms: wall, own (wall less run-queue wait) and process CPU time.
 
-    load_ms: Samples = field(default_factory=Samples)
-    warm_ms: Samples = field(default_factory=Samples)
-    #: The first load and warm-up, before the rounds and not among them.
+    ``own`` stays empty where the system keeps no scheduler statistics.
+    """
+
+    wall: Samples = field(default_factory=Samples)
+    own: Samples = field(default_factory=Samples)
+    cpu: Samples = field(default_factory=Samples)
+
+    def add(self, span: Span) -> None:
+        self.wall.values.append(span.wall_ms)
+        self.cpu.values.append(span.cpu_ms)
+        if span.own_ms is not None:
+            self.own.values.append(span.own_ms)
+
+
+@dataclass
+class Timings:
+    """Each round's load, and the first inference on the loaded model."""
+
+    load: Series = field(default_factory=Series)
+    warm: Series = field(default_factory=Series)
+    #: The first load and warm-up (wall, ms), before the rounds and not among them.
     first_load_ms: float | None = None
     first_warm_ms: float | None = None
+
+    @property
+    def load_ms(self) -> Samples:
+        return self.load.wall
+
+    @property
+    def warm_ms(self) -> Samples:
+        return self.warm.wall
 
 
 def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
@@ -50,14 +82,14 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
     # 486 and 515 ms against 280 ms for MobileNetV2 .h5 here) that belong to
     # the cold start (cold_ms), and would otherwise blur the rounds.
     with placed(request.format_name, request.device):
-        start = time.perf_counter()
+        first_start = time.perf_counter()
         first = request.load()
-        timings.first_load_ms = (time.perf_counter() - start) * 1e3
+        timings.first_load_ms = (time.perf_counter() - first_start) * 1e3
         first_warm_up = request.warm_up_call(first)
         if first_warm_up is not None:
-            start = time.perf_counter()
+            first_start = time.perf_counter()
             first_warm_up()
-            timings.first_warm_ms = (time.perf_counter() - start) * 1e3
+            timings.first_warm_ms = (time.perf_counter() - first_start) * 1e3
     del first, first_warm_up
     # The young generations only: with TensorFlow imported a full collection
     # takes ~0.4 s (the harness would cost more than a TFLite load), while
@@ -69,16 +101,17 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
         # closes over the previous model too.
         model = warm_up = None
         with placed(request.format_name, request.device):
-            start = time.perf_counter()
+            # Wall, process CPU and this thread's run-queue wait around each
+            # timed call: own time is the wall less that wait (measure/clock.py).
+            start = clock.stamp()
             model = request.load()
-            loaded = time.perf_counter()
-            timings.load_ms.values.append((loaded - start) * 1e3)
+            timings.load.add(clock.span(start, clock.end_stamp()))
             warm_up = request.warm_up_call(model)
             if warm_up is not None:
-                warm_start = time.perf_counter()
+                warm_start = clock.stamp()
                 warm_up()
-                timings.warm_ms.values.append((time.perf_counter() - warm_start) * 1e3)
-        spent += time.perf_counter() - start
+                timings.warm.add(clock.span(warm_start, clock.end_stamp()))
+        spent += (time.perf_counter_ns() - start.wall_ns) / 1e9
         index += 1
         if index >= wanted and (fixed or spent >= ADAPTIVE_SECONDS or index >= MAX_ROUNDS):
             return model, timings

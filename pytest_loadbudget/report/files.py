@@ -11,39 +11,47 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_loadbudget.atomic import write_atomically
 from pytest_loadbudget.baseline.fingerprint import machine_facts
-from pytest_loadbudget.report.terminal import columns, table_rows
+from pytest_loadbudget.report.terminal import columns, contention_line, table_rows
 from pytest_loadbudget.results.record import ModelRecord
 
 if TYPE_CHECKING:
+    from pytest_loadbudget.baseline.lookup import GateSummary
     from pytest_loadbudget.settings import Settings
 
 SCHEMA_VERSION = 1
 
 
-def json_document(records: list[ModelRecord], baseline: str | None = None) -> dict[str, Any]:
+def json_document(records: list[ModelRecord], baseline: GateSummary | None = None) -> dict[str, Any]:
     return {
         "version": SCHEMA_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "units": {"time": "ms", "size": "bytes", "budget_mb": "MiB (2**20 bytes)"},
         "machine": machine_facts(),
-        "baseline": baseline,
+        "baseline": baseline.described if baseline is not None else None,
+        # Whether the gate could fail the run, and the models with no counterpart on either side.
+        "baseline_summary": baseline.to_dict() if baseline is not None else None,
         "models": [record.to_dict() for record in records],
     }
 
 
-def write_json(path: Path, records: list[ModelRecord], baseline: str | None = None) -> None:
+def write_json(path: Path, records: list[ModelRecord], baseline: GateSummary | None = None) -> None:
     write_atomically(path, json.dumps(json_document(records, baseline), indent=2) + "\n")
 
 
-def markdown(records: list[ModelRecord], baseline: str | None = None) -> str:
+def markdown(records: list[ModelRecord], baseline: GateSummary | None = None, clock: str = "own") -> str:
     """A GitHub-flavoured table, fit for ``$GITHUB_STEP_SUMMARY`` or a PR comment."""
     lines = ["## Model load budgets", ""]
+    if baseline is not None and baseline.not_enforced:
+        lines += [f"> **{baseline.not_enforced}**", ""]  # first, where a reviewer cannot miss it
     if not records:
         return "\n".join(lines + ["No model was loaded through `load_model`.", ""])
+    contention = contention_line(records, clock)
+    if contention is not None:
+        lines += [f"_{contention}_", ""]
     header = list(columns(records))
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(" --- " for _ in header) + "|")
-    for row in table_rows(records):
+    for row in table_rows(records, clock=clock):
         cells = [_escape(cell) for cell in row]
         lines.append("| " + " | ".join(cells) + " |")
     failures = [f"- `{use.nodeid}`: {miss}" for record in records for use in record.tests for miss in use.misses]
@@ -53,8 +61,9 @@ def markdown(records: list[ModelRecord], baseline: str | None = None) -> str:
         f"- {'**regression** ' if c.regression else ''}{c.line}" + (f" ({c.note})" if c.note else "")
         for record in records for c in record.comparisons
     ]
-    if baseline:
-        lines += ["", "### Against the baseline", "", f"_{baseline}_", "", *comparisons]
+    if baseline is not None:
+        lines += ["", "### Against the baseline", "", f"_{baseline.described}_", "", *comparisons,
+                  *(f"- {line}" for line in baseline.lines())]
     return "\n".join(lines) + "\n"
 
 
@@ -62,8 +71,10 @@ def _escape(cell: str) -> str:
     return cell.replace("|", "\\|")
 
 
-def write_markdown(path: Path, records: list[ModelRecord], baseline: str | None = None) -> None:
-    write_atomically(path, markdown(records, baseline))
+def write_markdown(
+    path: Path, records: list[ModelRecord], baseline: GateSummary | None = None, clock: str = "own",
+) -> None:
+    write_atomically(path, markdown(records, baseline, clock))
 
 
 def benchmark_document(records: list[ModelRecord]) -> dict[str, Any]:
@@ -109,7 +120,7 @@ def write_benchmark_json(path: Path, records: list[ModelRecord]) -> None:
     write_atomically(path, json.dumps(benchmark_document(records), indent=2) + "\n")
 
 
-def write_report_files(settings: Settings, records: list[ModelRecord], baseline: str | None) -> list[str]:
+def write_report_files(settings: Settings, records: list[ModelRecord], baseline: GateSummary | None) -> list[str]:
     """Write every report file the settings ask for; one problem line per file not written.
 
     Each writer is tried on its own: one that fails (a path that cannot be
@@ -117,7 +128,7 @@ def write_report_files(settings: Settings, records: list[ModelRecord], baseline:
     """
     writers: list[tuple[str, str | None, Callable[[Path], None]]] = [
         ("--loadbudget-json", settings.json, lambda path: write_json(path, records, baseline)),
-        ("--loadbudget-markdown", settings.markdown, lambda path: write_markdown(path, records, baseline)),
+        ("--loadbudget-markdown", settings.markdown, lambda path: write_markdown(path, records, baseline, settings.clock)),
         ("--loadbudget-benchmark-json", settings.benchmark_json, lambda path: write_benchmark_json(path, records)),
     ]
     problems = []

@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_loadbudget.budget import check
 from pytest_loadbudget.budget.marker import LIMIT_KEYWORDS
+from pytest_loadbudget.measure.clock import NOTABLE_WAIT, waited_share
 from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.units import MIB, compact_ms, format_mib, format_ms
 
 if TYPE_CHECKING:
+    from pytest_loadbudget.baseline.lookup import GateSummary
     from pytest_loadbudget.results.cold_profile import ColdProfile
     from pytest_loadbudget.measure.floor import Bandwidth
 
@@ -36,13 +38,44 @@ def _percent(value: float | None, limit: float | None) -> str:
     return f" ({100 * value / limit:.0f}%)"
 
 
-def _timing_cell(samples: Samples, limit: float | None) -> str:
-    if not samples:
+def _timing_cell(record: ModelRecord, figure: str, limit: float | None, clock: str) -> str:
+    """Wall median, own median beside it where measured, the wall's range; (N%) of the budget on its clock."""
+    wall = record.load_ms if figure == "ms" else record.warm_ms
+    if not wall:
         return "-"
+    own = record.load_own_ms if figure == "ms" else record.warm_own_ms
+    judged, _ = record.timing(figure, clock)
     return (
-        f"{format_ms(samples.median)} [{compact_ms(samples.minimum)}..{compact_ms(samples.maximum)}] n={samples.count}"
-        + _percent(samples.median, limit)
+        f"{format_ms(wall.median)}{f' (own {compact_ms(own.median)})' if own else ''} "
+        f"[{compact_ms(wall.minimum)}..{compact_ms(wall.maximum)}] n={wall.count}" + _percent(judged.median, limit)
     )
+
+
+def contention_line(records: list[ModelRecord], clock: str) -> str | None:
+    """How much of the run's timed work waited for a CPU, when that is worth saying; or that nobody could tell.
+
+    Over every timed round and cold start with own time: the sum of their
+    wall times less the sum of their own times, against the sum of wall times.
+    """
+    wall_ms = own_ms = 0.0
+    wall_only = False
+    for record in records:
+        pairs = [(record.load_ms, record.load_own_ms), (record.warm_ms, record.warm_own_ms)]
+        if record.cold is not None:
+            pairs.append((record.cold.total, record.cold.own_total))
+        for wall, own in pairs:
+            if wall and own.count == wall.count:
+                wall_ms, own_ms = wall_ms + sum(wall.values), own_ms + sum(own.values)
+            elif wall and record.runtime.split()[0] != "browser":  # the browser is wall-only anyway: marked
+                wall_only = True
+    if not wall_ms:
+        return "own time not measured on this system: judged on wall time" if wall_only and clock == "own" else None
+    share = waited_share(wall_ms, own_ms)
+    if share < NOTABLE_WAIT:
+        return None
+    judged = "budgets judge own time (wall less that wait)" if clock == "own" else \
+        "budgets judge wall time (--loadbudget-clock=wall)"
+    return f"timed loads waited {share:.0%} of their wall time for a CPU: other processes on this machine; {judged}"
 
 
 def _bytes_cell(num_bytes: int | None, limit_mib: float | None, mark: str = "") -> str:
@@ -81,7 +114,9 @@ def _floor_cell(record: ModelRecord, bandwidth: Bandwidth | None) -> str:
     return f"{record.load_ms.median / bandwidth.floor_ms(record.size_bytes):.0f}x"
 
 
-def table_rows(records: list[ModelRecord], bandwidth: Bandwidth | None = None) -> list[tuple[str, ...]]:
+def table_rows(
+    records: list[ModelRecord], bandwidth: Bandwidth | None = None, clock: str = "own"
+) -> list[tuple[str, ...]]:
     with_baseline = len(columns(records)) > len(COLUMNS)
     rows = []
     for record in records:
@@ -98,9 +133,9 @@ def table_rows(records: list[ModelRecord], bandwidth: Bandwidth | None = None) -
             record.runtime,
             record.device.split(" (driver")[0] if record.runtime == "python" else "-",
             _bytes_cell(record.size_bytes, limits.get("mb")),
-            _timing_cell(record.load_ms, limits.get("ms")),
+            _timing_cell(record, "ms", limits.get("ms"), clock),
             _floor_cell(record, bandwidth),
-            _timing_cell(record.warm_ms, limits.get("warm_ms")),
+            _timing_cell(record, "warm_ms", limits.get("warm_ms"), clock),
             _bytes_cell(memory.peak_bytes if memory else None, limits.get("peak_mb"), in_process_mark),
             leak_cell,
             (_bytes_cell(record.gpu_bytes, limits.get("gpu_mb")) + f" {gpu_source}") if record.gpu_bytes is not None else "-",
@@ -118,18 +153,22 @@ def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[s
 
 
 def write_terminal_report(
-    terminal: Any, records: list[ModelRecord], verbose: bool, baseline: str | None = None,
-    bandwidth: Bandwidth | None = None, diagnose: bool = False,
+    terminal: Any, records: list[ModelRecord], verbose: bool, baseline: GateSummary | None = None,
+    bandwidth: Bandwidth | None = None, diagnose: bool = False, clock: str = "own",
 ) -> None:
     terminal.write_sep("=", "loadbudget report")
     if not records:
         terminal.write_line("no model was loaded through the load_model fixture")
         return
-    for line in format_table(columns(records), table_rows(records, bandwidth)):
+    contention = contention_line(records, clock)
+    if contention is not None:
+        terminal.write_line(contention, yellow=True)
+    for line in format_table(columns(records), table_rows(records, bandwidth, clock)):
         terminal.write_line(line)
     terminal.write_line("")
     terminal.write_line(
-        "load, warm-up: median [min..max] over n rounds in the test process; size: every file the load reads; "
+        "load, warm-up: median wall time (own: wall less the wait for a CPU) [min..max] over n rounds in the test "
+        "process; size: every file the load reads; "
         "peak, leak: resident memory, MiB = 2**20 bytes; (N%) of the tightest budget"
         + (f"; x floor: load time / time to read the same bytes at {bandwidth.describe()}" if bandwidth else "")
     )
@@ -140,10 +179,12 @@ def write_terminal_report(
     if any(r.memory is not None and r.memory.where != "fresh process" for r in records):
         terminal.write_line("* measured in the test process (a lower bound): the loader could not run in a fresh one")
     if baseline is not None:
-        terminal.write_line(baseline)
+        terminal.write_line(baseline.described)
         for record in records:
             for comparison in record.comparisons:
                 terminal.write_line(f"  {comparison.verdict_line()}")
+        for line in baseline.lines():
+            terminal.write_line(line)
     for record in records:
         if record.error is not None:
             terminal.write_line(f"{record.name}: {record.error}")
@@ -153,6 +194,8 @@ def write_terminal_report(
     if verbose:
         for record in records:
             terminal.write_line(f"{record.name} load samples (ms): {_samples_text(record.load_ms)}")
+            if record.load_own_ms:
+                terminal.write_line(f"{record.name} load own time (ms): {_samples_text(record.load_own_ms)}")
             if record.warm_ms:
                 terminal.write_line(f"{record.name} warm-up samples (ms): {_samples_text(record.warm_ms)}")
             if record.memory is not None and record.memory.rss_after_cycles:
@@ -177,6 +220,9 @@ def memory_and_cold_lines(records: list[ModelRecord]) -> list[str]:
         memory = record.memory
         if memory is not None and memory.peak_bytes is None and memory.note:
             lines.append(f"{record.name} memory: {memory.note}")
+        clock_note = (record.runtime_figures or {}).get("clock_note")
+        if clock_note:
+            lines.append(f"{record.name} ({record.runtime}) load, warm-up: {clock_note}")
     return lines
 
 

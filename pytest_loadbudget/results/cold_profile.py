@@ -83,10 +83,27 @@ class ColdRun:
     page_cache: PageCache | None = None
     #: Garbage collection inside the import, load and first call phases, in ms.
     gc_ms: dict[str, float] = field(default_factory=dict)
+    #: Run-queue wait of the child's loading thread inside each phase, in ms,
+    #: measured in the child (empty where the system keeps no schedstat).
+    wait_ms: dict[str, float] = field(default_factory=dict)
 
     def phase_ms(self, phase: str) -> float | None:
         value: float | None = getattr(self, f"{phase}_ms")
         return value
+
+    def own_phase_ms(self, phase: str) -> float | None:
+        """The phase's wall time less its run-queue wait; None where the wait was not measured."""
+        wall = self.phase_ms(phase)
+        if wall is None or phase not in self.wait_ms:
+            return None
+        return max(wall - self.wait_ms[phase], 0.0)
+
+    @property
+    def own_total_ms(self) -> float | None:
+        """The cold time less every phase's run-queue wait; None unless each phase that ran has its wait."""
+        ran = [phase for phase in PHASES if self.phase_ms(phase) is not None]
+        owns = [self.own_phase_ms(phase) for phase in ran]
+        return None if any(own is None for own in owns) else sum(own or 0.0 for own in owns)
 
     @property
     def total_ms(self) -> float:
@@ -130,6 +147,27 @@ class ColdProfile:
     def total(self) -> Samples:
         return Samples([run.total_ms for run in self.runs])
 
+    def own_phase(self, phase: str) -> Samples:
+        """One phase's own time in ms, one per run whose wait was measured."""
+        return Samples([value for run in self.runs if (value := run.own_phase_ms(phase)) is not None])
+
+    @property
+    def own_total(self) -> Samples:
+        return Samples([value for run in self.runs if (value := run.own_total_ms) is not None])
+
+    def timing(self, phase: str | None, clock: str) -> tuple[Samples, str]:
+        """The samples a budget judges: the cold total (``phase`` None) or one phase, and their clock.
+
+        Own time when ``clock`` is "own" and every run measured it, else wall
+        time and "wall" (no schedstat, a profile saved before own time existed).
+        """
+        wall = self.total if phase is None else self.phase(phase)
+        if clock == "own":
+            own = self.own_total if phase is None else self.own_phase(phase)
+            if own and own.count == wall.count:
+                return own, "own"
+        return wall, "wall"
+
     @property
     def wall(self) -> Samples:
         return Samples([run.wall_ms for run in self.runs])
@@ -165,6 +203,8 @@ class ColdProfile:
         summaries = {phase: self.phase(phase) for phase in PHASES}
         summaries |= {"total": self.total, "wall": self.wall, "steady_call": self.steady_call, "reload": self.reload}
         data["phases_ms"] = {name: samples.summary() for name, samples in summaries.items() if samples}
+        owns = {phase: self.own_phase(phase) for phase in PHASES} | {"total": self.own_total}
+        data["own_phases_ms"] = {name: samples.summary() for name, samples in owns.items() if samples}
         return data
 
     @classmethod

@@ -7,10 +7,19 @@ from an xdist worker to the controller, and into the JSON report.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-#: The figures a run is compared on, and the word the lines and the table use for each.
-FIGURE_LABELS = {"ms": "load", "warm_ms": "warm-up", "mb": "size", "peak_mb": "peak", "leak_mb": "leak"}
+#: The figures a run is compared on (the keys of ``compare_fail``), and the
+#: words the lines and the table use for each.
+FIGURE_LABELS = {
+    "ms": "load", "warm_ms": "warm-up", "mb": "size", "peak_mb": "peak", "leak_mb": "leak",
+    "gpu_mb": "GPU memory", "leak_tensors": "leaked tensors", "cold_ms": "cold start", "import_ms": "import",
+    "first_load_ms": "first load", "cached_load_ms": "cached load",
+}
+
+#: What a second measurement said of a suspected regression: "" when none was
+#: taken (not suspected, or a figure that is not re-measured).
+Confirmation = Literal["", "confirmed", "not confirmed", "not re-measured"]
 
 
 @dataclass
@@ -19,8 +28,13 @@ class Comparison:
 
     ``line``: the figure in words ("m load 152 ms vs baseline 102 ms (+49%, ...)");
     ``change``: the relative change of the figure ("+49%", or "new" over a zero);
-    ``note``: why a grown figure is not called a regression (too few samples,
-    another machine...).
+    ``note``: what the line leaves out: the clock compared when it is not the
+    one asked for, why a grown figure is not called a regression (too few
+    samples, another machine...), what a second measurement said;
+    ``grown``: the figure grew past its threshold (a regression unless the
+    note says why not); ``measured``: the new figure alone ("152 ms"), for a
+    second measurement's words;
+    ``confirmation``: the second measurement's verdict on a suspected regression.
     """
 
     figure: str
@@ -28,6 +42,9 @@ class Comparison:
     regression: bool
     note: str = ""
     change: str = ""
+    grown: bool = False
+    measured: str = ""
+    confirmation: Confirmation = ""
 
     @property
     def label(self) -> str:
@@ -37,6 +54,16 @@ class Comparison:
     def verdict(self) -> str:
         return "REGRESSION" if self.regression else "ok"
 
+    @property
+    def text(self) -> str:
+        """The line with its note: what a failing test and its details say."""
+        return f"{self.line} [{self.note}]" if self.note else self.line
+
+    def add_note(self, note: str) -> None:
+        """Add ``note`` ("" adds nothing) after what the note says already."""
+        if note:
+            self.note = f"{self.note}; {note}" if self.note else note
+
     def verdict_line(self) -> str:
         """The line the terminal report and ``loadbudget compare`` print for this figure."""
         note = f"  [{self.note}]" if self.note else ""
@@ -44,10 +71,18 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {"figure": self.figure, "line": self.line, "regression": self.regression, "note": self.note,
-                "change": self.change}
+                "change": self.change, "grown": self.grown, "measured": self.measured,
+                "confirmation": self.confirmation}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Comparison:
-        # Reports written before ``change`` existed have none: the table shows "?".
+        # Reports written before ``change`` or the confirmation existed have
+        # none: the table shows "?".
+        confirmation = data.get("confirmation", "")
         return cls(figure=data["figure"], line=data["line"], regression=bool(data["regression"]),
-                   note=data.get("note", ""), change=data.get("change", ""))
+                   note=data.get("note", ""), change=data.get("change", ""),
+                   grown=bool(data.get("grown", data["regression"])), measured=data.get("measured", ""),
+                   confirmation=confirmation if confirmation in CONFIRMATIONS else "")
+
+
+CONFIRMATIONS: tuple[Confirmation, ...] = ("", "confirmed", "not confirmed", "not re-measured")

@@ -30,6 +30,8 @@ class ModelRecord:
     key: str
     name: str
     format: str
+    #: How the model is known across runs (``LoadRequest.identity``): what its baseline is looked up by.
+    identity: str = ""
     #: Where the figures come from: "cpu", "gpu: <name> (driver <version>)" or "default".
     device: str = "cpu"
     #: "python", or a TF.js runtime with its backend: "node wasm", "browser webgl no-store".
@@ -106,6 +108,7 @@ class ModelRecord:
             key=data["key"],
             name=data["name"],
             format=data["format"],
+            identity=data.get("identity", ""),
             device=data.get("device", "cpu"),
             runtime=data.get("runtime", "python"),
             runtime_figures=data.get("runtime_figures"),

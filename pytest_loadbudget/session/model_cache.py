@@ -7,6 +7,7 @@ process, only when a budget asks for them (or ``--loadbudget-memory=all``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,10 @@ from pytest_loadbudget.session.tfjs_sessions import RuntimeSessions
 from pytest_loadbudget.settings import Settings
 
 
+#: The record's time series (wall, own, CPU of loads and warm-ups): every Samples field.
+TIME_SERIES = tuple(item.name for item in dataclasses.fields(ModelRecord) if item.type in ("Samples", Samples))
+
+
 @dataclass(eq=False)
 class Entry:
     request: LoadRequest
@@ -34,6 +39,9 @@ class Entry:
     error: Exception | None = None
     memory_cycles: int = field(default=0)
     cold_key: tuple[int, bool] | None = None
+    #: The regression gate's second measurement (``remeasure_timings``), and the parts it holds.
+    second: ModelRecord | None = None
+    second_parts: set[str] = field(default_factory=set)
 
 
 class ModelCache:
@@ -93,6 +101,7 @@ class ModelCache:
     def _first_load(self, request: LoadRequest, rounds: int | None) -> Entry:
         record = ModelRecord(
             key=request.key,
+            identity=request.identity,
             name=request.name,
             format=request.format_name,
             device=request.device_label,
@@ -107,7 +116,7 @@ class ModelCache:
             files = request.extra_files + (request.format.artifact_files(request.path) if request.path else [])
             record.files = len(files)
             record.size_bytes = sum(path.stat().st_size for path in files) if files else None
-            if files and (self.settings.save is not None or self.settings.compare is not None):
+            if files and (self.settings.save is not None or self.settings.autosave or self.settings.compare is not None):
                 root = request.path if request.path is not None and request.path.is_dir() else None
                 record.artifact_sha256 = artifact_digest(files, root or (request.path.parent if request.path else None))
             if request.runtime != PYTHON:
@@ -119,11 +128,7 @@ class ModelCache:
                 with placed(request.format_name, request.device):
                     entry.model = request.load()
             else:
-                entry.model, timings = time_loads(request, rounds)
-                record.first_load_ms = timings.first_load_ms
-                record.load_ms, record.warm_ms = timings.load_ms, timings.warm_ms
-                if not request.format.loadable:
-                    record.load_ms.values.clear()  # reading a manifest is not a load
+                entry.model = self._time_in_process(request, record, rounds)
         except LoadBudgetError as error:
             entry.error = error
             record.error = str(error)
@@ -132,12 +137,70 @@ class ModelCache:
             record.error = f"{type(error).__name__}: {error}"
         return entry
 
+    @staticmethod
+    def _time_in_process(request: LoadRequest, record: ModelRecord, rounds: int | None) -> Any:
+        """Timed rounds in the test process into ``record``; returns the last, warm model."""
+        model, timings = time_loads(request, rounds)
+        record.first_load_ms = timings.first_load_ms
+        load, warm = timings.load, timings.warm
+        record.load_ms, record.load_own_ms, record.load_cpu_ms = load.wall, load.own, load.cpu
+        record.warm_ms, record.warm_own_ms, record.warm_cpu_ms = warm.wall, warm.own, warm.cpu
+        if not request.format.loadable:  # reading a manifest is not a load
+            for series in (record.load_ms, record.load_own_ms, record.load_cpu_ms):
+                series.values.clear()
+        return model
+
     def _measure_in_runtime(self, entry: Entry, rounds: int | None) -> None:
-        figures = self.runtimes.measure(entry.request, rounds)
-        entry.model = figures
-        entry.record.load_ms = Samples(list(figures.load_ms))
-        entry.record.warm_ms = Samples(list(figures.warm_ms))
-        entry.record.runtime_figures = figures.to_dict()
+        entry.model = self._time_in_runtime(entry.request, entry.record, rounds)
+
+    def _time_in_runtime(self, request: LoadRequest, record: ModelRecord, rounds: int | None) -> Any:
+        """The model's rounds in its TF.js runtime into ``record``; returns the RuntimeFigures."""
+        figures = self.runtimes.measure(request, rounds)
+        record.load_ms = Samples(list(figures.load_ms))
+        record.warm_ms = Samples(list(figures.warm_ms))
+        record.load_own_ms = Samples(list(figures.load_own_ms))
+        record.warm_own_ms = Samples(list(figures.warm_own_ms))
+        record.runtime_figures = figures.to_dict()
+        return figures
+
+    def remeasure_timings(self, key: str, rounds: bool = True, cold: bool = False) -> ModelRecord | None:
+        """A second measurement of a model measured in this session, for the regression gate to confirm with.
+
+        A copy of the model's record with fresh timed ``rounds`` (as many as
+        the first measurement, in the test process or the model's TF.js
+        runtime) and, when ``cold``, fresh cold runs (as many, as evicted);
+        the times of a part not measured again are empty.
+        Each part is taken at most once per session, whichever tests ask: the
+        gate's extra cost is bounded by one measurement of the models it
+        suspects. The record's ``error`` says why a part failed; None for a
+        model with nothing to measure again (unknown, failed, disabled).
+        """
+        entry = self.entries.get(key)
+        if entry is None or entry.error is not None or self.settings.disable:
+            return None
+        if entry.second is None:
+            # No time of the first measurement: a part not measured again must not confirm itself.
+            blank: dict[str, Any] = {name: Samples() for name in TIME_SERIES}
+            entry.second = dataclasses.replace(entry.record, tests=[], comparisons=[], first_load_ms=None, cold=None,
+                                               runtime_figures=None, **blank)
+        second, request = entry.second, entry.request
+        wanted = {"rounds"} if rounds else set()
+        if cold and entry.cold_key is not None and entry.record.cold is not None:
+            wanted.add("cold")
+        for part in sorted(wanted - entry.second_parts):
+            entry.second_parts.add(part)
+            count = max(entry.record.load_ms.count, entry.record.warm_ms.count) or None
+            try:
+                if part == "cold" and entry.cold_key is not None:
+                    runs, evict = entry.cold_key
+                    second.cold = measure_cold(request, runs, evict=evict, timeout=self.settings.timeout)
+                elif request.runtime != PYTHON:
+                    self._time_in_runtime(request, second, count)
+                else:
+                    self._time_in_process(request, second, count)  # the model is dropped: the first one serves
+            except Exception as error:  # the loader failing the second time: the gate says so
+                second.error = str(error) if isinstance(error, LoadBudgetError) else f"{type(error).__name__}: {error}"
+        return second
 
     def _measure_memory(self, entry: Entry, cycles: int) -> None:
         request = entry.request

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_loadbudget.baseline.fingerprint import display_name, model_identity
 from pytest_loadbudget.errors import MarkerError
 from pytest_loadbudget.formats import FORMATS, ModelFormat, detect_format, format_named
 from pytest_loadbudget.measure.devices import device_label, loader_device_argument
@@ -74,11 +75,21 @@ class LoadRequest:
     runtime: str = PYTHON
     backend: str = ""
     cache_policy: str = ""
-    #: Identity of the model in the session (one load per key) and in baselines; computed once.
+    #: Whether ``name`` was given to ``load_model`` (else it is the file's or the loader's own name).
+    named: bool = False
+    #: The model in the session: one load per key. Computed once.
     key: str = field(init=False, repr=False)
+    #: The model across runs, what its baseline is looked up by: its ``name=``
+    #: when given, else the path relative to the rootdir (or the loader) with
+    #: the options; then where it runs. Computed once.
+    identity: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", self._identity())
+        origin, options, where = self._origin(), self._options_text(), self._where()
+        object.__setattr__(self, "key", f"{self.format_name}:{origin}:{self.name}:{options}@{where}")
+        object.__setattr__(self, "identity", model_identity(
+            where, name=self.name if self.named else "", format_name=self.format_name, origin=origin, options=options,
+        ))
 
     @property
     def format(self) -> ModelFormat:
@@ -88,21 +99,24 @@ class LoadRequest:
     def placement(self) -> Placement:
         return Placement(self.runtime, self.backend, self.cache_policy, self.device)
 
-    def _identity(self) -> str:
+    def _origin(self) -> str:
+        """The loader's module and name, or the path relative to the rootdir (absolute outside it)."""
         if self.loader is not None:
             module = getattr(self.loader, "__module__", "?")
             qualname = getattr(self.loader, "__qualname__", repr(self.loader))
-            origin = f"{module}.{qualname}"
-        elif self.path is not None:
-            resolved = Path(os.path.realpath(self.path))
-            root = Path(os.path.realpath(self.root)) if self.root is not None else None
-            origin = str(resolved.relative_to(root)) if root is not None and resolved.is_relative_to(root) else str(resolved)
-        else:
-            origin = ""  # the stand-in of a model that could not be resolved
+            return f"{module}.{qualname}"
+        if self.path is None:
+            return ""  # the stand-in of a model that could not be resolved
+        resolved = Path(os.path.realpath(self.path))
+        root = Path(os.path.realpath(self.root)) if self.root is not None else None
+        return str(resolved.relative_to(root)) if root is not None and resolved.is_relative_to(root) else str(resolved)
+
+    def _options_text(self) -> str:
         options = ",".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
-        options += f";warmup={_warmup_identity(self.warmup)}"
-        where = self.device_label if self.runtime == PYTHON else f"{self.runtime}:{self.backend}:{self.cache_policy}"
-        return f"{self.format_name}:{origin}:{self.name}:{options}@{where}"
+        return options + f";warmup={_warmup_identity(self.warmup)}"
+
+    def _where(self) -> str:
+        return self.device_label if self.runtime == PYTHON else f"{self.runtime}:{self.backend}:{self.cache_policy}"
 
     def load(self) -> Any:
         if self.loader is not None:
@@ -186,7 +200,7 @@ def make_request(
         if format not in (None, "callable"):
             raise MarkerError(f"load_model got a function with format={format!r}; a function is its own loader")
         loader_name = name or getattr(source, "__name__", None) or type(source).__name__
-        return LoadRequest(format_name="callable", loader=source, name=loader_name, **common)
+        return LoadRequest(format_name="callable", loader=source, name=loader_name, named=bool(name), **common)
     if not isinstance(source, (str, os.PathLike)):
         raise MarkerError(f"load_model takes a path or a loader function, not {type(source).__name__}")
     path = _resolve(base_dir, source)
@@ -197,7 +211,7 @@ def make_request(
             fmt = format_named(format)
         except ValueError as error:
             raise MarkerError(str(error)) from None
-    return LoadRequest(format_name=fmt.name, path=path, name=name or display_name(path), **common)
+    return LoadRequest(format_name=fmt.name, path=path, name=name or display_name(path), named=bool(name), **common)
 
 
 def _resolve(base_dir: Path, value: str | os.PathLike[str]) -> Path:
@@ -208,9 +222,3 @@ def _resolve(base_dir: Path, value: str | os.PathLike[str]) -> Path:
     beside_test = base_dir / path
     return beside_test if beside_test.exists() else path.absolute()
 
-
-def display_name(path: Path) -> str:
-    """A short name: the file, or ``parent/model.json`` where the file name says nothing."""
-    if path.name == "model.json" or path.name in ("saved_model.pb", "variables"):
-        return f"{path.parent.name}/{path.name}"
-    return path.name

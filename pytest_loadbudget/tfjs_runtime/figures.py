@@ -28,6 +28,11 @@ class RuntimeFigures:
     bytes still alive after the last ``model.dispose()``, relative to before
     the first load (0 for a clean model). ``gpu_bytes``: numBytesInGPU after
     the first warm-up (webgl only).
+    ``load_own_ms``/``warm_own_ms``: the same rounds less the time Node's
+    main thread waited for a CPU (``/proc/thread-self/schedstat``, read by the
+    harness inside each timed span); empty where that cannot be read: the
+    browser (wall time only) or a system without schedstat. ``clock_note``
+    says why they are empty ("" when measured).
     ``startup_ms``: the runtime's fixed cost before the first load (Node: spawn
     and import of tfjs and backend set-up; browser: new context, page with the
     tfjs bundles, backend set-up). ``wall_ms``: the whole call as Python saw it.
@@ -46,6 +51,9 @@ class RuntimeFigures:
     reload_ms: list[float] = field(default_factory=list)
     cached_load_ms: float | None = None
     warm_ms: list[float] = field(default_factory=list)
+    load_own_ms: list[float] = field(default_factory=list)
+    warm_own_ms: list[float] = field(default_factory=list)
+    clock_note: str = ""
     predict_ms: list[float] = field(default_factory=list)
     memory: dict[str, dict[str, Any]] = field(default_factory=dict)
     leak_tensors: int | None = None
@@ -97,6 +105,13 @@ class RuntimeFigures:
     ) -> RuntimeFigures:
         """Figures from the ``result`` object that js/core.js ``measure`` returns."""
         load_ms = [float(v) for v in result.get("load_ms", [])]
+        warm_ms = [float(v) for v in result.get("warm_ms", [])]
+        load_own_ms = _own(load_ms, result.get("load_wait_ms"))
+        warm_own_ms = _own(warm_ms, result.get("warm_wait_ms"))
+        if runtime == "browser":
+            clock_note = "wall time only: a page cannot read how long it waited for a CPU"
+        else:
+            clock_note = "" if load_own_ms or not load_ms else "no scheduler statistics on this system: wall time only"
         memory = dict(result.get("memory", {}))
         reload_ms = load_ms[1:]
         return cls(
@@ -109,7 +124,10 @@ class RuntimeFigures:
             first_load_ms=load_ms[0] if load_ms else None,
             reload_ms=reload_ms,
             cached_load_ms=_median(reload_ms) if cache_policy == "cache" else None,
-            warm_ms=[float(v) for v in result.get("warm_ms", [])],
+            warm_ms=warm_ms,
+            load_own_ms=load_own_ms,
+            warm_own_ms=warm_own_ms,
+            clock_note=clock_note,
             predict_ms=[float(v) for v in result.get("predict_ms", [])],
             memory=memory,
             leak_tensors=result.get("leak_tensors"),
@@ -121,6 +139,13 @@ class RuntimeFigures:
             environment=dict(result.get("environment", {})),
             leaked_on_purpose=int(result.get("leaked_on_purpose", 0)),
         )
+
+
+def _own(wall_ms: list[float], wait_ms: Any) -> list[float]:
+    """Each round's wall time less its run-queue wait; empty unless every round has its wait."""
+    if not isinstance(wait_ms, list) or len(wait_ms) != len(wall_ms):
+        return []
+    return [max(wall - float(wait), 0.0) for wall, wait in zip(wall_ms, wait_ms)]
 
 
 def _median(values: list[float]) -> float | None:

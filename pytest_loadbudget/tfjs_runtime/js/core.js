@@ -11,6 +11,12 @@
  *   hooks.load(round)  -> Promise of a loaded GraphModel or LayersModel
  *   hooks.now()        -> milliseconds (performance.now())
  *   hooks.event(obj)   -> called with {event: "stage" | "progress", ...}
+ *   hooks.wait()       -> optional: the main thread's run-queue wait so far in
+ *                         nanoseconds (Node reads /proc/thread-self/schedstat),
+ *                         or null; absent in the browser, which is wall-only
+ *
+ * With hooks.wait, load_wait_ms and warm_wait_ms hold each round's wait for a
+ * CPU, read inside the timed span: own time = wall time less that wait.
  *
  * Every figure is in milliseconds or bytes. The result is plain JSON.
  */
@@ -86,12 +92,17 @@
     const warmup = options.warmup !== false;
     const leak = options.leak === true;
     const now = hooks.now;
+    const wait = hooks.wait || function () { return null; };
+    // The wait counted between two readings, in ms; null when either is unknown.
+    const waited = (from, to) => (from === null || to === null ? null : (to - from) / 1e6);
     const event = hooks.event || function () {};
     const stage = (name, round) => event({ event: 'stage', stage: name, round: round, t_ms: now() });
 
     const result = {
       load_ms: [],
       warm_ms: [],
+      load_wait_ms: [],
+      warm_wait_ms: [],
       predict_ms: [],
       memory: {},
       round_tensors: [],
@@ -108,8 +119,11 @@
     for (let round = 0; round < rounds; round++) {
       stage('load', round);
       let start = now();
+      let waitStart = wait();
       const model = await hooks.load(round);
+      let waitSpan = waited(waitStart, wait());
       result.load_ms.push(now() - start);
+      if (waitSpan !== null) result.load_wait_ms.push(waitSpan);
       result.format = modelKind(tf, model);
       const isGraph = result.format === 'graph-model';
       if (round === 0) result.memory.after_load = memory(tf);
@@ -137,9 +151,12 @@
       if (warmup) {
         stage('warmup', round);
         start = now();
+        waitStart = wait();
         const outputs = asList(tf, await infer());
         await readBack(outputs);
+        waitSpan = waited(waitStart, wait());
         result.warm_ms.push(now() - start);
+        if (waitSpan !== null) result.warm_wait_ms.push(waitSpan);
         if (round === 0) result.memory.after_warmup = memory(tf);
         if (leak) leaked.push(...outputs);
         else outputs.forEach((t) => t.dispose());

@@ -28,6 +28,19 @@ for (const name of ['log', 'info', 'warn', 'debug']) {
   console[name] = (...args) => process.stderr.write(args.map(String).join(' ') + '\n');
 }
 
+// The main thread's run-queue wait so far, ns (2nd field of schedstat), or
+// null where the system keeps none (macOS, Windows). Read synchronously on the
+// main thread, so /proc/thread-self is the thread that runs the load: its
+// critical path (shard reads go through libuv's pool, whose waits stay in own time).
+function runQueueWaitNs() {
+  try {
+    const wait = Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
+    return Number.isFinite(wait) ? wait : null;
+  } catch (error) {
+    return null;
+  }
+}
+
 function fileHandler(tf, modelPath, event) {
   const dir = path.dirname(modelPath);
   return {
@@ -78,6 +91,7 @@ async function main() {
   const event = (obj) => write(obj);
   const result = await core.measure(tf, options, {
     now: () => performance.now(),
+    wait: runQueueWaitNs,
     event: event,
     load: () => {
       const handler = fileHandler(tf, options.model, event);

@@ -1,0 +1,490 @@
+"""The regression gate judges own time, confirms a time regression before failing, and gates every figure.
+
+Unit tests on hand-built records, and plugin runs against hand-edited saved
+runs: no test here depends on how fast this machine is. Sleeps only lengthen
+a load, so a slow round is slow however busy the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_loadbudget.baseline.compare import FIGURES, compare, parse_compare_fail
+from pytest_loadbudget.baseline.confirm import confirm
+from pytest_loadbudget.budget.marker import Budget
+from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun
+from pytest_loadbudget.results.comparison import Comparison
+from pytest_loadbudget.results.memory import MemoryFigures
+from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.results.samples import Samples
+from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
+from pytest_loadbudget.units import MIB
+
+DEFAULTS = parse_compare_fail(DEFAULT_COMPARE_FAIL)
+BASE = [100.0, 101.0, 102.0, 103.0, 104.0]
+SLOWER = [150.0, 151.0, 152.0, 153.0, 154.0]
+
+
+def record(
+    load: list[float] | None = None, own: list[float] | None = None, runtime: str = "python", **fields: Any,
+) -> ModelRecord:
+    return ModelRecord(key="callable:m", name="m", format="callable", runtime=runtime,
+                       load_ms=Samples(list(load or [])), load_own_ms=Samples(list(own or [])), **fields)
+
+
+def judged(old: ModelRecord, new: ModelRecord, clock: str = "own", thresholds: str = "") -> dict[str, Comparison]:
+    chosen = {**DEFAULTS, **parse_compare_fail(thresholds)}
+    return {comparison.figure: comparison for comparison in compare(old, new, chosen, clock=clock)}
+
+
+# Own time --------------------------------------------------------------------------------------------
+
+
+def test_own_time_is_judged_wall_time_that_grew_while_waiting_for_a_cpu_is_not() -> None:
+    # The new rounds took 50% longer on the wall, all of it waiting for a CPU.
+    old, new = record(BASE, own=BASE), record(SLOWER, own=[value + 0.7 for value in BASE])
+    load = judged(old, new)["ms"]
+    assert not load.regression and load.note == ""
+    assert load.line == "m load 103 ms vs baseline 102 ms (+1%, p=0.345, n=5/5, own time)"
+    # The same figures judged on the wall, as --loadbudget-clock=wall asks.
+    wall = judged(old, new, clock="wall")["ms"]
+    assert wall.regression and wall.line.endswith("n=5/5, wall time)")
+
+
+def test_own_time_that_grew_is_a_regression_whatever_the_wall_says() -> None:
+    old, new = record(BASE, own=BASE), record(SLOWER, own=SLOWER)
+    assert judged(old, new)["ms"].regression
+
+
+def test_a_baseline_without_own_time_is_compared_wall_with_wall_and_says_so() -> None:
+    # A schema 1 run, or one saved where schedstat is missing: wall samples only.
+    old, new = record(BASE), record(SLOWER, own=BASE)
+    load = judged(old, new)["ms"]
+    assert load.regression, "wall against wall: the new own time is not set against old wall time"
+    assert load.line.endswith("n=5/5, wall time)")
+    assert load.note.startswith("wall time compared: the baseline has no own time")
+
+
+def test_a_run_without_own_time_is_compared_wall_with_wall_and_says_so() -> None:
+    load = judged(record(BASE, own=SLOWER), record(BASE))["ms"]
+    assert not load.regression, "the old own time is not set against the new wall time"
+    assert load.note == "wall time compared: this run has no own time (measured without /proc/thread-self/schedstat)"
+    # Neither side has own time (no schedstat on either system): the line says which clock, no note needed.
+    both_wall = judged(record(BASE), record(SLOWER))["ms"]
+    assert both_wall.regression and both_wall.note == "" and both_wall.line.endswith("n=5/5, wall time)")
+
+
+def test_the_fastest_round_guard_and_the_u_test_hold_on_own_time() -> None:
+    old = record(BASE, own=BASE)
+    overlapping = judged(old, record(SLOWER, own=[101.5, 148.0, 150.0, 152.0, 154.0]))["ms"]
+    assert not overlapping.regression
+    assert overlapping.note == "the fastest new round is within the baseline's spread: noise"
+    not_significant = judged(old, record(SLOWER, own=[99.0, 100.5, 148.0, 150.0, 152.0]))["ms"]
+    assert not_significant.note == "not significant (p=0.274 >= 0.05): noise"
+
+
+# Confirmation ----------------------------------------------------------------------------------------
+
+
+class Remeasurer:
+    """Stands in for ModelCache.remeasure_timings: hands out one second measurement and counts the calls."""
+
+    def __init__(self, again: ModelRecord | None) -> None:
+        self.again = again
+        self.calls: list[tuple[bool, bool]] = []
+
+    def __call__(self, rounds: bool, cold: bool) -> ModelRecord | None:
+        self.calls.append((rounds, cold))
+        return self.again
+
+
+def confirmed(old: ModelRecord, new: ModelRecord, again: ModelRecord | None) -> tuple[Comparison, Remeasurer]:
+    comparisons = compare(old, new, DEFAULTS)
+    remeasure = Remeasurer(again)
+    confirm(comparisons, old, DEFAULTS, remeasure)
+    (load,) = [comparison for comparison in comparisons if comparison.figure == "ms"]
+    return load, remeasure
+
+
+def test_a_regression_the_second_measurement_does_not_show_is_not_confirmed() -> None:
+    load, remeasure = confirmed(record(BASE, own=BASE), record(SLOWER, own=SLOWER), record(BASE, own=BASE))
+    assert not load.regression and load.confirmation == "not confirmed"
+    assert load.note == "not confirmed: a second measurement was within the threshold (load 102 ms, +0%)"
+    assert remeasure.calls == [(True, False)]
+
+
+def test_a_regression_the_second_measurement_shows_too_is_confirmed() -> None:
+    load, _ = confirmed(record(BASE, own=BASE), record(SLOWER, own=SLOWER), record(SLOWER, own=SLOWER))
+    assert load.regression and load.confirmation == "confirmed"
+    assert load.note == "confirmed by a second measurement (load 152 ms, +49%)"
+    assert load.text == f"{load.line} [confirmed by a second measurement (load 152 ms, +49%)]"
+
+
+def test_a_second_measurement_that_is_noise_does_not_confirm() -> None:
+    noisy = record(SLOWER, own=[99.0, 100.5, 148.0, 150.0, 152.0])
+    load, _ = confirmed(record(BASE, own=BASE), record(SLOWER, own=SLOWER), noisy)
+    assert not load.regression
+    assert load.note == ("not confirmed: a second measurement was noise "
+                         "(load 148 ms, +45%: not significant (p=0.274 >= 0.05): noise)")
+
+
+def test_without_a_second_measurement_the_regression_stands_and_says_so() -> None:
+    load, _ = confirmed(record(BASE, own=BASE), record(SLOWER, own=SLOWER), None)
+    assert load.regression and load.confirmation == "not re-measured"
+    assert load.note == "on one measurement: no second measurement could be taken"
+    failed = record(error="RuntimeError: the disk went away")
+    load, _ = confirmed(record(BASE, own=BASE), record(SLOWER, own=SLOWER), failed)
+    assert load.regression
+    assert load.note == "on one measurement: the second measurement failed (RuntimeError: the disk went away)"
+
+
+def test_only_suspects_are_measured_again() -> None:
+    load, remeasure = confirmed(record(BASE, own=BASE), record(BASE, own=BASE), record(SLOWER, own=SLOWER))
+    assert not load.regression and load.confirmation == "" and remeasure.calls == []
+    # A size regression is exact: nothing to measure again.
+    comparisons = compare(record(size_bytes=1000), record(size_bytes=2000), DEFAULTS)
+    remeasure = Remeasurer(None)
+    confirm(comparisons, record(size_bytes=1000), DEFAULTS, remeasure)
+    assert comparisons[0].regression and remeasure.calls == []
+
+
+# Every figure gated ----------------------------------------------------------------------------------
+
+
+def test_every_figure_has_a_default_threshold_and_times_are_at_10_percent() -> None:
+    assert set(DEFAULTS) == set(FIGURES)
+    assert str(DEFAULTS["ms"]) == "ms:10%" and str(DEFAULTS["warm_ms"]) == "warm_ms:10%"
+    assert str(DEFAULTS["leak_tensors"]) == "leak_tensors:0"
+
+
+def test_the_new_figures_are_accepted_by_the_marker_and_the_option() -> None:
+    text = "cold_ms:20%,import_ms:5,gpu_mb:1,leak_tensors:0,first_load_ms:20%,cached_load_ms:20%"
+    assert set(parse_compare_fail(text)) == {"cold_ms", "import_ms", "gpu_mb", "leak_tensors", "first_load_ms",
+                                             "cached_load_ms"}
+    assert Budget(compare_fail="cold_ms:20%").compare_fail == "cold_ms:20%"
+    with pytest.raises(argparse.ArgumentTypeError, match="FIGURE one of ms, warm_ms, .*cold_ms"):
+        parse_compare_fail("cold:20%")
+
+
+def cold(totals: list[float], imports: list[float] | None = None) -> ColdProfile:
+    """Fresh-process runs whose cold time adds up to ``totals`` (ms), ``imports`` of it importing."""
+    runs = []
+    for total, imported in zip(totals, imports or [10.0] * len(totals)):
+        runs.append(ColdRun(startup_ms=10.0, import_ms=imported, read_ms=1.0, load_ms=total - imported - 11.0,
+                            first_call_ms=None, steady_ms=[], reload_ms=[], wall_ms=total, harness_ms=0.0,
+                            read_bytes=0, peak_bytes=None, import_rss_bytes=None))
+    return ColdProfile(name="m", format="callable", size_bytes=0, files=0, evict=False, runs=runs)
+
+
+def test_cold_start_with_three_runs_regresses_when_every_new_run_is_slower() -> None:
+    old = record(cold=cold([100.0, 110.0, 120.0]))
+    slower = judged(old, record(cold=cold([150.0, 160.0, 170.0])))["cold_ms"]
+    assert slower.regression
+    assert slower.line == "m cold start 160 ms vs baseline 110 ms (+45%, runs 3/3, wall time)"
+    # The median grew as much, but one new run is as fast as a baseline run: noise.
+    overlapping = judged(old, record(cold=cold([115.0, 160.0, 170.0])))["cold_ms"]
+    assert not overlapping.regression
+    assert overlapping.note == "the fastest new run is within the baseline's runs: noise"
+    assert not judged(old, record(cold=cold([105.0, 112.0, 118.0])))["cold_ms"].regression
+    # The marker's threshold counts: a lenient one lets the slower runs pass.
+    assert not judged(old, record(cold=cold([150.0, 160.0, 170.0])), thresholds="cold_ms:50%")["cold_ms"].regression
+
+
+def test_cold_start_is_judged_on_own_time_where_the_child_measured_its_waits() -> None:
+    old, new = cold([100.0, 110.0, 120.0]), cold([150.0, 160.0, 170.0])
+    for profile in (old, new):
+        for run in profile.runs:
+            # Whatever exceeds 100 ms of a run was spent waiting for a CPU in its load.
+            run.wait_ms = {"startup": 0.0, "import": 0.0, "read": 0.0, "load": run.wall_ms - 100.0}
+    result = judged(record(cold=old), record(cold=new))["cold_ms"]
+    assert not result.regression and result.line.endswith("(+0%, runs 3/3, own time)")
+
+
+def test_import_regresses_on_its_own() -> None:
+    old = record(cold=cold([300.0] * 3, imports=[100.0, 104.0, 108.0]))
+    new = record(cold=cold([300.0] * 3, imports=[130.0, 131.0, 133.0]))
+    result = judged(old, new)
+    assert result["import_ms"].regression and not result["cold_ms"].regression
+    assert judged(old, old)["import_ms"].verdict == "ok"
+
+
+def gpu(num_bytes: int, source: str = "nvml") -> MemoryFigures:
+    return MemoryFigures(peak_bytes=None, method="vmhwm", where="fresh process", cycles=1,
+                         device_memory=[{"source": source, "peak_bytes": num_bytes}])
+
+
+def test_gpu_memory_regresses_past_its_threshold_and_a_page_floor() -> None:
+    old = record(memory=gpu(100 * MIB))
+    grown = judged(old, record(memory=gpu(120 * MIB)))["gpu_mb"]
+    assert grown.regression and grown.line == "m GPU memory 120 MiB vs baseline 100 MiB (+20%)"
+    assert not judged(old, record(memory=gpu(105 * MIB)))["gpu_mb"].regression
+    small = record(memory=gpu(2 * MIB))
+    assert not judged(small, record(memory=gpu(2 * MIB + MIB // 2)))["gpu_mb"].regression, "+25%, under 1 MiB"
+    other = judged(old, record(memory=gpu(120 * MIB, source="tensorflow")))["gpu_mb"]
+    assert not other.regression and other.note == "measured by tensorflow, the baseline by nvml: not comparable"
+
+
+def runtime_record(runtime: str, load: list[float] | None = None, **figures: Any) -> ModelRecord:
+    return record(load, runtime=runtime, runtime_figures={"load_ms": load or [], **figures})
+
+
+def test_any_leaked_tensor_more_than_the_baseline_regresses() -> None:
+    old = runtime_record("node cpu", leak_tensors=0)
+    leaked = judged(old, runtime_record("node cpu", leak_tensors=2))["leak_tensors"]
+    assert leaked.regression and leaked.line == "m leaked tensors 2 vs baseline 0 (+2)"
+    assert not judged(old, runtime_record("node cpu", leak_tensors=0))["leak_tensors"].regression
+    assert not judged(runtime_record("node cpu", leak_tensors=3),
+                      runtime_record("node cpu", leak_tensors=1))["leak_tensors"].regression
+
+
+def test_a_browsers_first_and_cached_loads_regress() -> None:
+    old = runtime_record("browser webgl cache", first_load_ms=100.0, reload_ms=[20.0, 22.0], cached_load_ms=21.0)
+    slower = runtime_record("browser webgl cache", first_load_ms=150.0, reload_ms=[30.0, 32.0], cached_load_ms=31.0)
+    result = judged(old, slower)
+    assert result["first_load_ms"].regression
+    assert result["first_load_ms"].line == "m first load 150 ms vs baseline 100 ms (+50%, loads 1/1, wall time)"
+    assert result["cached_load_ms"].regression and result["cached_load_ms"].line.endswith("wall time)")
+    unchanged = runtime_record("browser webgl cache", first_load_ms=105.0, reload_ms=[21.0, 22.0],
+                               cached_load_ms=21.5)
+    assert not any(comparison.regression for comparison in judged(old, unchanged).values())
+    # One reload as fast as before: the cached median grew, but not every load did.
+    mixed = runtime_record("browser webgl cache", first_load_ms=100.0, reload_ms=[21.0, 41.0], cached_load_ms=31.0)
+    assert not judged(old, mixed)["cached_load_ms"].regression
+
+
+def test_no_store_has_no_cached_load_to_compare() -> None:
+    old = runtime_record("browser cpu no-store", first_load_ms=100.0, reload_ms=[90.0, 95.0], cached_load_ms=None)
+    assert "cached_load_ms" not in judged(old, old) and "first_load_ms" in judged(old, old)
+
+
+def test_node_loads_are_compared_on_own_time_where_node_read_its_waits() -> None:
+    old = runtime_record("node wasm", BASE)
+    old.load_own_ms = Samples(list(BASE))
+    slower = runtime_record("node wasm", SLOWER)
+    slower.load_own_ms = Samples(list(SLOWER))
+    assert judged(old, slower)["ms"].regression
+    busy = runtime_record("node wasm", SLOWER)
+    busy.load_own_ms = Samples(list(BASE))
+    assert not judged(old, busy)["ms"].regression
+    # Node's first load is among its rounds: it is not judged apart as a browser's is.
+    assert "first_load_ms" not in judged(runtime_record("node wasm", BASE, first_load_ms=100.0),
+                                         runtime_record("node wasm", BASE, first_load_ms=500.0))
+
+
+# Through the plugin ----------------------------------------------------------------------------------
+
+SUITE = textwrap.dedent(
+    """
+    import os, time
+    import pytest
+
+    CALLS = []
+    WAITED = [0]
+
+    def model():
+        CALLS.append(1)
+        # The first SLOW_CALLS loads of the session sleep: a first measurement
+        # that something slowed, as a busy moment would.
+        if len(CALLS) <= int(os.environ.get("SLOW_CALLS", "0")):
+            time.sleep(0.05)
+            # Counted as time waiting for a CPU where the test injects contention.
+            WAITED[0] += 50_000_000
+        return dict()
+
+    @pytest.fixture
+    def contention(monkeypatch):
+        if os.environ.get("CONTENTION"):
+            from pytest_loadbudget.measure import clock
+
+            real = clock.thread_wait_ns
+            # The machine's own waits still count: only the sleep is added to them.
+            monkeypatch.setattr(clock, "thread_wait_ns", lambda: (real() or 0) + WAITED[0])
+
+    def test_model(load_model, contention):
+        load_model(model, warmup=None)
+
+    def test_again(load_model, contention):
+        load_model(model, warmup=None)
+
+    def test_loads():
+        # Printed for the outer test: how many loads the session ran.
+        print(f"loads: {len(CALLS)}")
+    """
+)
+
+
+def set_saved(pytester: pytest.Pytester, name: str, change: Any) -> None:
+    """Let ``change`` rewrite one model's entry of the saved run (hand-built baselines)."""
+    (saved,) = (pytester.path / ".loadbudget").glob("*/*.json")
+    document = json.loads(saved.read_text())
+    (model,) = [model for model in document["models"] if model["name"] == name]
+    change(model)
+    saved.write_text(json.dumps(document))
+
+
+def fast_baseline(model: dict[str, Any]) -> None:
+    # 10-12 ms on the wall and in own time: the 50 ms sleeps are far above, an unslept load far below.
+    samples = {"samples": [10.0, 10.5, 11.0, 11.5, 12.0]}
+    model["load_ms"] = model["load_own_ms"] = samples
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    pytester.makepyfile(test_suite=SUITE)
+    for name in ("SLOW_CALLS", "CONTENTION"):
+        monkeypatch.delenv(name, raising=False)
+    run(pytester, "--loadbudget-save=base").assert_outcomes(passed=3)
+    set_saved(pytester, "model", fast_baseline)
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("--loadbudget-rounds=5", "-p", "no:randomly", "-p", "no:cacheprovider", "-s",
+                              "--loadbudget-json=out.json", *args)
+
+
+def load_comparison(pytester: pytest.Pytester) -> dict[str, Any]:
+    (model,) = json.loads((pytester.path / "out.json").read_text())["models"]
+    (load,) = [comparison for comparison in model["comparisons"] if comparison["figure"] == "ms"]
+    return dict(load)
+
+
+def test_a_slow_first_measurement_is_measured_again_and_not_confirmed(project, monkeypatch):
+    # The first load and the 5 rounds sleep; the second measurement's do not.
+    monkeypatch.setenv("SLOW_CALLS", "6")
+    result = run(project, "--loadbudget-compare")
+    result.assert_outcomes(passed=3)
+    # One second measurement (a first load and 5 rounds) for both tests that use the model.
+    result.stdout.fnmatch_lines(["*loads: 12"])
+    load = load_comparison(project)
+    assert load["regression"] is False and load["confirmation"] == "not confirmed"
+    assert "+" in load["change"] and load["grown"] is True
+    assert "not confirmed: a second measurement was within the threshold (load " in load["note"]
+
+
+def test_a_persistent_regression_fails_confirmed_by_a_second_measurement(project, monkeypatch):
+    monkeypatch.setenv("SLOW_CALLS", "1000")
+    result = run(project, "--loadbudget-compare")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*loads: 12",
+        "*loadbudget: model load * ms vs baseline 11.0 ms (+*%, p=0.00397, n=5/5, * time*)"
+        " [[]confirmed by a second measurement (load * ms, +*%)[]]",
+    ])
+    assert load_comparison(project)["confirmation"] == "confirmed"
+
+
+def test_an_unchanged_model_is_not_measured_again(project):
+    result = run(project, "--loadbudget-compare")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*loads: 6"])
+    assert load_comparison(project)["confirmation"] == ""
+
+
+def test_own_time_is_gated_in_a_run_whose_wall_time_grew_waiting_for_a_cpu(project, monkeypatch):
+    # Every load sleeps 50 ms, all of it reported as run-queue wait: wall time
+    # grows 4x against the baseline, own time does not.
+    monkeypatch.setenv("SLOW_CALLS", "1000")
+    monkeypatch.setenv("CONTENTION", "1")
+    result = run(project, "--loadbudget-compare")
+    result.assert_outcomes(passed=3)
+    load = load_comparison(project)
+    assert load["regression"] is False and load["grown"] is False and load["confirmation"] == ""
+    assert "own time" in load["line"]
+    # Judged on the wall, as --loadbudget-clock=wall asks, the same run fails.
+    result = run(project, "--loadbudget-compare", "--loadbudget-clock=wall")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*loadbudget: model load * ms vs baseline 11.0 ms (*wall time*) [[]confirmed *"])
+
+
+def test_compare_fail_on_the_new_figures_is_accepted_by_the_option_the_ini_key_and_the_marker(pytester):
+    pytester.makepyfile(test_it=textwrap.dedent(
+        """
+        import pytest
+
+        @pytest.mark.load_budget(compare_fail="cold_ms:20%,leak_tensors:0")
+        def test_it(load_model):
+            load_model(dict, warmup=None)
+        """
+    ))
+    pytester.runpytest("--loadbudget-compare-fail=cold_ms:20%,import_ms:20%,gpu_mb:1").assert_outcomes(passed=1)
+    pytester.makeini("[pytest]\nloadbudget_compare_fail = first_load_ms:20%,cached_load_ms:20%\n")
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+COLD_SUITE = textwrap.dedent(
+    """
+    import pytest
+
+    def model():
+        return dict()
+
+    @pytest.mark.load_budget(cold_runs=3)
+    def test_model(load_model):
+        load_model(model, warmup=None)
+    """
+)
+
+
+def scale_cold(factor: float) -> Any:
+    """Multiply every phase (and wait) of the saved cold runs by ``factor``."""
+    def change(model: dict[str, Any]) -> None:
+        for cold_run in model["cold"]["runs"]:
+            for key in ("startup_ms", "import_ms", "read_ms", "load_ms", "wall_ms"):
+                cold_run[key] *= factor
+            cold_run["wait_ms"] = {phase: wait * factor for phase, wait in cold_run.get("wait_ms", {}).items()}
+    return change
+
+
+def test_a_cold_start_regression_with_three_runs_fails_confirmed(pytester):
+    pytester.makepyfile(test_suite=COLD_SUITE)
+    args = ("-p", "no:randomly", "-p", "no:cacheprovider", "--loadbudget-rounds=1")
+    pytester.runpytest(*args, "--loadbudget-save").assert_outcomes(passed=1)
+    # A baseline whose fresh processes took a hundredth of the time: every new run is slower.
+    set_saved(pytester, "model", scale_cold(0.01))
+    result = pytester.runpytest(*args, "--loadbudget-compare")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*loadbudget: model cold start * ms vs baseline * ms (+*%, runs 3/3, *)"
+                                 " [[]confirmed by a second measurement (cold start * ms, +*%)[]]"])
+    # Against a baseline 100 times slower than it was, the same runs are fine.
+    set_saved(pytester, "model", scale_cold(1e4))
+    pytester.runpytest(*args, "--loadbudget-compare").assert_outcomes(passed=1)
+
+
+def test_gpu_memory_regresses_against_a_saved_run_with_less(pytester, monkeypatch):
+    from test_devices import FAKE_TORCH, FRAMEWORK_SUITE, NO_NVML
+
+    pytester.makepyfile(pynvml=NO_NVML, torch=FAKE_TORCH)
+    pytester.makepyfile(test_gpu=FRAMEWORK_SUITE.format(framework="torch").replace("gpu_mb=100", "gpu_mb=1000"))
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path), prepend=os.pathsep)
+    args = ("--loadbudget-rounds=1", "-p", "no:randomly")
+    pytester.runpytest_subprocess(*args, "--loadbudget-save").assert_outcomes(passed=2)
+
+    def set_gpu(mib: int) -> Any:
+        def change(model: dict[str, Any]) -> None:
+            model["memory"]["device_memory"] = [{"source": "torch", "peak_bytes": mib * 2**20}]
+        return change
+
+    set_saved(pytester, "gpu_model", set_gpu(300))
+    pytester.runpytest_subprocess(*args, "--loadbudget-compare").assert_outcomes(passed=2)
+    # The saved run needed 200 MiB: 300 MiB now is +50%.
+    set_saved(pytester, "gpu_model", set_gpu(200))
+    result = pytester.runpytest_subprocess(*args, "--loadbudget-compare")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*loadbudget: gpu_model GPU memory 300 MiB vs baseline 200 MiB (+50%*"])
+
+
+def test_saved_runs_travel_the_new_verdict_fields(tmp_path: Path) -> None:
+    comparison = Comparison("cold_ms", "m cold start ...", regression=True, note="confirmed by ...", change="+45%",
+                            grown=True, measured="160 ms", confirmation="confirmed")
+    assert Comparison.from_dict(json.loads(json.dumps(comparison.to_dict()))) == comparison
+    # A report written before these fields existed.
+    old = Comparison.from_dict({"figure": "ms", "line": "m", "regression": True, "note": ""})
+    assert old.grown is True and old.confirmation == "" and old.measured == ""
