@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_loadbudget.budget.check import Miss, check, gpu_source
+from pytest_loadbudget.budget.check import Miss, check
 from pytest_loadbudget.budget.marker import Budget
 from pytest_loadbudget.diagnose.advice import FIXES, PHASE_FINDINGS, fix_for, miss_fix
 from pytest_loadbudget.diagnose.figures import figures_for
@@ -234,7 +234,7 @@ def test_a_miss_is_a_plain_value() -> None:
     ],
 )
 def test_the_gpu_source_is_webgl_only_for_a_browser_webgl_run(model: ModelRecord, source: str) -> None:
-    assert gpu_source(model) == source
+    assert model.gpu_source == source
     gpu_cell = table_rows([model])[0][-2]
     assert ("webgl" in gpu_cell) == (source == "webgl"), gpu_cell
 

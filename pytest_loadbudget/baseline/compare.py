@@ -29,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pytest_loadbudget.baseline.significance import all_above, mann_whitney_greater
-from pytest_loadbudget.budget.check import gpu_source
 from pytest_loadbudget.results.comparison import FIGURE_LABELS, Comparison
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
@@ -276,7 +275,7 @@ def _compare_gpu(
         return None
     result = _compare_bytes(figure, new.name, old.gpu_bytes, new.gpu_bytes, threshold, context,
                             floor=PEAK_FLOOR_BYTES)
-    old_source, new_source = gpu_source(old), gpu_source(new)
+    old_source, new_source = old.gpu_source, new.gpu_source
     if result.regression and old_source != new_source:
         # NVML counts the whole context, an allocator only its tensors: different figures.
         result.regression = False

@@ -141,7 +141,7 @@ def _gpu(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str
         details = f"numBytesInGPU after warm-up, {record.runtime}"
     else:
         where = record.memory.where if record.memory is not None else ""
-        details = f"load + warm-up, {gpu_source(record) or '?'}, {where}"
+        details = f"load + warm-up, {record.gpu_source or '?'}, {where}"
     return _mib(record.gpu_bytes, limit, "GPU memory", details)
 
 
@@ -170,16 +170,6 @@ READINGS: dict[str, ReadingFunction] = {
     "mb": _size, "ms": _load, "warm_ms": _warm_up, "peak_mb": _peak, "leak_mb": _leak, "gpu_mb": _gpu,
     "leak_tensors": _tensors, "cold_ms": _cold_phase(None, "cold start"), "import_ms": _cold_phase("import", "import"),
 }
-
-
-def gpu_source(record: ModelRecord) -> str:
-    """Where ``record.gpu_bytes`` comes from: "webgl" (TF.js numBytesInGPU in a browser), a fresh
-    process's source ("nvml", "tensorflow", ...), or "" where nothing measured device memory."""
-    if record.runtime_figures is not None:
-        in_webgl = record.runtime.split()[:2] == ["browser", "webgl"]
-        return "webgl" if in_webgl and record.runtime_figures.get("gpu_bytes") is not None else ""
-    gpu = record.memory.gpu_peak if record.memory is not None else None
-    return str(gpu["source"]) if gpu else ""
 
 
 def _unmeasured_line(figure: str, record: ModelRecord) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pytest_loadbudget.budget import check
 from pytest_loadbudget.budget.marker import LIMIT_KEYWORDS
 from pytest_loadbudget.measure.clock import NOTABLE_WAIT, waited_share
 from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
@@ -123,7 +122,7 @@ def table_rows(
         limits = tightest_limits(record)
         memory = record.memory
         in_process_mark = "*" if memory is not None and memory.where != "fresh process" else ""
-        gpu_source = check.gpu_source(record)
+        gpu_source = record.gpu_source
         leak_cell = _bytes_cell(memory.leak_bytes if memory else None, limits.get("leak_mb"), in_process_mark)
         if record.leak_tensors is not None:
             leak_cell = f"{record.leak_tensors} tensors"

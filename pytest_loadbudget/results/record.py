@@ -78,6 +78,16 @@ class ModelRecord:
         gpu = self.memory.gpu_peak if self.memory is not None else None
         return int(gpu["peak_bytes"]) if gpu else None
 
+    @property
+    def gpu_source(self) -> str:
+        """Where ``gpu_bytes`` comes from: "webgl" (TF.js numBytesInGPU in a browser), the memory
+        measurement's source ("nvml", "torch", ...), or "" where nothing measured device memory."""
+        if self.runtime_figures is not None:
+            in_webgl = self.runtime.split()[:2] == ["browser", "webgl"]
+            return "webgl" if in_webgl and self.runtime_figures.get("gpu_bytes") is not None else ""
+        gpu = self.memory.gpu_peak if self.memory is not None else None
+        return str(gpu["source"]) if gpu else ""
+
     def timing(self, figure: str, clock: str) -> tuple[Samples, str]:
         """The samples that budgets and the gate judge for ``figure`` ("ms" or "warm_ms").
 
