@@ -1,7 +1,7 @@
 """Break the plugin on purpose, one change at a time, and see which tests notice.
 
 A test that still passes with its feature removed reports coverage that is not
-there (issue 10). Each breakage below replaces one exact piece of source text
+there. Each breakage below replaces one exact piece of source text
 in a fresh copy of the repository (tracked files plus untracked, non-ignored
 ones: the tests being written count), then runs the tests that claim to cover
 it, in that copy, with this interpreter::
@@ -72,7 +72,7 @@ IDENTITY = "tests/test_identity.py"
 OPTIONS = "tests/test_plugin_options.py"
 
 BREAKAGES: list[Breakage] = [
-    # --- Issue 10, "Tests that passed with their feature broken" ---
+    # --- Tests that once passed with their feature broken ---
     Breakage(
         "warmup-function-not-timed", "pytest_loadbudget/session/request.py",
         "            return lambda: warmup(model)",
@@ -251,7 +251,7 @@ BREAKAGES: list[Breakage] = [
         ("tests/test_tfjs_runtime.py -k 'node_measures or predict'",),
         "steady predictions read 0 ms (check_plausible accepted predict_ms >= 0)",
     ),
-    # --- Issue 10, "Documented, and no test fails when it is broken" ---
+    # --- Documented features that once had no test that failed without them ---
     Breakage(
         "module-pytestmark-ignored", "pytest_loadbudget/budget/marker.py",
         "    marker = item.get_closest_marker(MARKER_NAME)",
@@ -467,7 +467,7 @@ BREAKAGES: list[Breakage] = [
         ("tests/test_bad_input.py -k 'unreadable or refuses'",),
         "an unreadable model file is no longer reported as 'cannot be read: Permission denied'",
     ),
-    # --- Core features (not in the issue): what every user relies on ---
+    # --- Core features: what every user relies on ---
     Breakage(
         "load-budget-comparison-flipped", "pytest_loadbudget/budget/check.py",
         "        if value > limit:",
@@ -566,7 +566,7 @@ BREAKAGES: list[Breakage] = [
         (f"{PLUGIN} -k bad_marker", "tests/test_marker.py"),
         "load_budget(ms=0) is accepted: a budget nothing can meet",
     ),
-    # --- Issue 12, items 4, 5, 7: machine identity, model identity, provenance ---
+    # --- The regression gate: machine identity, model identity, provenance ---
     Breakage(
         "machine-id-hashes-software", "pytest_loadbudget/baseline/fingerprint.py",
         "    hardware, _ = split_facts(facts)\n    digest",
@@ -651,7 +651,7 @@ BREAKAGES: list[Breakage] = [
         (f"{IDENTITY} -k 'named_machine or hardware_facts'",),
         "a baseline of other hardware turns the gate off without a word",
     ),
-    # --- Issue 12, items 3 and 6: the gate judges own time, confirms, gates every figure ---
+    # --- The regression gate: own time judged, confirmation, every figure gated ---
     Breakage(
         "gate-judges-wall-time", "pytest_loadbudget/baseline/compare.py",
         "        return record.timing(figure, clock)",
@@ -729,7 +729,7 @@ BREAKAGES: list[Breakage] = [
         ("tests/test_gate.py -k default_threshold",),
         "the default threshold stays at 30%: a 1.25x slower load passes",
     ),
-    # --- Issue 12: own time (wall less the wait for a CPU), recorded, reported, judged ---
+    # --- Own time (wall less the wait for a CPU): recorded, reported, judged ---
     Breakage(
         "own-time-not-recorded", "pytest_loadbudget/measure/loads.py",
         "        if span.own_ms is not None:\n            self.own.values.append(span.own_ms)",
