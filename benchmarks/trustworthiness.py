@@ -74,7 +74,7 @@ SCENARIOS = {
 }
 DEFAULT_SCENARIOS = ["idle", "busy", "busy-2x", "membw", "cpu-1.2x", "sleep-1.5x", "env-1.5x"]
 #: A bound on how long neighbours may run per rerun, should this script die without killing them.
-SECONDS_PER_RERUN = 180
+SECONDS_PER_RERUN = 600
 
 
 @dataclass
@@ -238,10 +238,11 @@ def main() -> None:
                 print(f"    last loadbudget line, {label}: {line}", flush=True)
             for error in (ours.errors + theirs.errors)[:1]:
                 print(f"    first failed run: {error}", flush=True)
+            if args.out is not None:
+                # After every scenario: a run cut short still leaves the scenarios it finished.
+                args.out.write_text(markdown(command, args.reruns, rows))
         table = markdown(command, args.reruns, rows)
         print("\n" + table)
-        if args.out is not None:
-            args.out.write_text(table)
         print(f"total {time.perf_counter() - started:.0f} s")
     finally:
         if args.keep:

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from pytest_loadbudget.baseline.compare import Threshold
 
 #: What counts as a regression unless --loadbudget-compare-fail says otherwise.
-#: 10% on load and warm-up: with own time and a confirmation re-measure, 0/20
-#: unchanged runs flagged, see README. 20% on the figures of a few fresh
+#: 10% on load and warm-up: judged on own time and confirmed by a second
+#: measurement, unchanged runs stayed quiet with the machine idle and with
+#: two or four busy processes (README, "Trustworthiness"). 20% on the figures of a few fresh
 #: processes or browser loads (cold_ms, import_ms, first_load_ms,
 #: cached_load_ms): a process's start-up, imports and page cache move more
 #: than rounds within one process, and 3 runs (1 first load) give no test of
