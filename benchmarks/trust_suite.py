@@ -26,6 +26,10 @@ import sys
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+#: What a run does with its figures: save them as the baseline, compare them with it, or drop them.
+Mode = Literal["save", "compare", "discard"]
 
 #: The models, by the label the tables use: (test name, format or None for the Python loader, file).
 MODELS = {
@@ -40,6 +44,10 @@ BENCHMARK_THRESHOLD = 10.0  # percent, as BENCHMARK_FAIL says
 WORKLOADS = '''"""Loads timed by both suites; the injected work (benchmarks/inject) wraps each the same way."""
 
 from pathlib import Path
+from typing import Literal
+
+#: What a run does with its figures: save them as the baseline, compare them with it, or drop them.
+Mode = Literal["save", "compare", "discard"]
 
 from injected_work import injected
 
@@ -66,6 +74,10 @@ def format_load(fmt):
 '''
 
 LOADBUDGET_SUITE = '''from pathlib import Path
+from typing import Literal
+
+#: What a run does with its figures: save them as the baseline, compare them with it, or drop them.
+Mode = Literal["save", "compare", "discard"]
 
 from workloads import PATHS, python_loader
 
@@ -144,15 +156,15 @@ def _percent(change: str) -> float | None:
         return None
 
 
-def run_loadbudget(folder: Path, tag: str, rounds: int, env: dict[str, str], save: bool,
+def run_loadbudget(folder: Path, tag: str, rounds: int, env: dict[str, str], mode: Mode,
                    memory: bool = False) -> Verdicts:
-    """One run of the loadbudget suite: saving the baseline, or comparing with it."""
+    """One run of the loadbudget suite."""
     report, junit = folder / f"lb-{tag}.json", folder / f"lb-{tag}.xml"
     completed = _pytest(folder, [
         "test_loadbudget_suite.py", "-p", "no:benchmark", f"--loadbudget-rounds={rounds}",
         f"--loadbudget-storage={folder / 'loadbudget-runs'}", f"--loadbudget-json={report}", f"--junit-xml={junit}",
         f"--loadbudget-memory={'all' if memory else 'budget'}",
-        "--loadbudget-save=baseline" if save else "--loadbudget-compare",
+        *{"save": ["--loadbudget-save=baseline"], "compare": ["--loadbudget-compare"], "discard": []}[mode],
     ], env)
     verdicts = Verdicts()
     if completed.returncode not in (0, 1) or not report.exists() or not junit.exists():
@@ -191,21 +203,21 @@ def _label_of(name: str) -> str:
     return name
 
 
-def run_benchmark(folder: Path, tag: str, env: dict[str, str], save: bool) -> Verdicts:
-    """One run of the pytest-benchmark suite: saving the baseline, or comparing with it."""
+def run_benchmark(folder: Path, tag: str, env: dict[str, str], mode: Mode) -> Verdicts:
+    """One run of the pytest-benchmark suite."""
     storage = folder / "benchmark-runs"
     report = folder / f"pb-{tag}.json"
     arguments = ["test_benchmark_suite.py", "-p", "no:loadbudget", f"--benchmark-storage=file://{storage}",
                  f"--benchmark-json={report}"]
-    arguments += ["--benchmark-save=baseline"] if save else [
-        "--benchmark-compare=0001", f"--benchmark-compare-fail={BENCHMARK_FAIL}"]
+    arguments += {"save": ["--benchmark-save=baseline"], "discard": [],
+                  "compare": ["--benchmark-compare=0001", f"--benchmark-compare-fail={BENCHMARK_FAIL}"]}[mode]
     completed = _pytest(folder, arguments, env)
     verdicts = Verdicts()
     saved = sorted(storage.glob("*/0001_*.json"))
-    if completed.returncode not in (0, 1) or not report.exists() or not saved:
+    if completed.returncode not in (0, 1) or not report.exists() or (mode != "discard" and not saved):
         verdicts.error = _tail(completed)
         return verdicts
-    if save:
+    if mode != "compare":
         return verdicts
     baseline = _medians(saved[0])
     for name, median in _medians(report).items():

@@ -2,7 +2,8 @@
 
 One baseline of four loads (MobileNetV2 ``.h5`` and ``.tflite``, the small CNN
 ``.keras``, a pure-Python loader doing fixed work) is saved on an idle
-machine, by the plugin and by pytest-benchmark alike. Then each scenario
+machine, by the plugin and by pytest-benchmark alike, after one unsaved run
+of each (``--warmup-runs``). Then each scenario
 reruns both suites N times against it (``trust_suite.py``):
 
 - unchanged: idle; with busy processes = cores; with 2x cores; with one
@@ -21,6 +22,7 @@ flagged when a test failed. pytest-benchmark runs with
 so both see the same machine.
 
     python benchmarks/trustworthiness.py [--reruns 20] [--scenarios idle,cpu-1.2x] [--out table.md] [--keep]
+                                         [--rounds 5] [--warmup-runs 1]
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trust_load import neighbours
-from trust_suite import MODELS, Verdicts, median_range, run_benchmark, run_loadbudget, write_suites
+from trust_suite import MODELS, Mode, Verdicts, median_range, run_benchmark, run_loadbudget, write_suites
 
 ROOT = Path(__file__).resolve().parent.parent
 CORES = os.cpu_count() or 1
@@ -188,6 +190,8 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS),
                         help=f"comma-separated, of: {', '.join(SCENARIOS)}")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per load, both tools (5: the U test's least)")
+    parser.add_argument("--warmup-runs", type=int, default=1,
+                        help="unsaved idle runs of both suites before the baselines are saved (default 1)")
     parser.add_argument("--out", type=Path, help="also write the Markdown table here")
     parser.add_argument("--keep", action="store_true", help="keep the suites, saved runs and reports; say where")
     args = parser.parse_args()
@@ -204,12 +208,18 @@ def main() -> None:
         write_suites(folder, _model_paths(), args.rounds)
         base_env = _environment(directory)
         started = time.perf_counter()
-        for verdicts in (run_loadbudget(folder, "baseline", args.rounds, base_env, save=True,
-                                        memory=any(SCENARIOS[key].memory for key in keys)),
-                         run_benchmark(folder, "baseline", base_env, save=True)):
-            if verdicts.error:
-                raise SystemExit(f"the idle baseline failed: {verdicts.error}")
-        print(f"baselines saved, idle, in {time.perf_counter() - started:.0f} s", flush=True)
+        memory = any(SCENARIOS[key].memory for key in keys)
+        # Unsaved runs first: on this machine the first run after a pause read 10-25% slower than
+        # the next ones (code pages, caches): a baseline saved from it hides a 1.2x change.
+        discard: Mode = "discard"
+        plan: list[Mode] = [discard] * args.warmup_runs + ["save"]
+        for index, mode in enumerate(plan):
+            for verdicts in (run_loadbudget(folder, f"{mode}-{index}", args.rounds, base_env, mode, memory),
+                             run_benchmark(folder, f"{mode}-{index}", base_env, mode)):
+                if verdicts.error:
+                    raise SystemExit(f"an idle run before the scenarios failed: {verdicts.error}")
+        print(f"baselines saved, idle, after {args.warmup_runs} unsaved run(s), "
+              f"in {time.perf_counter() - started:.0f} s", flush=True)
         rows = []
         for key in keys:
             scenario = SCENARIOS[key]
@@ -219,13 +229,12 @@ def main() -> None:
             with _scenario_load(scenario, args.reruns):
                 for index in range(args.reruns):
                     rerun = time.perf_counter()
-                    mine = run_loadbudget(folder, f"{key}-{index}", args.rounds, env, save=False,
-                                          memory=scenario.memory)
+                    mine = run_loadbudget(folder, f"{key}-{index}", args.rounds, env, "compare", scenario.memory)
                     ours.add(mine, scenario.expected)
                     other = Verdicts()
                     if scenario.benchmark:
                         # pytest-benchmark judges one figure, the median load time.
-                        other = run_benchmark(folder, f"{key}-{index}", env, save=False)
+                        other = run_benchmark(folder, f"{key}-{index}", env, "compare")
                         theirs.add(other, "median" if scenario.expected else None)
                     print(f"  {key} {index + 1}/{args.reruns}: loadbudget {_flags(mine)}; pytest-benchmark "
                           f"{_flags(other)} ({time.perf_counter() - rerun:.0f} s)", flush=True)
