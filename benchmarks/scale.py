@@ -2,7 +2,8 @@
 
 Times, in one process, saving 20 runs of 500 models (raw samples included),
 finding and reading the latest, comparing all 500 models with it, rendering
-the terminal table and the Markdown, and the ``loadbudget compare`` command.
+the terminal table and the Markdown, the ``loadbudget compare`` command,
+``loadbudget trend`` and the ``--loadbudget-html`` page (with pygal installed).
 
     python benchmarks/scale.py [--models 500] [--runs 20]
 """
@@ -17,12 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from pytest_loadbudget.baseline.history import THIS_RUN, RunInfo, current_entries, read_history
 from pytest_loadbudget.baseline.storage import BaselineStore, read_run
+from pytest_loadbudget.report.html import html_page
 from pytest_loadbudget.cli.main import main as cli_main
 from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
 from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
 from pytest_loadbudget.baseline.lookup import Baseline, GateSummary
 from pytest_loadbudget.report.files import markdown
+from pytest_loadbudget.report.github import append_step_summary, github_benchmarks, write_github_json
 from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
 from pytest_loadbudget.results.memory import MemoryFigures
 from pytest_loadbudget.results.record import ModelRecord, TestUse
@@ -101,6 +105,13 @@ def main() -> None:
                 record.comparisons = compare(old, record, thresholds)
         timed("render the terminal table", lambda: format_table(columns(current), table_rows(current)), repeat=3)
         timed("render the Markdown", lambda: markdown(current, GateSummary("compared with the baseline")), repeat=3)
+        summary, figures = Path(directory) / "step_summary.md", Path(directory) / "github.json"
+        timed("append the Markdown to $GITHUB_STEP_SUMMARY",
+              lambda: append_step_summary(summary, markdown(current, GateSummary("compared with the baseline"))),
+              repeat=3)
+        timed("write --loadbudget-github-json", lambda: write_github_json(figures, current), repeat=3)
+        print(f"  step summary {summary.stat().st_size / 3 / 1024:.0f} KiB per run (GitHub takes 1024 KiB a step), "
+              f"{len(github_benchmarks(current))} github-json entries, {figures.stat().st_size / 1024:.0f} KiB")
         first, last = store.runs()[0], store.runs()[-1]
 
         def quiet_compare() -> None:
@@ -108,6 +119,33 @@ def main() -> None:
                 cli_main(["compare", str(first), str(last)])
 
         timed("loadbudget compare OLD NEW (in process)", quiet_compare)
+        history_and_page(store, here, current, args.runs)
+
+
+def history_and_page(store: BaselineStore, here: str, current: list[ModelRecord], runs: int) -> None:
+    """The history of every model over the saved runs: ``loadbudget trend`` and the --loadbudget-html page."""
+
+    def quiet_trend() -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            cli_main(["trend", "--storage", str(store.directory), "--machine", here])
+
+    timed(f"read {runs} runs as each model's history", lambda: read_history(store, here))
+    timed("loadbudget trend (in process)", quiet_trend)
+    try:
+        import pygal  # noqa: F401
+    except ImportError:
+        print("the HTML page: not timed, pygal is not installed (pip install 'pytest-loadbudget[html]')")
+        return
+
+    def page() -> str:
+        history = read_history(store, here)
+        history.add_run(RunInfo(THIS_RUN, "now", {}), current_entries(current))
+        return html_page(current, history)
+
+    pages: list[str] = []
+    timed("the HTML page (history read, charts drawn)", lambda: pages.append(page()))
+    charts = pages[0].count('<figure class="chart"')
+    print(f"{'  its size':<46} {len(pages[0].encode()) / 2**20:>10.1f} MiB, {charts} charts")
 
 
 if __name__ == "__main__":

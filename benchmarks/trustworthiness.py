@@ -1,10 +1,12 @@
 """Can CI trust the regression gate? False alarms and detections, counted, next to pytest-benchmark's.
 
-One baseline of four loads (MobileNetV2 ``.h5`` and ``.tflite``, the small CNN
-``.keras``, a pure-Python loader doing fixed work) is saved on an idle
-machine, by the plugin and by pytest-benchmark alike, after one unsaved run
-of each (``--warmup-runs``). Then each scenario
-reruns both suites N times against it (``trust_suite.py``):
+Baselines of four loads (MobileNetV2 ``.h5`` and ``.tflite``, the small CNN
+``.keras``, a pure-Python loader doing fixed work) are saved on an idle
+machine, after one unsaved run of each suite (``--warmup-runs``): the plugin
+saves ``--baseline-runs`` runs (3, its default ``--loadbudget-baseline-runs``:
+each model is judged against the run with the median load of the three);
+pytest-benchmark, which compares with one saved run, saves the last of them.
+Then each scenario reruns both suites N times against them (``trust_suite.py``):
 
 - unchanged: idle; with busy processes = cores; with 2x cores; with one
   memory-bandwidth hog (``trust_load.py``). Every run flagged is a false
@@ -22,7 +24,7 @@ flagged when a test failed. pytest-benchmark runs with
 so both see the same machine.
 
     python benchmarks/trustworthiness.py [--reruns 20] [--scenarios idle,cpu-1.2x] [--out table.md] [--keep]
-                                         [--rounds 5] [--warmup-runs 1]
+                                         [--rounds 5] [--warmup-runs 1] [--baseline-runs 3]
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ def _model_paths() -> dict[str, Path]:
 
 
 def markdown(command: str, reruns: int, rows: list[tuple[str, Scenario, Tally, Tally, float]]) -> str:
-    lines = [f"`{command}` ({CORES} cores, {reruns} reruns per scenario against one idle baseline)", "",
+    lines = [f"`{command}` ({CORES} cores, {reruns} reruns per scenario against idle baselines)", "",
              "| scenario | loadbudget flagged/caught | pytest-benchmark flagged/caught |", "| --- | --- | --- |"]
     for _, scenario, ours, theirs, _ in rows:
         bench = theirs.cell(scenario.expected) if scenario.benchmark else "(not measured)"
@@ -192,6 +194,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per load, both tools (5: the U test's least)")
     parser.add_argument("--warmup-runs", type=int, default=1,
                         help="unsaved idle runs of both suites before the baselines are saved (default 1)")
+    parser.add_argument("--baseline-runs", type=int, default=3,
+                        help="idle runs the plugin saves as its baseline (default 3; pytest-benchmark saves the last)")
     parser.add_argument("--out", type=Path, help="also write the Markdown table here")
     parser.add_argument("--keep", action="store_true", help="keep the suites, saved runs and reports; say where")
     args = parser.parse_args()
@@ -212,13 +216,15 @@ def main() -> None:
         # Unsaved runs first: on this machine the first run after a pause read 10-25% slower than
         # the next ones (code pages, caches): a baseline saved from it hides a 1.2x change.
         discard: Mode = "discard"
-        plan: list[Mode] = [discard] * args.warmup_runs + ["save"]
+        saves = max(1, args.baseline_runs)
+        plan: list[Mode] = [discard] * args.warmup_runs + ["save"] * saves
         for index, mode in enumerate(plan):
+            theirs: Mode = "save" if index == len(plan) - 1 else discard
             for verdicts in (run_loadbudget(folder, f"{mode}-{index}", args.rounds, base_env, mode, memory),
-                             run_benchmark(folder, f"{mode}-{index}", base_env, mode)):
+                             run_benchmark(folder, f"{mode}-{index}", base_env, theirs)):
                 if verdicts.error:
                     raise SystemExit(f"an idle run before the scenarios failed: {verdicts.error}")
-        print(f"baselines saved, idle, after {args.warmup_runs} unsaved run(s), "
+        print(f"baselines saved, idle ({saves} run(s) of the plugin), after {args.warmup_runs} unsaved run(s), "
               f"in {time.perf_counter() - started:.0f} s", flush=True)
         rows = []
         for key in keys:

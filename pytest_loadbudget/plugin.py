@@ -10,12 +10,14 @@ sets a budget or loads a model, or when a report or a baseline is asked for.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_loadbudget import settings as settings_module
+from pytest_loadbudget.config import collect_root_config, may_declare_models
 from pytest_loadbudget.errors import LoadBudgetError, MarkerError
 from pytest_loadbudget.settings import Settings
 from pytest_loadbudget.stash_keys import BUDGET_KEY, USED_KEY
@@ -50,15 +52,13 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = LoadBudgetPlugin(config, settings_module.resolve(config))
     config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "loadbudget-session")
+    collect_root_config(config)
 
 
 @pytest.fixture
 def load_model(request: pytest.FixtureRequest) -> LoadModel:
     """Load a model once per session, measured against the test's load_budget, warm."""
-    from pytest_loadbudget.session.fixture import LoadModel
-
-    plugin = request.config.stash[PLUGIN_KEY]
-    return LoadModel(plugin.store(), plugin.settings, request.node)
+    return request.config.stash[PLUGIN_KEY].loader_for(request.node)
 
 
 class LoadBudgetPlugin:
@@ -78,8 +78,10 @@ class LoadBudgetPlugin:
     def store(self) -> ModelCache:
         """The session's models, created on the first ``load_model`` (with the measuring code)."""
         if self._store is None:
+            from pytest_loadbudget.report import progress
             from pytest_loadbudget.session.model_cache import ModelCache
 
+            progress.start(self.config)  # the live line of long measurements, from the first model on
             self._store = ModelCache(self.settings)
         return self._store
 
@@ -90,6 +92,20 @@ class LoadBudgetPlugin:
 
             self._gate = RegressionGate(self.settings, self.config.rootpath)
         return self._gate
+
+    def loader_for(self, item: pytest.Item) -> LoadModel:
+        """The ``load_model`` of a test, or of a model entry of a configuration file."""
+        from pytest_loadbudget.session.fixture import LoadModel
+
+        return LoadModel(self.store(), self.settings, item)
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        """A pyproject.toml or loadbudget.toml with ``models`` entries: one item per model they name."""
+        if not may_declare_models(file_path):
+            return None
+        from pytest_loadbudget.config.items import collect_config_file
+
+        return collect_config_file(file_path, parent, self.loader_for)
 
     @property
     def is_worker(self) -> bool:
@@ -256,11 +272,24 @@ class LoadBudgetPlugin:
         # The baseline first: a report file that cannot be written must not cost it.
         if (self.settings.save is not None or self.settings.autosave) and not self.settings.disable:
             self.gate().save(records)
-        targets = (self.settings.json, self.settings.markdown, self.settings.benchmark_json)
+        targets = (self.settings.json, self.settings.markdown, self.settings.benchmark_json, self.settings.github_json,
+                   self.settings.step_summary_file, self.settings.html)
         if any(target is not None for target in targets):
             from pytest_loadbudget.report.files import write_report_files
 
-            self.problems.extend(write_report_files(self.settings, records, self._summary))
+            self.problems.extend(write_report_files(self.settings, records, self._summary, self._html_writer(records)))
+
+    def _html_writer(self, records: list[ModelRecord]) -> list[tuple[str, str | None, Callable[[Path], None]]]:
+        """The --loadbudget-html page, written after the save: it charts the saved runs and this one."""
+        if self.settings.html is None:
+            return []
+
+        def write(path: Path) -> None:
+            from pytest_loadbudget.report.html import write_html
+
+            write_html(path, records, self.gate(), self._summary, self.settings.clock)
+
+        return [("--loadbudget-html", self.settings.html, write)]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -291,10 +320,15 @@ class LoadBudgetPlugin:
                 terminal, records, verbose=self.config.option.verbose > 0, baseline=self._summary,
                 bandwidth=bandwidth_or_none(), diagnose=self.settings.diagnose, clock=self.settings.clock,
             )
-        if self.settings.suggest:
+        if self.settings.suggest == "markers":
             from pytest_loadbudget.report.suggest import write_suggestions
 
             write_suggestions(terminal, records)
+        elif self.settings.suggest:  # "config", or a .toml file to write the entries to
+            from pytest_loadbudget.config.suggest import write_config_suggestions
+
+            write_config_suggestions(terminal, records, self.settings.suggest, self.config.rootpath,
+                                     self.settings.clock)
         summary = self._summary
         if summary is not None and not (self.settings.report or self.settings.diagnose):
             for line in summary.lines():  # the report lists them itself

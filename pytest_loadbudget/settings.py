@@ -27,13 +27,15 @@ if TYPE_CHECKING:
 #: 10% on load and warm-up: judged on own time and confirmed by a second
 #: measurement, unchanged runs stayed quiet with the machine idle and with
 #: two or four busy processes (README, "Trustworthiness"). 20% on the figures of a few fresh
-#: processes or browser loads (cold_ms, import_ms, first_load_ms,
+#: processes or browser loads (cold_ms, import_ms, fleet_ms, first_load_ms,
 #: cached_load_ms): a process's start-up, imports and page cache move more
 #: than rounds within one process, and 3 runs (1 first load) give no test of
 #: significance; every new run must also be slower than every old one.
-#: Memory is exact but for the page floors; a TF.js tensor leak is any increase.
+#: Memory is exact but for the page floors; a tensor leak (after dispose, or over
+#: the same number of predictions) is any increase.
 DEFAULT_COMPARE_FAIL = ("ms:10%,warm_ms:10%,mb:0,peak_mb:10%,leak_mb:100%,gpu_mb:10%,leak_tensors:0,"
-                        "cold_ms:20%,import_ms:20%,first_load_ms:20%,cached_load_ms:20%")
+                        "cold_ms:20%,import_ms:20%,first_load_ms:20%,cached_load_ms:20%,predict_leak_tensors:0,"
+                        "fleet_ms:20%,block_ms:20%")
 MEMORY_CHOICES = ("budget", "all")
 DEVICE_CHOICES = ("cpu", "gpu")
 #: ``own``: wall time minus the time the working thread waited for a CPU (what
@@ -116,6 +118,20 @@ def boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not a boolean (use true or false)")
 
 
+def suggest_value(text: str) -> str | None:
+    """What --loadbudget-suggest prints: "markers", "config", a .toml path, or None (a false boolean)."""
+    stripped = text.strip()
+    if stripped.lower() in ("markers", "config"):
+        return stripped.lower()
+    if stripped.endswith(".toml"):
+        return stripped
+    try:  # true or false, as the ini key and the variable took before they took a kind
+        return "markers" if boolean(stripped) else None
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: choose 'markers', 'config' or a path ending in .toml") from None
+
+
 @dataclass(frozen=True)
 class Option:
     name: str  # the part after the prefix: --loadbudget-NAME, loadbudget_NAME, LOADBUDGET_NAME
@@ -124,8 +140,12 @@ class Option:
     default: Any
     flag: bool = False
     metavar: str | None = None
-    #: ``--loadbudget-save`` alone or ``--loadbudget-save=NAME``: the bare option gives "".
+    #: ``--loadbudget-save`` alone or ``--loadbudget-save=NAME``: the bare option gives ``bare``.
     optional_value: bool = False
+    bare: str = ""
+    #: A setting that is on by default: the command line has ``--loadbudget-no-NAME`` to turn it
+    #: off (its help: "do not " and the help), the environment and the ini key take true or false.
+    negated_flag: bool = False
 
     @property
     def dest(self) -> str:
@@ -172,6 +192,9 @@ OPTIONS = (
     Option("compare-fail", "what counts as a regression, e.g. ms:10%,peak_mb:5%,mb:0 "
            f"(default {DEFAULT_COMPARE_FAIL}; N% relative, N absolute in ms or MiB)",
            compare_fail_value, None, metavar="EXPR"),
+    Option("baseline-runs", "judge load and warm-up rounds against those of this many newest saved runs of the "
+           "same artifact and software on this machine (default 3; 1: the newest run alone)", positive_int, 3,
+           metavar="N"),
     Option("clock", "what time budgets and the regression gate judge: 'own' (wall time minus the time the "
            "loading thread waited for a CPU; default) or 'wall'", clock_value, "own", metavar="CLOCK"),
     Option("machine", "name this machine for its saved runs (self-hosted runners; default: an id of the hardware)",
@@ -180,11 +203,20 @@ OPTIONS = (
            False, flag=True),
     Option("compare-any-machine", "fail on regressions against a baseline from another machine too",
            boolean, False, flag=True),
-    Option("suggest", "print load_budget markers set from this run's figures plus headroom, ready to paste",
-           boolean, False, flag=True),
+    Option("suggest", "print budgets set from this run's figures plus headroom, ready to paste: 'markers' "
+           "(load_budget markers; the option alone), 'config' ([[tool.loadbudget.models]] entries), or a PATH "
+           "ending in .toml to write the entries to (loadbudget.toml form)", suggest_value, None,
+           metavar="WHAT", optional_value=True, bare="markers"),
     Option("markdown", "write the report as a Markdown table (for a CI step summary or a PR comment)", str, None,
            metavar="PATH"),
     Option("benchmark-json", "write load times in pytest-benchmark's JSON format", str, None, metavar="PATH"),
+    Option("html", "write one self-contained HTML page: the report table and each model's figures charted over "
+           "this machine's saved runs (needs pytest-loadbudget[html])", str, None, metavar="PATH"),
+    Option("github-json", "write every figure for github-action-benchmark (its customSmallerIsBetter format)",
+           str, None, metavar="PATH"),
+    Option("step-summary", "append the Markdown report to the file $GITHUB_STEP_SUMMARY names, where it is set "
+           "(GitHub Actions; on by default)", boolean, True,
+           negated_flag=True),
 )
 
 
@@ -209,24 +241,38 @@ class Settings:
     save: str | None
     compare: str | None
     compare_fail: dict[str, Threshold] | None
+    baseline_runs: int
     clock: str
     machine: str | None
     autosave: bool
     compare_any_machine: bool
-    suggest: bool
+    #: None (off), "markers", "config" (print entries) or the path of a .toml file to write entries to.
+    suggest: str | None
     markdown: str | None
     benchmark_json: str | None
+    html: str | None
+    github_json: str | None
+    step_summary: bool
+
+    @property
+    def step_summary_file(self) -> str | None:
+        """The job summary GitHub Actions collects, unless turned off; None outside GitHub Actions."""
+        return (os.environ.get("GITHUB_STEP_SUMMARY") or None) if self.step_summary else None
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("loadbudget", "budgets on how ML models load (pytest-loadbudget)")
     for option in OPTIONS:
-        if option.flag:
+        if option.negated_flag:
+            group.addoption(f"--loadbudget-no-{option.name}", action="store_const", const=False, default=None,
+                            dest=option.dest, help="do not " + option.help.replace("%", "%%"))
+        elif option.flag:
             group.addoption(f"--loadbudget-{option.name}", action="store_const", const=True, default=None,
                             dest=option.dest, help=option.help.replace("%", "%%"))
         elif option.optional_value:
-            group.addoption(f"--loadbudget-{option.name}", nargs="?", const="", default=None, dest=option.dest,
-                            metavar=option.metavar, help=option.help.replace("%", "%%"))
+            group.addoption(f"--loadbudget-{option.name}", nargs="?", const=option.bare, default=None,
+                            type=option.parse, dest=option.dest, metavar=option.metavar,
+                            help=option.help.replace("%", "%%"))
         else:
             group.addoption(f"--loadbudget-{option.name}", type=option.parse, default=None, dest=option.dest,
                             metavar=option.metavar, help=option.help.replace("%", "%%"))

@@ -6,6 +6,7 @@ TensorFlow, Keras and tensorflowjs are imported inside the builders only.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 import os
@@ -32,19 +33,48 @@ def quiet_tf() -> None:
     os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
 
-def build_models(directory: Path) -> dict[str, Path]:
+#: What ``build_models`` writes without tensorflowjs: the formats TensorFlow alone saves.
+TENSORFLOW_FORMATS = ("keras", "h5", "savedmodel", "tflite", "tflite-quantized")
+
+
+def tfjs_missing() -> str | None:
+    """Why the TF.js models cannot be built here (tensorflowjs or tf_keras missing), or None."""
+    quiet_tf()
+    for module in ("tensorflowjs", "tf_keras"):
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            return f"{module} is not installed ({error}); the [tfjs] extra installs it"
+    return None
+
+
+class ModelPaths(dict[str, Path]):
+    """The models built, by name; asking for one that could not be built skips the test, saying why."""
+
+    def __init__(self, paths: dict[str, Path], missing_reason: str | None) -> None:
+        super().__init__(paths)
+        self.missing_reason = missing_reason
+
+    def __missing__(self, name: str) -> Path:
+        if self.missing_reason is None:
+            raise KeyError(name)
+        import pytest
+
+        pytest.skip(f"no {name} model: {self.missing_reason}")
+
+
+def build_models(directory: Path) -> ModelPaths:
     """Write every model the format tests load; returns the path to load, by name.
 
     Names: the keys of ``export_formats`` (keras, h5, savedmodel, tflite,
     tflite-quantized, tfjs-graph, tfjs-graph-float16, tfjs-graph-uint8), plus
     tfjs-layers (from tf_keras), tfjs-layers-keras3 (converted from Keras 3,
     which tensorflowjs cannot load back) and tfjs-sharded (the float32 graph
-    model cut into several weight shards).
+    model cut into several weight shards). Without tensorflowjs (TensorFlow
+    releases newer than the [tfjs] pin), only ``TENSORFLOW_FORMATS``.
     """
     quiet_tf()
     import keras
-    import tf_keras
-    from tensorflowjs.converters import convert_tf_saved_model
 
     from pytest_loadbudget.export import export_formats, export_tfjs_layers
 
@@ -55,6 +85,13 @@ def build_models(directory: Path) -> dict[str, Path]:
     hidden = keras.layers.Dense(512, activation="relu")(hidden)
     outputs = keras.layers.Dense(CLASSES)(hidden)
     model = keras.Model(inputs, outputs, name="tiny")
+    missing = tfjs_missing()
+    if missing:
+        with _quiet():
+            return ModelPaths(export_formats(model, directory, stem="tiny", formats=TENSORFLOW_FORMATS), missing)
+    import tf_keras
+    from tensorflowjs.converters import convert_tf_saved_model
+
     with _quiet():
         paths = export_formats(model, directory, stem="tiny")
 
@@ -71,7 +108,7 @@ def build_models(directory: Path) -> dict[str, Path]:
         sharded = directory / "tiny_sharded"
         convert_tf_saved_model(str(paths["savedmodel"]), str(sharded), weight_shard_size_bytes=SHARD_BYTES)
         paths["tfjs-sharded"] = sharded / "model.json"
-    return paths
+    return ModelPaths(paths, None)
 
 
 @contextlib.contextmanager

@@ -101,7 +101,8 @@ def test_the_facts_record_every_installed_framework_version():
     from importlib import metadata
 
     installed = {}
-    for distribution in ("tensorflow", "keras", "tf-keras", "tensorflowjs", "torch", "onnxruntime", "numpy", "h5py"):
+    for distribution in ("tensorflow", "keras", "tf-keras", "tensorflowjs", "ai-edge-litert", "tflite-runtime", "torch",
+                         "onnxruntime", "numpy", "h5py"):
         try:
             installed[distribution] = metadata.version(distribution)
         except metadata.PackageNotFoundError:

@@ -488,3 +488,70 @@ def test_saved_runs_travel_the_new_verdict_fields(tmp_path: Path) -> None:
     # A report written before these fields existed.
     old = Comparison.from_dict({"figure": "ms", "line": "m", "regression": True, "note": ""})
     assert old.grown is True and old.confirmation == "" and old.measured == ""
+
+
+# A baseline of several runs ---------------------------------------------------------------------------
+
+
+def saved_runs(pytester: pytest.Pytester, count: int) -> list[Path]:
+    """Save ``count`` runs of the suite (oldest first) and give their files."""
+    for number in range(count):
+        run(pytester, f"--loadbudget-save=run{number}").assert_outcomes(passed=3)
+    return sorted((pytester.path / ".loadbudget").glob("*/*.json"))
+
+
+def set_model(path: Path, change: Any) -> None:
+    document = json.loads(path.read_text())
+    (model,) = [model for model in document["models"] if model["name"] == "model"]
+    change(model)
+    path.write_text(json.dumps(document))
+
+
+def slow_baseline(model: dict[str, Any]) -> None:
+    # 60-62 ms: slower than the 50 ms the regressed model now sleeps, as a
+    # baseline saved in a run that a busy moment slowed would read.
+    samples = {"samples": [60.0, 60.5, 61.0, 61.5, 62.0]}
+    model["load_ms"] = model["load_own_ms"] = samples
+
+
+@pytest.fixture
+def history(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple[pytest.Pytester, list[Path]]:
+    """Three saved runs: two at 10-12 ms, the newest read slow at 60-62 ms."""
+    pytester.makepyfile(test_suite=SUITE)
+    for name in ("SLOW_CALLS", "CONTENTION"):
+        monkeypatch.delenv(name, raising=False)
+    paths = saved_runs(pytester, 3)
+    for path in paths[:2]:
+        set_model(path, fast_baseline)
+    set_model(paths[2], slow_baseline)
+    monkeypatch.setenv("SLOW_CALLS", "1000")  # the model regressed: every load sleeps 50 ms
+    return pytester, paths
+
+
+def test_a_regression_hidden_by_one_slow_baseline_run_is_caught_by_the_runs_before_it(history):
+    pytester, _ = history
+    result = run(pytester, "--loadbudget-compare")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*loadbudget: model load * ms vs baseline 11.0 ms (+*%, p=0.00397, n=5/5, * time*"
+                                 "; baseline: the median of 3 saved runs)*confirmed*"])
+    # The newest run alone hides it: 50 ms is faster than its 61 ms.
+    run(pytester, "--loadbudget-compare", "--loadbudget-baseline-runs=1").assert_outcomes(passed=3)
+
+
+def test_the_history_of_baseline_runs_stops_where_the_artifact_changed(history):
+    pytester, paths = history
+
+    def other_artifact(model: dict[str, Any]) -> None:
+        model["artifact_sha256"] = "0" * 64
+
+    # The run before the newest measured another artifact: the two fast runs
+    # behind it are not this model's history, only the newest run is.
+    set_model(paths[1], other_artifact)
+    result = run(pytester, "--loadbudget-compare")
+    result.assert_outcomes(passed=3)
+    assert "baseline: the median of" not in load_comparison(pytester)["line"]
+
+
+def test_a_named_baseline_run_is_judged_alone(history):
+    pytester, paths = history
+    run(pytester, f"--loadbudget-compare={paths[2].stem}").assert_outcomes(passed=3)

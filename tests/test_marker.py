@@ -35,8 +35,8 @@ def test_python_binding_rejects_unknown_keywords_and_positions() -> None:
 
 
 def test_the_limits_are_the_figures_with_a_unit() -> None:
-    assert LIMIT_KEYWORDS == ("ms", "mb", "warm_ms", "peak_mb", "leak_mb", "gpu_mb", "leak_tensors", "cold_ms",
-                              "import_ms")
+    assert LIMIT_KEYWORDS == ("ms", "mb", "warm_ms", "peak_mb", "leak_mb", "gpu_mb", "block_ms", "leak_tensors",
+                              "cold_ms", "import_ms", "fleet_ms", "predict_leak_tensors", "predict_leak_mb")
     assert Budget(ms=1, cycles=3, runtime="node", leak_tensors=0).limits() == {"ms": 1, "leak_tensors": 0}
 
 
@@ -83,7 +83,7 @@ def test_the_help_line_and_the_docstring_come_from_the_fields() -> None:
     line = marker_help()
     signature = line.split("):", 1)[0]
     assert signature == "load_budget(" + ", ".join(f"{name}=None" for name in KEYWORDS)
-    assert "in ms: ms, warm_ms, cold_ms, import_ms; in MiB: mb, peak_mb, leak_mb, gpu_mb" in line
+    assert "in ms: ms, warm_ms, block_ms, cold_ms, import_ms, fleet_ms; in MiB: mb, peak_mb, leak_mb, gpu_mb" in line
     documented = [text.split(":", 1)[0] for text in (Budget.__doc__ or "").splitlines()[2:]]
     assert documented == KEYWORDS
     assert "ms: median load time over the rounds, in milliseconds." in (Budget.__doc__ or "")

@@ -162,12 +162,17 @@ ENVIRONMENT = [
     ("LOADBUDGET_COMPARE", "v0", "compare", "v0"),
     ("LOADBUDGET_COMPARE_FAIL", "ms:10%", "compare_fail", {"ms": Threshold("ms", 0.1, True)}),
     ("LOADBUDGET_COMPARE_ANY_MACHINE", "1", "compare_any_machine", True),
-    ("LOADBUDGET_SUGGEST", "1", "suggest", True),
+    ("LOADBUDGET_SUGGEST", "1", "suggest", "markers"),
+    ("LOADBUDGET_SUGGEST", "config", "suggest", "config"),
     ("LOADBUDGET_MARKDOWN", "report.md", "markdown", "report.md"),
     ("LOADBUDGET_BENCHMARK_JSON", "bench.json", "benchmark_json", "bench.json"),
+    ("LOADBUDGET_HTML", "report.html", "html", "report.html"),
+    ("LOADBUDGET_GITHUB_JSON", "github.json", "github_json", "github.json"),
+    ("LOADBUDGET_STEP_SUMMARY", "false", "step_summary", False),
     ("LOADBUDGET_CLOCK", "wall", "clock", "wall"),
     ("LOADBUDGET_MACHINE", "gpu-runner-3", "machine", "gpu-runner-3"),
     ("LOADBUDGET_AUTOSAVE", "1", "autosave", True),
+    ("LOADBUDGET_BASELINE_RUNS", "5", "baseline_runs", 5),
 ]
 
 

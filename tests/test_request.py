@@ -115,7 +115,7 @@ def test_the_fixture_builds_the_request_for_the_budgets_runtime(pytester: pytest
         @pytest.fixture(autouse=True)
         def no_node(monkeypatch):
             seen = []
-            def measure(self, request, rounds):
+            def measure(self, request, rounds, **options):
                 seen.append((request.runtime, request.backend, request.device_label, request.key))
                 raise RuntimeError("no runtime in this test")
             monkeypatch.setattr(tfjs_sessions.RuntimeSessions, "measure", measure)

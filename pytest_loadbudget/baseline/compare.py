@@ -8,8 +8,9 @@ threshold *and* a one-sided Mann-Whitney U test on the raw samples agrees (p
 below ``alpha``, with at least ``MIN_SAMPLES`` on each side) *and* even the
 fastest new round is slower than the baseline's median: a noisy round, or a
 process that ran slow, cannot fail a build by itself.
-Cold starts (a few fresh processes) and a browser's first and cached loads
-(one or two loads a run) have too few samples for the U test: they regress
+Cold starts (a few fresh processes), a browser's first and cached loads
+(one or two loads a run) and its main-thread block (one longest task per
+round) have too few samples for the U test: they regress
 when the median grew past the threshold and every new run is slower than
 every baseline run.
 A suspected time regression of either kind is measured again and fails only
@@ -43,12 +44,14 @@ MIN_SAMPLES = 5
 FIGURES = tuple(FIGURE_LABELS)
 #: Timed rounds in the test process or a TF.js runtime: own time, the U test.
 TIMED = ("ms", "warm_ms")
-#: Figures of a few fresh processes.
-COLD = ("cold_ms", "import_ms")
+#: Figures of a few fresh processes (a fleet's: one per process started at once).
+COLD = ("cold_ms", "import_ms", "fleet_ms")
 #: A browser's loads: the first with an empty HTTP cache, and the median of the reloads from its cache.
 BROWSER = ("first_load_ms", "cached_load_ms")
 #: The figures a second measurement confirms or clears: times, which a busy machine moves.
-REMEASURED = TIMED + COLD + BROWSER
+#: A browser page's longest main-thread task of each round's load and warm-up: the few-rounds rule too.
+BLOCK = ("block_ms",)
+REMEASURED = TIMED + COLD + BROWSER + BLOCK
 #: Changes of a peak below this are allocator page granularity, not the model.
 PEAK_FLOOR_BYTES = MIB
 #: Changes of a median time below this are timer and scheduler noise, whatever their percentage.
@@ -163,7 +166,7 @@ def _compare_times(
         noise = _why_noise(p_value, min(old_samples.count, new_samples.count), new_samples.minimum, old_median)
     else:
         # Too few for a rank test's p: only every new run slower than every old one counts.
-        unit = "runs" if figure in COLD else "loads"
+        unit = "runs" if figure in COLD else "rounds" if figure in BLOCK else "loads"
         counted = f"{unit} {new_samples.count}/{old_samples.count}"
         fastest_within = not all_above(old_samples.values, new_samples.values)
         noise = f"the fastest new {unit[:-1]} is within the baseline's {unit}: noise" if fastest_within else ""
@@ -178,17 +181,36 @@ def _compare_times(
     return result
 
 
+def _compare_fleet(
+    figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, context: Context,
+) -> Comparison | None:
+    """A fleet's starts against the baseline's, when both started as many processes from the same page cache."""
+    if old.fleet is None or new.fleet is None or (old.fleet.size, old.fleet.fleet.evict) != \
+            (new.fleet.size, new.fleet.fleet.evict):
+        return None
+    return _compare_times(figure, old, new, threshold, context)
+
+
 def time_series(figure: str, record: ModelRecord, clock: str) -> tuple[Samples, str]:
     """The samples of a time figure in ms, in ``clock`` where the record has it, and the clock they are in.
 
     ``ms``, ``warm_ms``: the timed rounds; ``cold_ms``, ``import_ms``: one per
-    fresh process (phases timed inside the child); ``first_load_ms``: a
+    fresh process (phases timed inside the child); ``fleet_ms``: the cold
+    start of each process of a fleet, wall time; ``first_load_ms``: a
     browser's first load (empty HTTP cache), ``cached_load_ms``: its reloads
-    from the cache (none under no-store), both wall time, as a page measures.
+    from the cache (none under no-store; from IndexedDB under "indexeddb"),
+    ``block_ms``: each round's longest main-thread task of its load and
+    warm-up, all wall time, as a page measures.
     Empty samples where the record lacks the figure.
     """
     if figure in TIMED:
         return record.timing(figure, clock)
+    if figure == "fleet_ms":
+        # Wall time whatever the clock: the fleet's wait for a CPU is what it measures.
+        return (record.fleet.starts, "wall") if record.fleet is not None else (Samples(), "wall")
+    if figure in BLOCK:
+        blocks = (record.runtime_figures or {}).get("block_round_ms") if record.block_ms is not None else None
+        return Samples([float(value) for value in blocks or []]), "wall"
     if figure in COLD:
         cold = record.cold
         return cold.timing(None if figure == "cold_ms" else "import", clock) if cold else (Samples(), "wall")
@@ -200,7 +222,9 @@ def time_series(figure: str, record: ModelRecord, clock: str) -> tuple[Samples, 
         return Samples([float(first)] if first is not None else []), "wall"
     if figures.get("cached_load_ms") is None:
         return Samples(), "wall"
-    reloads = [float(value) for value in figures.get("reload_ms", [])] or [float(figures["cached_load_ms"])]
+    # Under "indexeddb" the cached loads are those from IndexedDB, not the HTTP-cached reload among them.
+    cached = figures.get("indexeddb_load_ms") or figures.get("reload_ms", [])
+    reloads = [float(value) for value in cached] or [float(figures["cached_load_ms"])]
     return Samples(reloads), "wall"
 
 
@@ -286,7 +310,7 @@ def _compare_gpu(
 def _compare_tensors(
     figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, context: Context,
 ) -> Comparison | None:
-    old_count, new_count = old.leak_tensors, new.leak_tensors
+    old_count, new_count = _tensor_count(figure, old, new), _tensor_count(figure, new, old)
     if old_count is None or new_count is None:
         return None
     change = f"{new_count - old_count:+d}"
@@ -294,6 +318,17 @@ def _compare_tensors(
            f"({_details(change, context.artifact)})"
     grown = _grew(threshold, old_count, new_count, 0, 1)
     return Comparison(figure, line, regression=grown, change=change, grown=grown, measured=str(new_count))
+
+
+def _tensor_count(figure: str, record: ModelRecord, other: ModelRecord) -> int | None:
+    """``leak_tensors``, or the growth over the predictions; None unless both records ran as many
+    predictions (a leak over 20 predictions is not comparable with one over 100)."""
+    if figure == "leak_tensors":
+        return record.leak_tensors
+    mine, theirs = record.predictions, other.predictions
+    if mine is None or theirs is None or mine.count != theirs.count:
+        return None
+    return mine.tensor_growth
 
 
 def _compare_bytes(
@@ -324,4 +359,7 @@ JUDGES: dict[str, Judge] = {
     "leak_mb": _compare_leak, "gpu_mb": _compare_gpu, "leak_tensors": _compare_tensors,
     "cold_ms": _compare_times, "import_ms": _compare_times,
     "first_load_ms": _compare_times, "cached_load_ms": _compare_times,
+    "predict_leak_tensors": _compare_tensors,
+    "fleet_ms": _compare_fleet,
+    "block_ms": _compare_times,
 }

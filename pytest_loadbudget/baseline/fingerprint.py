@@ -31,7 +31,10 @@ RELEVANT_ENVIRONMENT = (
     "KERAS_BACKEND",
 )
 #: Distributions whose version changes a load: the frameworks, and the readers under them.
-FRAMEWORKS = ("tensorflow", "keras", "tf-keras", "tensorflowjs", "torch", "onnxruntime", "numpy", "h5py")
+FRAMEWORKS = (
+    "tensorflow", "keras", "tf-keras", "tensorflowjs", "ai-edge-litert", "tflite-runtime", "torch", "onnxruntime",
+    "numpy", "h5py",
+)
 #: The facts that make a machine: the machine id hashes these and nothing else.
 HARDWARE_FACTS = ("cpu", "cpus", "system", "machine")
 #: The software facts, and the word a change line uses for each.
@@ -128,18 +131,23 @@ def _short(fact: str, value: Any) -> str:
     return str(value).split()[-1] if fact == "python" and str(value).startswith("CPython ") else str(value)
 
 
-def model_identity(where: str, *, name: str = "", format_name: str = "", origin: str = "", options: str = "") -> str:
+def model_identity(
+    where: str, *, name: str = "", format_name: str = "", origin: str = "", options: str = "", interpreter: str = "",
+) -> str:
     """How a model is known across runs: its ``name=`` when given, else format, path and options.
 
     ``where``: the device ("cpu", "gpu: <name>", "default") or the TF.js
     runtime; a GPU driver's version is software, left out so that a driver
     upgrade is judged, not skipped. ``origin``: the path relative to the
-    rootdir, or the loader function's module and name.
+    rootdir, or the loader function's module and name. ``interpreter``: what
+    ran a .tflite model ("litert", "tensorflow"): another interpreter is
+    another model to compare; its version, like a driver's, is left out.
     """
     where = where.split(" (driver", 1)[0]
+    via = f" via {interpreter}" if interpreter else ""
     if name:
-        return f"name:{name}@{where}"
-    return f"{format_name}:{origin}:{options}@{where}"
+        return f"name:{name}@{where}{via}"
+    return f"{format_name}:{origin}:{options}@{where}{via}"
 
 
 def display_name(path: Path) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from pytest_loadbudget.baseline.lookup import Baseline, GateSummary, annotate, environment_note, summarize
 from pytest_loadbudget.baseline.provenance import autosave_name, git_provenance
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
-from pytest_loadbudget.baseline.compare import Threshold, compare, parse_compare_fail
+from pytest_loadbudget.baseline.compare import TIMED, Threshold, compare, parse_compare_fail
 from pytest_loadbudget.baseline.confirm import Remeasure, confirm
 from pytest_loadbudget.errors import BaselineError
 from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, software_facts
@@ -40,6 +40,8 @@ class RegressionGate:
         #: Problems to show at the end of the run (an unreadable baseline, a failed save).
         self.problems: list[str] = []
         self.messages: list[str] = []
+        #: The file this run was saved to, once saved: a history of the saved runs shows it as this run.
+        self.saved_path: Path | None = None
         self._baseline: Baseline | None = None
         self._loaded = False
 
@@ -102,11 +104,18 @@ class RegressionGate:
         if found is None:
             return []  # a new model: the summary lists it
         old, run = found
+        baseline = self.baseline()
+        assert baseline is not None  # a model was found in it
+        old, chosen_from = baseline.typical(record.identity, old, run, self.settings.baseline_runs,
+                                            self.settings.clock)
         thresholds: dict[str, Threshold] = self.thresholds
         if budget is not None and budget.compare_fail is not None:
             thresholds = {**thresholds, **parse_compare_fail(budget.compare_fail)}
         same = self.enforced(run)
         comparisons = compare(old, record, thresholds, same_machine=same, clock=self.settings.clock)
+        if chosen_from > 1:
+            annotate([comparison for comparison in comparisons if comparison.figure in TIMED],
+                     f"baseline: the median of {chosen_from} saved runs")
         if remeasure is not None:
             confirm(comparisons, old, thresholds, remeasure, clock=self.settings.clock)
         annotate(comparisons, environment_note(run, self.software, old, record))
@@ -143,4 +152,5 @@ class RegressionGate:
         except (BaselineError, OSError) as error:
             self.problems.append(f"the run was not saved: {error}")
         else:
+            self.saved_path = path
             self.messages.append(f"saved this run's figures of {len(records)} model(s) to {path}")

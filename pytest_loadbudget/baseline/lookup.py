@@ -63,6 +63,46 @@ class Baseline:
             index += 1
         return None
 
+    def typical(
+        self, identity: str, newest: ModelRecord, run: SavedRun, depth: int, clock: str,
+    ) -> tuple[ModelRecord, int]:
+        """Of the newest ``depth`` runs that measured this model alike, the one with the median load time.
+
+        On a shared machine a whole run can read 10-25% slow or fast, and a
+        baseline saved in such a run hides a real regression or invents one.
+        The runs before ``newest``'s count while they measured the same
+        artifact, on the same device, on this machine, in the same software:
+        the history stops at a change, so a change that was accepted is judged
+        against figures taken after it. The chosen run's rounds are judged as
+        they were measured (joining the runs' rounds would mix their offsets,
+        and a rank test over such a mixture loses its power). A run named
+        by ``--loadbudget-compare=NAME`` is read alone, and judged alone.
+        Returns the baseline record and how many runs it was chosen from.
+        """
+        if depth <= 1 or not self.same_machine(run):
+            return newest, 1
+        candidates = [newest]
+        index = self.runs.index(run) + 1
+        while len(candidates) < depth and (index < len(self.runs) or self.read_next()):
+            older = self.runs[index]
+            index += 1
+            if not self.same_machine(older):
+                continue
+            record = older.record(identity)
+            if record is None:
+                continue  # a shard or a -k run that did not load this model
+            if (record.artifact_sha256 != newest.artifact_sha256 or record.device != newest.device
+                    or older.software != run.software):
+                break
+            candidates.append(record)
+        timed = [record for record in candidates if record.timing("ms", clock)[0]]
+        if len(timed) < 2:
+            return newest, 1
+        ranked = sorted(timed, key=lambda record: record.timing("ms", clock)[0].median)
+        # Of two middle runs (an even count), the newer: two runs alone are judged as before, by the newest.
+        middle = ranked[(len(ranked) - 1) // 2], ranked[len(ranked) // 2]
+        return min(middle, key=timed.index), len(timed)
+
     def saved_models(self) -> list[tuple[ModelRecord, list[str], SavedRun]]:
         """Every model the runs read hold, once: the newest figures of each identity."""
         seen: set[str] = set()
@@ -178,7 +218,8 @@ def _not_enforced(baseline: Baseline, runs: list[SavedRun]) -> str:
 
 def _label(record: ModelRecord) -> str:
     where = record.runtime if record.runtime != "python" else record.device.split(" (driver")[0]
-    return f"{record.name} [{record.format}, {where}]"
+    via = f", {record.interpreter}" if record.interpreter else ""  # two interpreters are two models
+    return f"{record.name} [{record.format}, {where}{via}]"
 
 
 def _listed(names: tuple[str, ...]) -> str:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 from pytest_loadbudget.budget.marker import Budget
 from pytest_loadbudget.diagnose.advice import miss_fix
+from pytest_loadbudget.diagnose.fleet import fleet_fix, starts_words, verdict_words
 from pytest_loadbudget.measure.clock import NOTABLE_WAIT, waited_share
 from pytest_loadbudget.results.phases import PHASE_LABELS
+from pytest_loadbudget.results.predictions import byte_text
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.units import MIB, compact_ms, format_mib, format_ms, format_number
@@ -36,6 +38,8 @@ class Miss:
 LABELS = {
     "mb": "size", "ms": "load", "warm_ms": "warm-up", "peak_mb": "peak", "leak_mb": "leak",
     "gpu_mb": "GPU memory", "leak_tensors": "tensors", "cold_ms": "cold start", "import_ms": "import",
+    "predict_leak_tensors": "tensors per prediction", "predict_leak_mb": "memory per prediction",
+    "fleet_ms": "fleet start", "block_ms": "main-thread block",
 }
 
 #: A figure as measured: its value in the budget's unit, and what a line says of it after the name.
@@ -66,7 +70,10 @@ def check(budget: Budget, record: ModelRecord, clock: str = "own") -> list[Miss]
         value, line = reading
         if value > limit:
             dominant = cold.dominant_phase if cold is not None else None
-            misses.append(Miss(figure, f"{record.name} {line}", miss_fix(figure, record.format, dominant)))
+            # A fleet's fix follows the resource its processes fought over, not the single start's phases.
+            hint = fleet_fix(record.fleet) if figure == "fleet_ms" and record.fleet is not None else \
+                miss_fix(figure, record.format, dominant)
+            misses.append(Miss(figure, f"{record.name} {line}", hint))
     if unmeasured and record.error is not None:
         labels = ", ".join(LABELS[figure] for figure in unmeasured)
         failed = "the load failed" if not record.load_ms and record.runtime_figures is None else "its measurement failed"
@@ -165,15 +172,58 @@ def _cold_phase(phase: str | None, label: str) -> ReadingFunction:
     return reading
 
 
+def _prediction_tensors(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
+    growth = record.predictions
+    grown = growth.tensor_growth if growth is not None else None
+    if growth is None or grown is None:
+        return None
+    return grown, (f"live tensors grew by {grown} over {growth.count} predictions > budget {format_number(limit)} "
+                   f"({grown / growth.count:.3g} per prediction, {growth.where})")
+
+
+def _prediction_memory(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
+    growth = record.predictions
+    grown = growth.memory_growth if growth is not None else None
+    if growth is None or grown is None:
+        return None
+    return grown / MIB, (f"memory grew by {byte_text(grown)} over {growth.count} predictions > budget "
+                         f"{format_number(limit)} MiB ({byte_text(grown / growth.count)} per prediction, "
+                         f"{growth.memory_source}, {growth.where})")
+
+
+def _fleet(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
+    """The fleet's p95 cold start, always wall time: its processes' wait for a CPU is what it measures."""
+    fleet = record.fleet
+    if fleet is None:
+        return None
+    return fleet.p95_ms, (f"fleet start p95 {format_ms(fleet.p95_ms)} wall time > budget {format_number(limit)} ms "
+                          f"({fleet.size} processes at once: {starts_words(fleet)}; {verdict_words(fleet)})")
+
+
+def _block(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
+    """The longest main-thread task of the loads and warm-ups: wall time, the only clock a page has."""
+    block = record.block_ms
+    figures = record.runtime_figures or {}
+    if block is None:
+        return None
+    where = "in a Web Worker" if figures.get("worker") else "on the page's main thread"
+    tasks = sum(1 for task in figures.get("long_tasks", []) if task.get("blocking_ms"))
+    return block, (f"main-thread block {format_ms(block)} > budget {format_number(limit)} ms (longest task during "
+                   f"{figures.get('rounds', '?')} loads and warm-ups {where}; {tasks} long tasks, total blocking "
+                   f"time {format_ms(figures.get('total_blocking_ms'))}, {record.runtime})")
+
+
 #: How each limited figure is read from a record (None: not measured), on the clock the user asked for.
 READINGS: dict[str, ReadingFunction] = {
     "mb": _size, "ms": _load, "warm_ms": _warm_up, "peak_mb": _peak, "leak_mb": _leak, "gpu_mb": _gpu,
     "leak_tensors": _tensors, "cold_ms": _cold_phase(None, "cold start"), "import_ms": _cold_phase("import", "import"),
+    "predict_leak_tensors": _prediction_tensors, "predict_leak_mb": _prediction_memory,
+    "fleet_ms": _fleet, "block_ms": _block,
 }
 
 
 def _unmeasured_line(figure: str, record: ModelRecord) -> str:
-    verb = "counted" if figure == "leak_tensors" else "measured"
+    verb = "counted" if figure in ("leak_tensors", "predict_leak_tensors") else "measured"
     return f"{record.name} {LABELS[figure]} not {verb}: {_why_unmeasured(figure, record)}"
 
 
@@ -183,10 +233,23 @@ def _why_unmeasured(figure: str, record: ModelRecord) -> str:
     memory = record.memory
     if figure == "mb":
         return "the loader reads no files the plugin knows of: name them with load_model(..., files=[...])"
-    if figure in ("cold_ms", "import_ms"):
+    if figure in ("cold_ms", "import_ms", "fleet_ms"):
         if not in_python or record.format == "tfjs-graph":
             return "cold starts are measured for models that load in Python"
         return record.cold_note or "the loader cannot be replayed in a fresh process (a lambda or a local function?)"
+    if figure in ("predict_leak_tensors", "predict_leak_mb"):
+        growth = record.predictions
+        if growth is None:
+            return "the predictions did not run"
+        if growth.note:
+            return growth.note
+        if in_python and figure == "predict_leak_tensors":
+            return ("tensors are counted where TensorFlow or PyTorch is imported (predict_leak_mb limits "
+                    "the resident memory of any model)")
+        return "this system cannot read resident memory" if in_python else f"the {record.runtime} runtime reported none"
+    if figure == "block_ms":
+        note = (record.runtime_figures or {}).get("block_note")
+        return note or "the main thread's long tasks are observed on runtime='browser' only"
     if figure == "leak_tensors":
         if in_python:
             return "tensors are counted in a TF.js runtime: set runtime='node' or runtime='browser'"

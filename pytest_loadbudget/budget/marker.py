@@ -22,6 +22,13 @@ from pytest_loadbudget.errors import MarkerError
 from pytest_loadbudget.measure.devices import DEVICES
 
 MARKER_NAME = "load_budget"
+#: Processes of a fleet when a fleet_ms budget does not say: a small node's workers.
+DEFAULT_FLEET = 4
+#: The most processes a fleet may start: beyond this a test machine measures
+#: its own exhaustion (memory, PIDs), not the model's start.
+MAX_FLEET = 64
+#: Predictions for a predict_leak budget without ``predictions``: the "dies after 50-100 predictions" range.
+DEFAULT_PREDICTIONS = 100
 
 #: Checks one keyword's value (never None); raises MarkerError saying what is wrong.
 Check = Callable[[str, Any], None]
@@ -50,6 +57,18 @@ def _flag(name: str, value: Any) -> None:
 def _device(name: str, value: Any) -> None:
     if value not in DEVICES:
         raise MarkerError(f"{name}={value!r} must be one of {', '.join(map(repr, DEVICES))}")
+
+
+def _fleet_size(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FLEET:
+        raise MarkerError(f"{name}={value!r} must be an integer from 1 to {MAX_FLEET} (processes started at once)")
+
+
+def _interpreter(name: str, value: Any) -> None:
+    # Imported here: the names live with the interpreters, which a budget without one does not need.
+    from pytest_loadbudget.formats.tflite_interpreters import check_name
+
+    check_name(name, value)
 
 
 def _compare_fail(name: str, value: Any) -> None:
@@ -103,7 +122,12 @@ class Budget:
         "where a TF.js model is measured: 'python' (the default), 'node' (Node.js) or 'browser' (headless Chromium)")
     backend: str | None = _keyword("the TF.js backend: 'cpu' or 'wasm' (node), also 'webgl' (browser)")
     cache_policy: str | None = _keyword(
-        "'cache' (default) or 'no-store': the Cache-Control the browser's model server answers")
+        "'cache' (default) or 'no-store': the Cache-Control the browser's model server answers; 'indexeddb': "
+        "the first load over HTTP is saved to IndexedDB and later rounds load from there (at least 3 rounds)")
+    worker: bool | None = _keyword(
+        "runtime='browser': load and warm up in a dedicated Web Worker instead of on the page's main thread", _flag)
+    block_ms: float | None = _limit(
+        "ms", "runtime='browser': the page's longest main-thread task during the loads and warm-ups (Long Tasks API)")
     leak_tensors: int | None = _limit("tensors", "TF.js tensors still alive after the model is disposed", _integer(0))
     cold_ms: float | None = _limit(
         "ms", "median cold start in a fresh Python: start-up, framework import, reading the files, load "
@@ -111,6 +135,22 @@ class Budget:
     import_ms: float | None = _limit("ms", "median framework import of that cold start")
     cold_runs: int | None = _keyword("fresh processes for the cold figures (default 3)", _integer(1))
     cold_disk: bool | None = _keyword("evict the model's files from the page cache before each cold run", _flag)
+    fleet: int | None = _keyword(
+        f"fresh processes started at once, each doing the whole cold start (1 to {MAX_FLEET}; "
+        f"{DEFAULT_FLEET} when only fleet_ms is set), set against a single cold start", _fleet_size)
+    fleet_ms: float | None = _limit(
+        "ms", "95th percentile of the cold starts of a fleet of processes started at once, wall time")
+    interpreter: str | None = _keyword(
+        "what runs a .tflite model: 'litert' (ai-edge-litert), 'tensorflow' (tf.lite) or 'tflite-runtime'; "
+        "default: the first of them installed; other formats ignore it", _interpreter)
+    predictions: int | None = _keyword(
+        "predictions run on the warm model, each result read back and dropped, with tensors and memory read "
+        f"after each (default off; {DEFAULT_PREDICTIONS} when a predict_leak budget is set)", _integer(1))
+    predict_leak_tensors: int | None = _limit(
+        "tensors", "live tensors the predictions leave behind: growth over them, 0 for a model that frees its outputs",
+        _integer(0))
+    predict_leak_mb: float | None = _limit(
+        "MiB", "memory the predictions leave behind: TF.js numBytes in a TF.js runtime, resident memory in Python")
 
     def __post_init__(self) -> None:
         for keyword in fields(self):
@@ -124,6 +164,10 @@ class Budget:
             from pytest_loadbudget.session.tfjs_sessions import validate as validate_runtime
 
             validate_runtime(self.runtime, self.backend, self.cache_policy)
+        if self.worker is not None or self.block_ms is not None or self.cache_policy is not None:
+            from pytest_loadbudget.session.tfjs_sessions import validate_browser_features
+
+            validate_browser_features(self.runtime, self.cache_policy, self.worker, self.block_ms, self.rounds)
 
     def limits(self) -> dict[str, float]:
         """The figures this budget limits, by keyword."""
@@ -131,7 +175,25 @@ class Budget:
 
     @property
     def needs_cold(self) -> bool:
-        return self.cold_ms is not None or self.import_ms is not None or self.cold_runs is not None
+        # A fleet is set against the single cold start: it needs one too.
+        return self.cold_ms is not None or self.import_ms is not None or self.cold_runs is not None \
+            or self.fleet_size is not None
+
+    @property
+    def fleet_size(self) -> int | None:
+        """Processes to start at once; None when nothing asks for a fleet."""
+        if self.fleet is not None:
+            return self.fleet
+        return DEFAULT_FLEET if self.fleet_ms is not None else None
+
+    @property
+    def prediction_count(self) -> int | None:
+        """Predictions to run for the per-prediction growth; None when nothing asks for them."""
+        if self.predictions is not None:
+            return self.predictions
+        if self.predict_leak_tensors is not None or self.predict_leak_mb is not None:
+            return DEFAULT_PREDICTIONS
+        return None
 
     @property
     def needs_memory(self) -> bool:

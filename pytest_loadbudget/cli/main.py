@@ -3,7 +3,9 @@
     loadbudget list [--storage DIR] [--machine NAME]
     loadbudget compare OLD NEW [--compare-fail EXPR] [--storage DIR] [--machine NAME]
     loadbudget profile PATH [--runs N] [--cold-disk] [--format F]
-    loadbudget setup-js [--cache-dir DIR] [--force]
+    loadbudget setup-js [--cache-dir DIR] [--force] [--check] [--strict]
+    loadbudget trend [MODEL...] [--figure ms] [--last N] [--storage DIR] [--machine NAME]
+    loadbudget prune --keep N [--dry-run] [--storage DIR]
 
 OLD and NEW are saved-run files, or names or numbers looked up in the storage
 directory. ``compare`` prints the same verdicts the pytest run gives (with
@@ -27,6 +29,7 @@ from pytest_loadbudget.baseline.gate import DEFAULT_STORAGE
 from pytest_loadbudget.settings import machine_name
 from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
 from pytest_loadbudget.cli.profile import add_profile_arguments, run_profile
+from pytest_loadbudget.cli.history import add_history_commands, run_prune, run_trend
 from pytest_loadbudget.tfjs_runtime import jsenv
 
 MACHINE_HELP = "this machine's name, as --loadbudget-machine gave it (default: the id of its hardware)"
@@ -52,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     setup = commands.add_parser("setup-js", help="install the TF.js npm packages for runtime='node'/'browser'",
                                 description=jsenv.SETUP_DESCRIPTION)
     jsenv.add_setup_arguments(setup)
+    add_history_commands(commands, MACHINE_HELP)
     return parser
 
 
@@ -137,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_compare(args)
         if args.command == "setup-js":
             return jsenv.run_setup(args)
+        if args.command == "trend":
+            return run_trend(args, _here(args))
+        if args.command == "prune":
+            return run_prune(args)
         return run_list(args)
     except BaselineError as error:
         print(f"loadbudget: {error}", file=sys.stderr)

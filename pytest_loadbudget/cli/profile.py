@@ -1,11 +1,13 @@
 """``loadbudget profile PATH``: a model's cold start and what to do about it, without a test.
 
     loadbudget profile models/classifier.keras [--runs 3] [--cold-disk] [--format keras]
+    loadbudget profile models/detector.tflite [--interpreter litert|tensorflow|tflite-runtime]
 
 Loads the model in ``--runs`` fresh interpreters and prints each phase
 (median [min .. max]), the load as a multiple of this machine's read floor,
-the peak memory, and the advice from ``diagnose``. Progress goes to stderr,
-the report to stdout.
+the peak memory, the frameworks the cold start imported, and the advice from
+``diagnose``. A .tflite model names its interpreter (the first installed
+unless ``--interpreter`` says which). Progress goes to stderr, the report to stdout.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pytest_loadbudget.formats.tfjs_quantization import estimate_quantization
 from pytest_loadbudget.errors import LoadBudgetError
 from pytest_loadbudget.measure.floor import Bandwidth, read_bandwidth
 from pytest_loadbudget.formats import FORMATS
+from pytest_loadbudget.formats.tflite_interpreters import INTERPRETERS
 from pytest_loadbudget.session.request import AUTO, make_request
 from pytest_loadbudget.settings import positive_int, positive_seconds
 from pytest_loadbudget.results.samples import Samples
@@ -45,6 +48,8 @@ def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cold-disk", action="store_true",
                         help="evict the model's files from the page cache before each run (best effort)")
     parser.add_argument("--format", choices=PROFILE_FORMATS, help="the format, where the path does not tell")
+    parser.add_argument("--interpreter", choices=list(INTERPRETERS),
+                        help="what runs a .tflite model (default: the first installed of %(choices)s)")
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_S,
                         help="seconds each fresh process may take (default %(default)g)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures and the advice to FILE as JSON")
@@ -66,17 +71,20 @@ def run_profile(args: argparse.Namespace) -> int:
 def _profile(args: argparse.Namespace) -> int:
     request = make_request(
         args.path, format=args.format, name=None, warmup=AUTO, files=None, options={}, base_dir=Path.cwd(),
+        interpreter=args.interpreter,
     )
     assert request.path is not None  # made from a path
     fmt = request.format
     files = fmt.artifact_files(request.path)
     size = sum(path.stat().st_size for path in files)
-    figures = Figures(name=request.name, format=request.format_name, size_bytes=size)
+    figures = Figures(name=request.name, format=request.format_name, size_bytes=size, interpreter=request.interpreter)
     if request.format_name.startswith("tfjs"):
         figures.quantization = estimate_quantization(files[0])
     _progress(f"measuring this machine's read bandwidth ({format_mib(64 << 20)} temp file)...")
     figures.bandwidth = read_bandwidth()
     print(f"{request.name} [{request.format_name}]: {format_mib(size)} in {len(files)} file(s)")
+    if request.interpreter:
+        print(f"interpreter: {request.interpreter_label} (the import phase imports {fmt.framework})")
     if fmt.loadable:
         figures.cold = measure_cold(
             request, args.runs, evict=args.cold_disk, timeout=args.timeout, progress=_progress,
@@ -153,6 +161,9 @@ def breakdown_lines(profile: ColdProfile, bandwidth: Bandwidth | None = None) ->
     else:
         lines.append("peak memory: unavailable here (needs Linux's resettable VmHWM)")
     lines.extend(_page_cache_lines(profile))
+    frameworks = sorted({name for run in profile.runs for name in run.frameworks})
+    if frameworks:
+        lines.append(f"frameworks the cold start imported: {', '.join(frameworks)}")
     return lines
 
 

@@ -7,6 +7,8 @@ and a cold start at the fix of the phase that dominated it.
 
 from __future__ import annotations
 
+from pytest_loadbudget.units import format_ms
+
 #: The fix of each kind of finding, by ``Advice.kind`` (and the figures only a budget limits).
 FIXES = {
     "startup": (
@@ -59,7 +61,38 @@ FIXES = {
     "tensors": (
         "Dispose what predict returns (tf.tidy, tensor.dispose()) and call model.dispose() when a model is replaced."
     ),
+    "tfjs-predictions": (
+        "Dispose each result once read (await output.data(); output.dispose(), or tf.dispose(outputs)) and run "
+        "predict with its pre- and post-processing inside tf.tidy(() => ...), which frees every intermediate "
+        "tensor (synchronous code only: tf.tidy cannot span an await); tf.memory().numTensors must stay flat "
+        "from one prediction to the next."
+    ),
+    "python-predictions": (
+        "Keep no outputs between calls (no list of results, no history held by the model or a global); call the "
+        "model directly in inference mode (model(x, training=False) or predict_on_batch, not model.predict() in a "
+        "loop, which builds a data pipeline per call); and stop a tf.function retracing on every call (a fixed "
+        "input_signature, inputs of one shape and dtype, tensors rather than Python numbers as arguments)."
+    ),
+    "fleet-cpu": (
+        "The cores are the limit: the processes import and load on fewer cores than there are processes. "
+        "Import and load once and fork the workers from that process (gunicorn --preload, a pre-fork server: "
+        "the pages are shared copy-on-write), start fewer at once (a rolling restart, a smaller surge), "
+        "or give each process a core of its own."
+    ),
+    "fleet-storage": (
+        "Storage is the limit: every process reads the same artifact at once. Read it into the page cache once "
+        "before the workers start, keep it on local disk rather than network storage, ship fewer bytes "
+        "(quantize), or load it once in a process that forks the workers, which then share its pages."
+    ),
+    "main-thread": (
+        "Move the model off the page's main thread: load and warm it up in a dedicated Web Worker "
+        "(worker=True measures it there; TF.js runs cpu and wasm in a worker, webgl with OffscreenCanvas) "
+        "and post the results back; the wasm backend also blocks for less than cpu on large models."
+    ),
 }
+#: The figures of the per-prediction growth: their fix depends on where the model ran.
+PREDICTION_FIGURES = ("predict_leak_tensors", "predict_leak_mb")
+TFJS_FORMATS = ("tfjs-graph", "tfjs-layers")
 
 #: Where rebuilding the graph has a format-specific cure.
 GRAPH_FIXES = {
@@ -79,7 +112,7 @@ GRAPH_FIXES["h5"] = GRAPH_FIXES["tfjs-layers"] = GRAPH_FIXES["keras"]
 #: The finding a miss of each figure usually comes from (cold_ms: see PHASE_FINDINGS).
 MISS_FINDINGS = {
     "mb": "size", "ms": "graph", "warm_ms": "warm-up", "peak_mb": "peak", "leak_mb": "leak",
-    "gpu_mb": "gpu", "leak_tensors": "tensors", "import_ms": "import",
+    "gpu_mb": "gpu", "leak_tensors": "tensors", "import_ms": "import", "block_ms": "main-thread",
 }
 #: The finding that a cold start's dominant phase points at.
 PHASE_FINDINGS = {"startup": "startup", "import": "import", "read": "read", "load": "graph", "first_call": "warm-up"}
@@ -89,12 +122,16 @@ def graph_fix(fmt: str) -> str:
     return GRAPH_FIXES.get(fmt, FIXES["graph"])
 
 
-def import_fix(framework: str, gc_statement: str | None = None, interpreter_alone: bool = False) -> str:
+def import_fix(
+    framework: str, gc_statement: str | None = None, interpreter_alone: bool = False,
+    litert_import_ms: float | None = None,
+) -> str:
     """Keep the framework's import off the request path.
 
     ``gc_statement``: the import to wrap in a garbage collector pause, where
-    collection took much of it; ``interpreter_alone``: a .tflite model, which
-    needs only the TFLite interpreter.
+    collection took much of it; ``interpreter_alone``: a .tflite model run by
+    TensorFlow, which needs only the TFLite interpreter; ``litert_import_ms``:
+    LiteRT's import measured in a fresh Python here, where it is installed.
     """
     fix = (
         f"Keep the process warm: import and load once per worker and serve many requests (a long-lived "
@@ -106,10 +143,17 @@ def import_fix(framework: str, gc_statement: str | None = None, interpreter_alon
             f" Pause the garbage collector for the import (gc.disable(); {gc_statement}; gc.enable()), "
             "then gc.freeze() so that later collections skip the framework's objects."
         )
-    if interpreter_alone:
+    if interpreter_alone and litert_import_ms is not None:
+        fix += (
+            f" A .tflite model needs only the interpreter: LiteRT (ai-edge-litert, installed here) imported in "
+            f"{format_ms(litert_import_ms)} in a fresh Python on this machine; load with "
+            "from ai_edge_litert.interpreter import Interpreter (in the test: interpreter='litert')."
+        )
+    elif interpreter_alone:
         fix += (
             " A .tflite model needs only the interpreter: ai-edge-litert "
-            "(from ai_edge_litert.interpreter import Interpreter) imports without the rest of TensorFlow."
+            "(from ai_edge_litert.interpreter import Interpreter) imports without the rest of TensorFlow "
+            "(pip install 'pytest-loadbudget[litert]')."
         )
     return fix
 
@@ -123,7 +167,14 @@ def fix_for(finding: str, fmt: str) -> str:
     return FIXES[finding]
 
 
+def prediction_fix(in_tfjs: bool) -> str:
+    """What stops a model growing with every prediction, in TF.js or in Python."""
+    return FIXES["tfjs-predictions" if in_tfjs else "python-predictions"]
+
+
 def miss_fix(figure: str, fmt: str, dominant_phase: str | None = None) -> str:
     """What usually fixes a miss of ``figure``; a cold start's follows its ``dominant_phase``."""
+    if figure in PREDICTION_FIGURES:
+        return prediction_fix(fmt in TFJS_FORMATS)
     finding = PHASE_FINDINGS[dominant_phase] if figure == "cold_ms" and dominant_phase else MISS_FINDINGS.get(figure)
     return fix_for(finding, fmt) if finding is not None else ""

@@ -13,6 +13,8 @@ from pytest_loadbudget.formats.graph_stats import GraphStats, graph_stats
 from pytest_loadbudget.formats.tfjs_quantization import QuantizationEstimate, estimate_quantization
 from pytest_loadbudget.measure.floor import Bandwidth
 from pytest_loadbudget.results.cold_profile import ColdProfile
+from pytest_loadbudget.results.fleet_profile import FleetProfile
+from pytest_loadbudget.results.predictions import PredictionGrowth
 from pytest_loadbudget.results.samples import Samples
 
 if TYPE_CHECKING:
@@ -41,6 +43,14 @@ class Figures:
     graph: GraphStats | None = None
     #: None: measured on first need (``floor.read_bandwidth``, cached).
     bandwidth: Bandwidth | None = None
+    #: What ran a .tflite model ("litert", "tensorflow", ...); "" for other formats and older runs.
+    interpreter: str = ""
+    #: "python", or the TF.js runtime the record was measured in ("node cpu").
+    runtime: str = "python"
+    #: What N predictions on the warm model left alive, when measured.
+    predictions: PredictionGrowth | None = None
+    #: Processes started at once against the single cold start, when measured.
+    fleet: FleetProfile | None = None
 
 
 def figures_for(
@@ -59,10 +69,13 @@ def figures_for(
     name = record.name if record is not None else cold.name  # type: ignore[union-attr]
     fmt = record.format if record is not None else cold.format  # type: ignore[union-attr]
     figures = Figures(name=name, format=fmt, cold=cold, bandwidth=bandwidth)
+    figures.interpreter = record.interpreter if record is not None else cold.interpreter  # type: ignore[union-attr]
     figures.size_bytes = record.size_bytes if record is not None else cold.size_bytes  # type: ignore[union-attr]
     figures.steady_ms = _steady_calls(record, cold)
     if record is not None:
         figures.load_ms, figures.warm_ms = record.load_ms, record.warm_ms
+        figures.runtime, figures.predictions = record.runtime, record.predictions
+        figures.fleet = record.fleet
         if record.memory is not None:
             figures.leak_per_cycle_bytes = record.memory.leak_per_cycle
             figures.cycles = record.memory.cycles

@@ -12,11 +12,17 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from pytest_loadbudget.diagnose.advice import FIXES, graph_fix, import_fix
+from pytest_loadbudget.diagnose.advice import FIXES, graph_fix, import_fix, prediction_fix
 from pytest_loadbudget.diagnose.figures import Figures
+from pytest_loadbudget.diagnose.fleet import (
+    BOTTLENECK_WORDS, NOTABLE_SLOWDOWN, fleet_fix, fleet_title, phases_words, starts_words, verdict_words,
+)
 from pytest_loadbudget.formats import format_named
+from pytest_loadbudget.formats.tflite_interpreters import LITERT, TENSORFLOW
+from pytest_loadbudget.fresh.import_time import interpreter_import_ms
 from pytest_loadbudget.measure.floor import Bandwidth, read_bandwidth
 from pytest_loadbudget.results.phases import PHASE_LABELS
+from pytest_loadbudget.results.predictions import byte_text
 from pytest_loadbudget.units import MIB, format_mib, format_ms
 
 #: A first call this many times the steady call is set-up work (tracing,
@@ -49,13 +55,17 @@ QUANTIZE_MIN_FLOAT32_BYTES = 256 * 1024
 #: Between load/release cycles RSS moves by allocator noise of a few hundred
 #: KiB even without a leak; growth above this per cycle is the model's.
 LEAK_MIN_BYTES_PER_CYCLE = 1 * MIB
+#: Resident memory moves by a few hundred KiB over many calls without a leak;
+#: growth above this over the predictions is the model's (TF.js counts
+#: tensors and their bytes exactly: any growth there counts).
+PREDICTION_MIN_RSS_GROWTH = 1 * MIB
 
 
 @dataclass(frozen=True)
 class Advice:
     """One finding: a short title, this model's numbers, the fix.
 
-    ``kind``: startup, import, read, load, first-load, warm-up, graph, quantize or leak.
+    ``kind``: startup, import, read, load, first-load, warm-up, graph, quantize, leak, predictions or fleet.
     """
 
     kind: str
@@ -76,11 +86,23 @@ def diagnose(figures: Figures) -> list[Advice]:
     dominant = _dominant_phase_advice(figures)
     if dominant is not None:
         found.append(dominant)
-    for rule in (_warm_up_advice, _first_load_advice, _graph_advice, _quantize_advice, _leak_advice):
+    for rule in (_warm_up_advice, _first_load_advice, _graph_advice, _quantize_advice, _leak_advice,
+                 _prediction_advice, _fleet_advice):
         item = rule(figures)
         if item is not None and all(item.kind != kept.kind for kept in found):
             found.append(item)
     return found
+
+
+def _fleet_advice(figures: Figures) -> Advice | None:
+    """Processes started together: how much slower each started, and the phase that grew."""
+    fleet = figures.fleet
+    if fleet is None or fleet.size < 2 or fleet.slowdown < NOTABLE_SLOWDOWN:
+        return None
+    title = f"{fleet.size} processes started at once: {BOTTLENECK_WORDS[fleet.bottleneck]} is the bottleneck"
+    numbers = (f"{fleet_title(fleet)}: {starts_words(fleet)}; per phase, alone -> in the fleet (ms): "
+               f"{phases_words(fleet)}; {verdict_words(fleet)}")
+    return Advice("fleet", title, numbers, fleet_fix(fleet))
 
 
 def _pct(part: float, whole: float) -> str:
@@ -128,7 +150,13 @@ _IMPORTS_A_PACKAGE = ("keras", "h5", "savedmodel", "tflite", "tfjs-layers")
 
 
 def _import_advice(figures: Figures, title: str, share: str) -> Advice:
-    framework = format_named(figures.format).framework
+    fmt = format_named(figures.format)
+    through_tensorflow = False
+    if figures.format == "tflite":
+        # A .tflite model of a run that recorded no interpreter was run by TensorFlow's.
+        interpreter = figures.interpreter or TENSORFLOW.name
+        fmt, through_tensorflow = fmt.with_interpreter(interpreter), interpreter == TENSORFLOW.name
+    framework = fmt.framework
     gc_statement = None
     cold = figures.cold
     if cold is not None and cold.gc("import") and cold.phase("import"):
@@ -136,7 +164,8 @@ def _import_advice(figures: Figures, title: str, share: str) -> Advice:
         if collecting >= IMPORT_GC_SHARE * importing:
             share += f", {format_ms(collecting)} of the import is garbage collection ({_pct(collecting, importing)})"
             gc_statement = f"import {framework}" if figures.format in _IMPORTS_A_PACKAGE else "the imports"
-    fix = import_fix(framework, gc_statement, interpreter_alone=figures.format == "tflite")
+    litert_ms = interpreter_import_ms(LITERT) if through_tensorflow else None
+    fix = import_fix(framework, gc_statement, interpreter_alone=through_tensorflow, litert_import_ms=litert_ms)
     return Advice("import", title, share, fix)
 
 
@@ -311,3 +340,18 @@ def _leak_advice(figures: Figures) -> Advice | None:
         f"({format_mib(total)} in all)",
         FIXES["leak"],
     )
+
+
+def _prediction_advice(figures: Figures) -> Advice | None:
+    growth = figures.predictions
+    if growth is None or growth.note:
+        return None
+    tensors, memory = growth.tensor_growth or 0, growth.memory_growth or 0
+    exact = growth.memory_source == "numBytes"
+    if tensors <= 0 and memory <= (0 if exact else PREDICTION_MIN_RSS_GROWTH):
+        return None
+    if tensors > 0:
+        title = f"{tensors} tensors left alive by {growth.count} predictions: memory grows until the page dies"
+    else:
+        title = f"Memory grows by {byte_text(memory / growth.count)} with every prediction"
+    return Advice("predictions", title, growth.describe(), prediction_fix(figures.runtime != "python"))

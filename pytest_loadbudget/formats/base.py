@@ -39,6 +39,13 @@ class ModelFormat:
         check_readable(path)
         return [path]
 
+    def with_interpreter(self, interpreter: str) -> ModelFormat:
+        """The format run by ``interpreter`` (a name of ``tflite_interpreters.INTERPRETERS``).
+
+        Only ``.tflite`` models have several interpreters; other formats are their own.
+        """
+        return self
+
     def import_framework(self) -> None:
         """Import the framework outside the timed region: its import is not the load."""
 

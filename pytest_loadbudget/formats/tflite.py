@@ -1,4 +1,10 @@
-"""TensorFlow Lite flatbuffers; ``allocate_tensors`` is part of the load."""
+"""TensorFlow Lite flatbuffers; ``allocate_tensors`` is part of the load.
+
+The interpreter that loads them (LiteRT, TensorFlow's, tflite-runtime) is
+chosen per request (``formats.tflite_interpreters``): ``with_interpreter``
+gives the format bound to one, whose import phase imports that interpreter
+alone.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import numpy as np
 
 from pytest_loadbudget.errors import ModelFileError, ModelLoadError
 from pytest_loadbudget.formats.base import ModelFormat, zeros_for_shape
+from pytest_loadbudget.formats.tflite_interpreters import INTERPRETERS, TFLiteInterpreter, choose_interpreter
 
 _FLATBUFFER_IDENTIFIER = b"TFL3"
 
@@ -46,8 +53,16 @@ class TFLiteModel:
 
 
 class TFLiteFormat(ModelFormat):
+    """``.tflite`` files, run by ``interpreter``; unbound (None), by the first installed at load time."""
+
     name = "tflite"
-    framework = "tensorflow"
+
+    def __init__(self, interpreter: TFLiteInterpreter | None = None) -> None:
+        self.interpreter = interpreter
+        self.framework = interpreter.module if interpreter is not None else "the TFLite interpreter"
+
+    def with_interpreter(self, interpreter: str) -> ModelFormat:
+        return _bound(interpreter)
 
     def matches(self, path: Path) -> bool:
         return path.suffix == ".tflite"
@@ -61,23 +76,22 @@ class TFLiteFormat(ModelFormat):
         _check_flatbuffer(path)
         return files
 
+    def _interpreter(self) -> TFLiteInterpreter:
+        return self.interpreter if self.interpreter is not None else choose_interpreter(None)
+
     def import_framework(self) -> None:
-        import tensorflow  # noqa: F401
+        self._interpreter().import_module()
 
     def load(self, path: Path, **options: Any) -> Any:
-        import warnings
-
-        import tensorflow as tf
-
+        interpreter = self._interpreter()
         try:
-            with warnings.catch_warnings():
-                # TF 2.19 warns on every Interpreter that it moves to ai_edge_litert.
-                warnings.simplefilter("ignore", UserWarning)
-                interpreter = tf.lite.Interpreter(model_path=str(path), **options)
-            interpreter.allocate_tensors()
+            loaded = interpreter.create(str(path), **options)
+            loaded.allocate_tensors()
         except Exception as error:
-            raise ModelLoadError(path, f"tf.lite.Interpreter failed: {type(error).__name__}: {error}") from error
-        return TFLiteModel(interpreter)
+            raise ModelLoadError(
+                path, f"the {interpreter.name} TFLite interpreter failed: {type(error).__name__}: {error}",
+            ) from error
+        return TFLiteModel(loaded)
 
     def sample_input(self, model: Any) -> Any:
         details = model.interpreter.get_input_details()
@@ -88,10 +102,15 @@ class TFLiteFormat(ModelFormat):
         return model(inputs)
 
 
+@functools.cache
+def _bound(interpreter: str) -> TFLiteFormat:
+    return TFLiteFormat(INTERPRETERS[interpreter])
+
+
 def _check_flatbuffer(path: Path) -> None:
     """Read the whole flatbuffer in Python before the interpreter sees it.
 
-    tf.lite.Interpreter does not verify the file: a truncated or damaged one
+    The interpreters do not verify the file: a truncated or damaged one
     crashes the process (segmentation fault) instead of raising, which would
     end the whole test session. Python's flatbuffers reader bounds-checks every
     read, so most damage raises here; index checks catch offsets that land
@@ -110,24 +129,32 @@ def _check_flatbuffer(path: Path) -> None:
         raise ModelFileError(path, f"corrupt TFLite flatbuffer: {problem}")
 
 
+#: Where each package that ships the generated flatbuffer reader keeps it, the lightest first.
+_SCHEMA_LOCATIONS = (("ai_edge_litert", "schema_py_generated.py"),
+                     ("tensorflow", "lite/python/schema_py_generated.py"))
+
+
 @functools.lru_cache(maxsize=None)
 def _tflite_schema() -> Any:
-    """TensorFlow's generated flatbuffer reader, or None.
+    """The generated flatbuffer reader that LiteRT or TensorFlow ships, or None.
 
-    Loaded from its file rather than imported: importing it through the
-    ``tensorflow`` package imports TensorFlow (seconds), and validation must
+    Loaded from its file rather than imported: importing it through its
+    package imports the package (TensorFlow: seconds), and validation must
     stay cheap for callers that never load the model in this process.
     """
-    try:
-        spec = importlib.util.find_spec("tensorflow")
-    except (ImportError, ValueError):
-        return None
-    for location in (spec.submodule_search_locations or []) if spec is not None else []:
-        source = Path(location) / "lite" / "python" / "schema_py_generated.py"
-        if source.is_file():
-            break
-    else:
-        return None
+    for package, relative in _SCHEMA_LOCATIONS:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec is not None else []:
+            source = Path(location) / relative
+            if source.is_file():
+                return _load_schema(source)
+    return None
+
+
+def _load_schema(source: Path) -> Any:
     module_spec = importlib.util.spec_from_file_location("_loadbudget_tflite_schema", source)
     if module_spec is None or module_spec.loader is None:
         return None

@@ -9,7 +9,8 @@ would inherit an imported framework and warm caches) and times:
 - ``startup``: from the parent's spawn to the child's ``main()``: the
   interpreter, and the harness's own modules;
 - ``import``: rebuilding the request (which imports a loader function's
-  module) and ``format.import_framework()``;
+  module) and ``format.import_framework()`` (for a .tflite model, its
+  interpreter's module alone: ``ai_edge_litert.interpreter`` for LiteRT);
 - ``read``: reading every byte of the artifact's files, so that the load
   that follows is deserialization, not storage;
 - ``load``: ``request.load()``, deserialize and restore;
@@ -38,6 +39,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import IO, Any, Callable
 
 from pytest_loadbudget.fresh import protocol
@@ -46,8 +48,9 @@ from pytest_loadbudget.formats.graph_stats import GraphStats
 from pytest_loadbudget.errors import MeasurementError
 from pytest_loadbudget.measure.floor import read_fully
 from pytest_loadbudget.measure.page_cache import evict_files, residency
+from pytest_loadbudget.report.progress import live_step
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun
-from pytest_loadbudget.results.phases import COLD_DONE, STEP_NAMED
+from pytest_loadbudget.results.phases import AT_BARRIER, COLD_DONE, STEP_NAMED
 from pytest_loadbudget.session.request import LoadRequest
 from pytest_loadbudget.units import format_mib
 
@@ -85,11 +88,12 @@ def measure_cold(
     if runs < 1:
         raise ValueError(f"runs must be at least 1, not {runs}")
     payload = protocol.replay_payload(request)
-    files = list(request.extra_files)
-    if request.path is not None:
-        files += request.format.artifact_files(request.path)
+    files = request_files(request)
     size = sum(path.stat().st_size for path in files)
-    profile = ColdProfile(name=request.name, format=request.format_name, size_bytes=size, files=len(files), evict=evict)
+    profile = ColdProfile(
+        name=request.name, format=request.format_name, size_bytes=size, files=len(files), evict=evict,
+        interpreter=request.interpreter,
+    )
     if not evict and files:
         read_fully(files)  # a warm-cache profile means warm from the first run on
     for index in range(1, runs + 1):
@@ -97,14 +101,15 @@ def measure_cold(
             payload, files=[str(path) for path in files], steady_calls=steady_calls, reloads=reloads,
             graph=graph and index == 1,
         )
-        child = _ChildRun(request, index, runs, timeout, progress, size)
+        child = ChildRun(request, index, runs, timeout, progress, size)
         if files:
             if evict:
                 child.say("evicting the artifact from the page cache...")
             cache = evict_files(files) if evict else residency(files)
         else:
             cache = None
-        run, extra = child.run(envelope)
+        with live_step(request.name, "cold start", index, runs):
+            run, extra = child.run(envelope)
         run.page_cache = cache
         profile.runs.append(run)
         if extra.get("graph"):
@@ -114,16 +119,28 @@ def measure_cold(
     return profile
 
 
+def request_files(request: LoadRequest) -> list[Path]:
+    """Every file the load reads: the artifact's and those named with ``files=``."""
+    files = list(request.extra_files)
+    if request.path is not None:
+        files += request.format.artifact_files(request.path)
+    return files
+
+
 class _Timeout(Exception):
     pass
 
 
-class _ChildRun:
-    """One fresh process: spawn, feed, follow its phase lines, collect its result."""
+class ChildRun:
+    """One fresh process: spawn, feed, follow its phase lines, collect its result.
+
+    With a ``barrier`` (a fleet's), the child waits at it after its start-up;
+    it arrives when it says so (the caller counts a child that ended as arrived).
+    """
 
     def __init__(
         self, request: LoadRequest, index: int, runs: int, timeout: float,
-        progress: Callable[[str], None] | None, size: int,
+        progress: Callable[[str], None] | None, size: int, barrier: protocol.StartBarrier | None = None,
     ) -> None:
         self.request = request
         self.index = index
@@ -131,6 +148,9 @@ class _ChildRun:
         self.timeout = timeout
         self.progress = progress
         self.size = size
+        self.barrier = barrier
+        #: The child while it runs: a fleet kills every child when it is interrupted.
+        self.process: subprocess.Popen[bytes] | None = None
 
     def say(self, text: str) -> None:
         if self.progress is not None:
@@ -149,9 +169,10 @@ class _ChildRun:
         self.say_step("startup")
         with tempfile.TemporaryFile() as stderr:
             spawn_ns = time.monotonic_ns()
-            process = subprocess.Popen(
+            process = self.process = subprocess.Popen(
                 protocol.child_command(CHILD_MODULE),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=protocol.child_environment(),
+                pass_fds=(self.barrier.child_fd,) if self.barrier is not None else (),
             )
             assert process.stdin is not None and process.stdout is not None  # both are pipes
             lines: queue.Queue[tuple[int, str | None]] = queue.Queue()
@@ -175,6 +196,8 @@ class _ChildRun:
                         phase = line[len(PHASE_PREFIX):]
                         if phase == COLD_DONE:
                             cold_done_ns = stamp
+                        elif phase == AT_BARRIER and self.barrier is not None:
+                            self.barrier.arrive(self.index)
                         self.say_step(phase)
                     else:
                         result = protocol.parse_result(line)
@@ -230,6 +253,8 @@ def _ms(nanoseconds: float | None) -> float | None:
 
 
 def _cold_run(result: dict[str, Any], spawn_ns: int, cold_done_ns: int) -> ColdRun:
+    # A fleet's child waited at the start barrier between its start-up and its import: no phase's time.
+    barrier_wait_ns = result.get("barrier_wait_ns", 0)
     return ColdRun(
         startup_ms=(result["main_ns"] - spawn_ns) / 1e6,
         import_ms=result["import_ns"] / 1e6,
@@ -238,13 +263,14 @@ def _cold_run(result: dict[str, Any], spawn_ns: int, cold_done_ns: int) -> ColdR
         first_call_ms=_ms(result["first_call_ns"]),
         steady_ms=[ns / 1e6 for ns in result["steady_ns"]],
         reload_ms=[ns / 1e6 for ns in result["reload_ns"]],
-        wall_ms=(cold_done_ns - spawn_ns) / 1e6,
+        wall_ms=(cold_done_ns - spawn_ns - barrier_wait_ns) / 1e6,
         harness_ms=result["harness_ns"] / 1e6,
         read_bytes=result["read_bytes"],
         peak_bytes=result["peak_bytes"],
         import_rss_bytes=result["import_rss_bytes"],
         gc_ms={phase: ns / 1e6 for phase, ns in result["gc_ns"].items()},
         wait_ms={phase: ns / 1e6 for phase, ns in (result.get("wait_ns") or {}).items()},
+        frameworks=result["frameworks"],
     )
 
 

@@ -26,7 +26,7 @@ from pytest_loadbudget.fresh import protocol
 from pytest_loadbudget.measure.clock import thread_wait_ns
 from pytest_loadbudget.measure.floor import read_fully
 from pytest_loadbudget.measure.rss import PeakTracker, current_rss
-from pytest_loadbudget.results.phases import COLD_DONE
+from pytest_loadbudget.results.phases import AT_BARRIER, COLD_DONE
 
 PHASE_PREFIX = "LOADBUDGET-PHASE "
 
@@ -87,14 +87,14 @@ class WaitClock:
         known = {name: value for name, value in self.marks.items() if value is not None}
         if len(known) < len(self.marks):
             return None
-        spans = {"import": ("main", "import_end"), "read": ("read_start", "read_end"),
+        spans = {"import": ("import_start", "import_end"), "read": ("read_start", "read_end"),
                  "load": ("load_start", "load_end")}
         if first_call:
             spans["first_call"] = ("first_start", "first_end")
         return {"startup": known["main"], **{phase: known[end] - known[start] for phase, (start, end) in spans.items()}}
 
 def _measure(
-    request: Any, envelope: dict[str, Any], channel: IO[str], main_ns: int, gc_clock: GCClock, waits: WaitClock
+    request: Any, envelope: dict[str, Any], channel: IO[str], import_start: int, gc_clock: GCClock, waits: WaitClock
 ) -> dict[str, Any]:
     fmt = request.format
     fmt.import_framework()
@@ -134,6 +134,8 @@ def _measure(
     gc_cold_end = gc_clock.total_ns
     gc_clock.stop()
     _announce(channel, COLD_DONE)
+    # What the cold start imported (read after its end, outside every phase), before the graph count may add more.
+    frameworks = protocol.frameworks_imported()
     # VmHWM is exact; the other method, ru_maxrss, is useless here: a child
     # keeps the high-water mark of the process it was forked from across exec.
     peak = tracker.peak_bytes() if tracker.method == "vmhwm" else None
@@ -157,8 +159,7 @@ def _measure(
     if envelope["graph"] and request.path is not None:
         graph = _graph(request)
     return {
-        "main_ns": main_ns,
-        "import_ns": import_end - main_ns,
+        "import_ns": import_end - import_start,
         "read_ns": read_end - read_start,
         "load_ns": load_end - load_start,
         "first_call_ns": first_call_ns,
@@ -180,6 +181,7 @@ def _measure(
         "peak_bytes": peak,
         "peak_method": tracker.method if peak is not None else "unavailable",
         "import_rss_bytes": rss_after_import,
+        "frameworks": frameworks,
         "graph": graph,
     }
 
@@ -203,12 +205,26 @@ def main() -> int:
     gc_clock = GCClock()
     gc_clock.start()
     channel = _private_stdout()
+    envelope = protocol.read_envelope_fields()
+    import_start, barrier_wait = main_ns, 0
+    if envelope.get("barrier_fd") is not None:
+        # One of a fleet: the framework import, the first read of the
+        # artifact, starts when every sibling is ready; the wait is no phase's.
+        _announce(channel, AT_BARRIER)
+        protocol.wait_at_barrier(envelope["barrier_fd"])
+        import_start = time.monotonic_ns()
+        barrier_wait = import_start - main_ns
+        waits.mark("import_start")
+    else:
+        waits.marks["import_start"] = waits.marks["main"]
     _announce(channel, "import")
-    envelope, request = protocol.read_envelope()
+    request = protocol.rebuild_request(envelope)
     try:
-        result = _measure(request, envelope, channel, main_ns, gc_clock, waits)
+        result = _measure(request, envelope, channel, import_start, gc_clock, waits)
     except Exception as error:
         result = protocol.error_result(error)
+    # The parent times the start-up from its spawn to main(), and the wall time less the barrier's wait.
+    result |= {"main_ns": main_ns, "import_start_ns": import_start, "barrier_wait_ns": barrier_wait}
     protocol.write_result(channel, result)
     return 0
 

@@ -15,6 +15,7 @@ import tempfile
 from pytest_loadbudget.errors import MeasurementError
 from pytest_loadbudget.fresh import protocol
 from pytest_loadbudget.measure.memory import measure_memory
+from pytest_loadbudget.report.progress import live_step
 from pytest_loadbudget.results.memory import MemoryFigures
 from pytest_loadbudget.session.request import LoadRequest
 
@@ -24,7 +25,8 @@ CHILD_MODULE = "pytest_loadbudget.fresh.memory_child"
 def measure_memory_in_child(request: LoadRequest, cycles: int, timeout: float) -> MemoryFigures:
     """Replay ``request`` in a fresh Python; raises NotReplayable or MeasurementError."""
     envelope = protocol.envelope(protocol.replay_payload(request), cycles=cycles)
-    with tempfile.TemporaryFile() as stderr:
+    cycles_text = f"{cycles} load/release cycle{'s' if cycles != 1 else ''}"
+    with tempfile.TemporaryFile() as stderr, live_step(request.name, f"memory in a fresh process ({cycles_text})"):
         try:
             completed = subprocess.run(
                 protocol.child_command(CHILD_MODULE), input=envelope, stdout=subprocess.PIPE, stderr=stderr,
@@ -44,7 +46,9 @@ def measure_memory_in_child(request: LoadRequest, cycles: int, timeout: float) -
 def main() -> int:
     envelope, request = protocol.read_envelope()
     try:
-        result = dataclasses.asdict(measure_memory(request, envelope["cycles"], where="fresh process"))
+        figures = measure_memory(request, envelope["cycles"], where="fresh process")
+        figures.frameworks = protocol.frameworks_imported()
+        result = dataclasses.asdict(figures)
     except Exception as error:
         result = protocol.error_result(error)
     protocol.write_result(sys.stdout, result)

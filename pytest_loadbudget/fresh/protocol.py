@@ -6,7 +6,8 @@ envelope on stdin (``sys.path``, the pickled ``LoadRequest`` and what the
 child needs besides) and reads one result line from the child's stdout. The
 child exits with ``UNPICKLABLE_EXIT`` when the request cannot be rebuilt; a
 result ``{"error": ...}`` says the load or the measurement failed. Both the
-memory child and the cold child speak it.
+memory child and the cold child speak it. A fleet of cold children also
+shares a ``StartBarrier``, so that their work begins at one moment.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import pickle
 import sys
+import threading
 from typing import IO, Any, NoReturn
 
 from pytest_loadbudget.errors import MeasurementError
@@ -25,6 +27,11 @@ UNPICKLABLE_EXIT = 3
 DEFAULT_TIMEOUT_S = 600.0
 #: Lines of a dead child's stderr worth quoting.
 STDERR_TAIL_LINES = 12
+#: The frameworks and interpreters a child reports as imported: what a load
+#: really pulled in (a .tflite model run by LiteRT imports no TensorFlow).
+FRAMEWORK_MODULES = (
+    "tensorflow", "keras", "tf_keras", "tensorflowjs", "ai_edge_litert", "tflite_runtime", "torch", "jax",
+)
 
 
 class NotReplayable(Exception):
@@ -98,6 +105,45 @@ def died(name: str, returncode: int, tail: list[str], what: str, during: str = "
     )
 
 
+class StartBarrier:
+    """Lets several fresh processes begin their work at the same moment.
+
+    Each child gets the read end of one pipe (``child_fd``, through
+    ``pass_fds``), says it is ready, and blocks reading it. When every child
+    has arrived (``arrive``: a child that died counts, so that it holds no one
+    back), the parent closes the write end: every blocked read returns at once
+    with end-of-file, a broadcast no child can see before another. Leaving the
+    ``with`` block releases whoever still waits, so a failure in the parent
+    strands no child.
+    """
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self.child_fd, self._release_fd = os.pipe()
+        self._arrived: set[int] = set()
+        self._lock = threading.Lock()
+
+    def arrive(self, index: int) -> None:
+        """Child ``index`` is ready (or gone); the last one releases them all. Idempotent."""
+        with self._lock:
+            self._arrived.add(index)
+            if len(self._arrived) >= self.parties:
+                self._release()
+
+    def _release(self) -> None:
+        if self._release_fd >= 0:
+            os.close(self._release_fd)
+            self._release_fd = -1
+
+    def __enter__(self) -> StartBarrier:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._release()
+        os.close(self.child_fd)
+
+
 def parse_result(line: str) -> dict[str, Any] | None:
     """The result carried by ``line``, or None for any other line."""
     if not line.startswith(RESULT_PREFIX):
@@ -110,13 +156,24 @@ def parse_result(line: str) -> dict[str, Any] | None:
 
 
 def read_envelope() -> tuple[dict[str, Any], Any]:
-    """The envelope from stdin and the request rebuilt from it.
+    """The envelope from stdin and the request rebuilt from it."""
+    data = read_envelope_fields()
+    return data, rebuild_request(data)
+
+
+def read_envelope_fields() -> dict[str, Any]:
+    """The envelope from stdin, the request still pickled: this imports nothing."""
+    data: dict[str, Any] = pickle.loads(sys.stdin.buffer.read())
+    return data
+
+
+def rebuild_request(data: dict[str, Any]) -> Any:
+    """The request of an envelope.
 
     Exits with ``UNPICKLABLE_EXIT`` (and the reason on stderr) when the
     request cannot be rebuilt. Unpickling imports the loader's module: for a
     loader function, that is its framework import.
     """
-    data = pickle.loads(sys.stdin.buffer.read())
     sys.path[:] = data["sys_path"]
     try:
         request = pickle.loads(data["request"])
@@ -124,7 +181,19 @@ def read_envelope() -> tuple[dict[str, Any], Any]:
         print(f"cannot rebuild the load request: {type(error).__name__}: {error}", file=sys.stderr)
         sys.stderr.flush()
         os._exit(UNPICKLABLE_EXIT)
-    return data, request
+    return request
+
+
+def wait_at_barrier(fd: int) -> None:
+    """Block until the parent releases its ``StartBarrier`` (end-of-file on ``fd``), or dies."""
+    while os.read(fd, 1):
+        pass
+    os.close(fd)
+
+
+def frameworks_imported() -> list[str]:
+    """Which of ``FRAMEWORK_MODULES`` this process has imported so far."""
+    return [name for name in FRAMEWORK_MODULES if name in sys.modules]
 
 
 def error_result(error: Exception) -> dict[str, Any]:

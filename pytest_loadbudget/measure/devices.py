@@ -205,7 +205,9 @@ def prepare_framework(format_name: str, device: str) -> None:
     Without growth TensorFlow reserves nearly all device memory at start, and
     every process's NVML figure reads the same.
     """
-    if device != "gpu" or format_name == "callable":
+    # A TFLite interpreter runs on the CPU and never takes TensorFlow's device
+    # memory: importing TensorFlow for it would cost a LiteRT model seconds.
+    if device != "gpu" or format_name in ("callable", "tflite"):
         return
     import tensorflow as tf
 

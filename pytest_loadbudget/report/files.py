@@ -1,4 +1,4 @@
-"""The report in the forms CI needs: JSON, Markdown, and pytest-benchmark's JSON."""
+"""The report in the forms CI needs: JSON, Markdown, pytest-benchmark's JSON and GitHub's (report/github.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_loadbudget.atomic import write_atomically
 from pytest_loadbudget.baseline.fingerprint import machine_facts
+from pytest_loadbudget.diagnose.fleet import fleet_lines
+from pytest_loadbudget.report.github import append_step_summary, write_github_json
+from pytest_loadbudget.report.browser_lines import browser_lines
 from pytest_loadbudget.report.terminal import columns, contention_line, table_rows
 from pytest_loadbudget.results.record import ModelRecord
 
@@ -57,6 +60,16 @@ def markdown(records: list[ModelRecord], baseline: GateSummary | None = None, cl
     failures = [f"- `{use.nodeid}`: {miss}" for record in records for use in record.tests for miss in use.misses]
     if failures:
         lines += ["", "### Budget misses", "", *failures]
+    growth = [f"- {record.name}: {record.predictions.describe()}" for record in records if record.predictions]
+    if growth:
+        lines += ["", "### Per-prediction growth", "", *growth]
+    in_browser = browser_lines(records)
+    if in_browser:
+        lines += ["", "### In the browser: main thread and storage cache", "", *(f"- {line}" for line in in_browser)]
+    fleets = ["- " + "<br>".join(line.strip() for line in fleet_lines(record.name, record.fleet))
+              for record in records if record.fleet]
+    if fleets:
+        lines += ["", "### Fleet starts", "", *fleets]
     comparisons = [
         f"- {'**regression** ' if c.regression else ''}{c.line}" + (f" ({c.note})" if c.note else "")
         for record in records for c in record.comparisons
@@ -120,8 +133,14 @@ def write_benchmark_json(path: Path, records: list[ModelRecord]) -> None:
     write_atomically(path, json.dumps(benchmark_document(records), indent=2) + "\n")
 
 
-def write_report_files(settings: Settings, records: list[ModelRecord], baseline: GateSummary | None) -> list[str]:
+def write_report_files(
+    settings: Settings, records: list[ModelRecord], baseline: GateSummary | None,
+    more: list[tuple[str, str | None, Callable[[Path], None]]] | None = None,
+) -> list[str]:
     """Write every report file the settings ask for; one problem line per file not written.
+
+    ``more``: writers the caller builds, as (option, path or None, write): the
+    HTML page reads the saved runs, which only the plugin's gate knows.
 
     Each writer is tried on its own: one that fails (a path that cannot be
     written, pytest-benchmark missing, a bug) costs neither the others nor the run.
@@ -130,9 +149,14 @@ def write_report_files(settings: Settings, records: list[ModelRecord], baseline:
         ("--loadbudget-json", settings.json, lambda path: write_json(path, records, baseline)),
         ("--loadbudget-markdown", settings.markdown, lambda path: write_markdown(path, records, baseline, settings.clock)),
         ("--loadbudget-benchmark-json", settings.benchmark_json, lambda path: write_benchmark_json(path, records)),
+        ("--loadbudget-github-json", settings.github_json,
+         lambda path: write_github_json(path, records, settings.clock)),
+        # A run that measured nothing (the plugin merely installed, or disabled) adds nothing to the job's page.
+        ("$GITHUB_STEP_SUMMARY", settings.step_summary_file if records and not settings.disable else None,
+         lambda path: append_step_summary(path, markdown(records, baseline, settings.clock))),
     ]
     problems = []
-    for option, target, write in writers:
+    for option, target, write in writers + (more or []):
         if target is None:
             continue
         path = Path(target).absolute()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pytest_loadbudget.budget.marker import LIMIT_KEYWORDS
+from pytest_loadbudget.diagnose.fleet import fleet_lines
+from pytest_loadbudget.formats.tflite_interpreters import interpreter_label
 from pytest_loadbudget.measure.clock import NOTABLE_WAIT, waited_share
+from pytest_loadbudget.report.browser_lines import BLOCK_AFTER, BLOCK_COLUMN, block_cell, browser_lines, has_block
 from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
@@ -103,8 +106,12 @@ def baseline_cell(record: ModelRecord) -> str:
 
 
 def columns(records: list[ModelRecord]) -> tuple[str, ...]:
-    """The table's columns; the baseline one only when the run was compared."""
-    return COLUMNS + ((BASELINE_COLUMN,) if any(record.comparisons for record in records) else ())
+    """The table's columns; the baseline one only when the run was compared, the block one for a browser run."""
+    shown: tuple[str, ...] = COLUMNS
+    if has_block(records):
+        at = COLUMNS.index(BLOCK_AFTER) + 1
+        shown = COLUMNS[:at] + (BLOCK_COLUMN,) + COLUMNS[at:]
+    return shown + ((BASELINE_COLUMN,) if any(record.comparisons for record in records) else ())
 
 
 def _floor_cell(record: ModelRecord, bandwidth: Bandwidth | None) -> str:
@@ -113,10 +120,17 @@ def _floor_cell(record: ModelRecord, bandwidth: Bandwidth | None) -> str:
     return f"{record.load_ms.median / bandwidth.floor_ms(record.size_bytes):.0f}x"
 
 
+def _runtime_cell(record: ModelRecord) -> str:
+    """``python``, ``node wasm``; a .tflite model adds its interpreter: ``python (litert 2.3.0)``."""
+    label = interpreter_label(record.interpreter, record.interpreter_version)
+    return f"{record.runtime} ({label})" if label else record.runtime
+
+
 def table_rows(
     records: list[ModelRecord], bandwidth: Bandwidth | None = None, clock: str = "own"
 ) -> list[tuple[str, ...]]:
-    with_baseline = len(columns(records)) > len(COLUMNS)
+    header = columns(records)
+    with_baseline = BASELINE_COLUMN in header
     rows = []
     for record in records:
         limits = tightest_limits(record)
@@ -129,7 +143,7 @@ def table_rows(
         rows.append((
             record.name,
             record.format,
-            record.runtime,
+            _runtime_cell(record),
             record.device.split(" (driver")[0] if record.runtime == "python" else "-",
             _bytes_cell(record.size_bytes, limits.get("mb")),
             _timing_cell(record, "ms", limits.get("ms"), clock),
@@ -140,6 +154,9 @@ def table_rows(
             (_bytes_cell(record.gpu_bytes, limits.get("gpu_mb")) + f" {gpu_source}") if record.gpu_bytes is not None else "-",
             verdict(record),
         ) + ((baseline_cell(record),) if with_baseline else ()))
+        if BLOCK_COLUMN in header:
+            at = COLUMNS.index(BLOCK_AFTER) + 1
+            rows[-1] = rows[-1][:at] + (block_cell(record, limits.get("block_ms")),) + rows[-1][at:]
     return rows
 
 
@@ -200,6 +217,11 @@ def write_terminal_report(
             if record.memory is not None and record.memory.rss_after_cycles:
                 rss = ", ".join(format_mib(value) for value in record.memory.rss_after_cycles)
                 terminal.write_line(f"{record.name} RSS after each cycle: {rss}")
+            growth = record.predictions
+            if growth is not None and growth.tensors:
+                # Before the first prediction, then after each (in Python after the last only).
+                counts = ", ".join(map(str, growth.tensors))
+                terminal.write_line(f"{record.name} live tensors over the predictions: {counts}")
     else:
         terminal.write_line("(use -v to see the raw samples)")
 
@@ -216,13 +238,17 @@ def memory_and_cold_lines(records: list[ModelRecord]) -> list[str]:
             lines.append(f"{record.name} cold start: {cold_summary(record.cold)}")
         elif record.cold_note:
             lines.append(f"{record.name} cold start not measured: {record.cold_note}")
+        if record.fleet is not None:
+            lines += fleet_lines(record.name, record.fleet)
         memory = record.memory
         if memory is not None and memory.peak_bytes is None and memory.note:
             lines.append(f"{record.name} memory: {memory.note}")
         clock_note = (record.runtime_figures or {}).get("clock_note")
         if clock_note:
             lines.append(f"{record.name} ({record.runtime}) load, warm-up: {clock_note}")
-    return lines
+        if record.predictions is not None:
+            lines.append(f"{record.name} per-prediction growth: {record.predictions.describe()}")
+    return lines + browser_lines(records)
 
 
 def cold_summary(cold: ColdProfile) -> str:

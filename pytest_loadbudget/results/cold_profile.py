@@ -86,6 +86,9 @@ class ColdRun:
     #: Run-queue wait of the child's loading thread inside each phase, in ms,
     #: measured in the child (empty where the system keeps no schedstat).
     wait_ms: dict[str, float] = field(default_factory=dict)
+    #: The frameworks and interpreters the child had imported at the end of the
+    #: cold start (``fresh.protocol.FRAMEWORK_MODULES``); empty in older profiles.
+    frameworks: list[str] = field(default_factory=list)
 
     def phase_ms(self, phase: str) -> float | None:
         value: float | None = getattr(self, f"{phase}_ms")
@@ -138,6 +141,8 @@ class ColdProfile:
     peak_method: str = "vmhwm"
     #: Functions, nodes or layers of the artifact (None where not counted).
     graph: GraphStats | None = None
+    #: The interpreter of a .tflite model ("litert", "tensorflow", ...); "" for other formats.
+    interpreter: str = ""
 
     def phase(self, phase: str) -> Samples:
         """One phase's samples in ms, one per run (none for a first call that never ran)."""
@@ -217,5 +222,5 @@ class ColdProfile:
         return cls(
             name=data["name"], format=data["format"], size_bytes=data["size_bytes"], files=data["files"],
             evict=data["evict"], runs=runs, peak_method=data.get("peak_method", "vmhwm"),
-            graph=GraphStats(**graph) if graph else None,
+            graph=GraphStats(**graph) if graph else None, interpreter=data.get("interpreter", ""),
         )

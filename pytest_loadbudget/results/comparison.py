@@ -15,6 +15,9 @@ FIGURE_LABELS = {
     "ms": "load", "warm_ms": "warm-up", "mb": "size", "peak_mb": "peak", "leak_mb": "leak",
     "gpu_mb": "GPU memory", "leak_tensors": "leaked tensors", "cold_ms": "cold start", "import_ms": "import",
     "first_load_ms": "first load", "cached_load_ms": "cached load",
+    "predict_leak_tensors": "tensors left by predictions",
+    "fleet_ms": "fleet start",
+    "block_ms": "main-thread block",
 }
 
 #: What a second measurement said of a suspected regression: "" when none was

@@ -32,6 +32,9 @@ class MemoryFigures:
     #: budgets apply to first (NVML in a fresh process, the allocator in the test process):
     #: {"source": "nvml" | "nvml-device" | "tensorflow" | "torch", "peak_bytes": int}.
     device_memory: list[dict[str, Any]] = field(default_factory=list)
+    #: The frameworks and interpreters the fresh process had imported when done
+    #: (``fresh.protocol.FRAMEWORK_MODULES``); empty in the test process.
+    frameworks: list[str] = field(default_factory=list)
 
     @property
     def gpu_peak(self) -> dict[str, Any] | None:

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 #: Announced the moment the cold load is over (after the first call): the
 #: parent stamps the end of its wall time on this line.
 COLD_DONE = "cold-done"
+#: Announced by a fleet's child once it has its envelope and waits at the
+#: start barrier: the parent releases every child when all have said it.
+AT_BARRIER = "at-barrier"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Step:
 
 STEPS = (
     Step("startup", "start-up", "starting", "starting python...", cold=True),
+    Step(AT_BARRIER, "start barrier", "waiting at the start barrier", "waiting for the fleet...", cold=False),
     Step("import", "import", "importing the framework", "importing {framework}...", cold=True),
     Step("read", "read", "reading the artifact", "reading {size}...", cold=True),
     Step("load", "load", "loading", "loading...", cold=True),

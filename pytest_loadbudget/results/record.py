@@ -12,7 +12,9 @@ from typing import Any
 
 from pytest_loadbudget.results.cold_profile import ColdProfile
 from pytest_loadbudget.results.comparison import Comparison
+from pytest_loadbudget.results.fleet_profile import FleetProfile
 from pytest_loadbudget.results.memory import MemoryFigures
+from pytest_loadbudget.results.predictions import PredictionGrowth
 from pytest_loadbudget.results.samples import Samples
 
 
@@ -36,6 +38,9 @@ class ModelRecord:
     device: str = "cpu"
     #: "python", or a TF.js runtime with its backend: "node wasm", "browser webgl no-store".
     runtime: str = "python"
+    #: What ran a .tflite model ("litert", "tensorflow", "tflite-runtime") and its version; "" otherwise.
+    interpreter: str = ""
+    interpreter_version: str = ""
     path: str | None = None
     size_bytes: int | None = None
     files: int = 0
@@ -61,14 +66,27 @@ class ModelRecord:
     cold: ColdProfile | None = None
     #: Why the cold start was asked for and not measured (the loader cannot be replayed, and why).
     cold_note: str = ""
+    #: Processes started at once, each doing the cold start, against the single one; when measured.
+    fleet: FleetProfile | None = None
     #: Everything a TF.js runtime measured (RuntimeFigures as a dict); None in Python.
     runtime_figures: dict[str, Any] | None = None
     #: Against the baseline: one per figure compared.
     comparisons: list[Comparison] = field(default_factory=list)
+    #: What the warm model left alive after each of N predictions, when a budget asked for them.
+    predictions: PredictionGrowth | None = None
 
     @property
     def leak_tensors(self) -> int | None:
         return self.runtime_figures.get("leak_tensors") if self.runtime_figures else None
+
+    @property
+    def block_ms(self) -> float | None:
+        """Browser: the page's longest main-thread task during loads and warm-ups, ms; None elsewhere.
+
+        Runs saved before it was measured have no such figure: None too.
+        """
+        value = self.runtime_figures.get("block_ms") if self.runtime_figures else None
+        return float(value) if value is not None else None
 
     @property
     def gpu_bytes(self) -> int | None:
@@ -108,6 +126,8 @@ class ModelRecord:
         if self.memory is not None:
             data["memory"]["leak_bytes"] = self.memory.leak_bytes
         data["cold"] = self.cold.to_dict() if self.cold is not None else None
+        data["fleet"] = self.fleet.to_dict() if self.fleet is not None else None
+        data["predictions"] = self.predictions.to_dict() if self.predictions is not None else None
         data["comparisons"] = [comparison.to_dict() for comparison in self.comparisons]
         return data
 
@@ -121,9 +141,12 @@ class ModelRecord:
             identity=data.get("identity", ""),
             device=data.get("device", "cpu"),
             runtime=data.get("runtime", "python"),
+            interpreter=data.get("interpreter", ""),
+            interpreter_version=data.get("interpreter_version", ""),
             runtime_figures=data.get("runtime_figures"),
             cold=ColdProfile.from_dict(data["cold"]) if data.get("cold") else None,
             cold_note=data.get("cold_note", ""),
+            fleet=FleetProfile.from_dict(data["fleet"]) if data.get("fleet") else None,
             path=data.get("path"),
             size_bytes=data.get("size_bytes"),
             files=data.get("files", 0),
@@ -134,6 +157,7 @@ class ModelRecord:
             error=data.get("error"),
             tests=[TestUse(**use) for use in data.get("tests", [])],
             comparisons=[Comparison.from_dict(item) for item in data.get("comparisons", [])],
+            predictions=PredictionGrowth.from_dict(data["predictions"]) if data.get("predictions") else None,
         )
 
 
@@ -167,4 +191,8 @@ def merge_records(records: list[ModelRecord]) -> list[ModelRecord]:
             kept.comparisons = record.comparisons
         if kept.cold is None and (record.cold is not None or not kept.cold_note):
             kept.cold, kept.cold_note = record.cold, record.cold_note
+        if kept.fleet is None:
+            kept.fleet = record.fleet
+        if record.predictions is not None and (kept.predictions is None or record.predictions.count > kept.predictions.count):
+            kept.predictions = record.predictions
     return list(merged.values())

@@ -39,6 +39,14 @@ class Samples:
         quartiles = statistics.quantiles(self.values, n=4, method="inclusive")
         return quartiles[0], quartiles[2]
 
+    def percentile(self, percent: float) -> float:
+        """The ``percent``-th percentile, interpolated between the two nearest samples (the only one for one)."""
+        ordered = sorted(self.values)
+        position = (len(ordered) - 1) * percent / 100
+        below = int(position)
+        above = min(below + 1, len(ordered) - 1)
+        return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
     def summary(self) -> dict[str, float | int]:
         q1, q3 = self.iqr
         return {

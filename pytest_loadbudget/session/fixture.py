@@ -10,6 +10,7 @@ import pytest
 
 from pytest_loadbudget.budget.marker import Budget
 from pytest_loadbudget.errors import ModelFileError
+from pytest_loadbudget.formats.tflite_interpreters import InterpreterUnavailable
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.session.model_cache import Entry, ModelCache
 from pytest_loadbudget.session.request import AUTO, PYTHON, Placement, make_request
@@ -34,7 +35,8 @@ def placement(budget: Budget | None, settings: Settings) -> Placement:
     """Where the budget asks the model to be measured: a TF.js runtime, or Python on a device."""
     if budget is not None and budget.runtime not in (None, PYTHON):
         cache_policy = (budget.cache_policy or "cache") if budget.runtime == "browser" else ""
-        return Placement(runtime=budget.runtime, backend=budget.backend or DEFAULT_BACKEND, cache_policy=cache_policy)
+        return Placement(runtime=budget.runtime, backend=budget.backend or DEFAULT_BACKEND, cache_policy=cache_policy,
+                         worker=bool(budget.worker))
     return Placement(device=requested_device(budget, settings))
 
 
@@ -47,6 +49,9 @@ class LoadModel:
     ``my_loader(**kwargs)``. ``warmup`` is ``"auto"`` (zeros shaped like the
     model's inputs), an input batch, a function of the model, or None.
     ``files`` lists extra files the load reads, counted in the size.
+    ``interpreter`` runs a .tflite model ("litert", "tensorflow",
+    "tflite-runtime"; default: the marker's, else the first installed); a test
+    whose interpreter is not installed is skipped.
     Other keyword arguments go to the loader.
     """
 
@@ -64,22 +69,29 @@ class LoadModel:
         name: str | None = None,
         warmup: Any = AUTO,
         files: list[str | os.PathLike[str]] | None = None,
+        interpreter: str | None = None,
         **options: Any,
     ) -> Any:
         budget = self._item.stash.get(BUDGET_KEY, None)
+        if interpreter is None and budget is not None:
+            interpreter = budget.interpreter
         try:
             request = make_request(
                 source, format=format, name=name, warmup=warmup, files=files, options=options,
                 base_dir=Path(str(self._item.path)).parent, root=self._item.config.rootpath,
-                placement=placement(budget, self._settings),
+                placement=placement(budget, self._settings), interpreter=interpreter,
             )
+        except InterpreterUnavailable as error:
+            pytest.skip(str(error))
         except ModelFileError as error:
             # Reported like any broken model: in the test, the report and the JSON.
             self._hand_out(self._store.failed(f"unresolved:{error.path}", str(source), error))
             raise
         rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
         entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget),
-                                cold=self._cold(budget))
+                                cold=self._cold(budget),
+                                predictions=budget.prediction_count if budget is not None else None,
+                                fleet=self._fleet(budget))
         if isinstance(entry.error, RuntimeUnavailable):
             pytest.skip(str(entry.error))
         return self._hand_out(entry)
@@ -99,6 +111,13 @@ class LoadModel:
         runs = budget.cold_runs if budget is not None and budget.cold_runs else self._settings.cold_runs
         evict = budget.cold_disk if budget is not None and budget.cold_disk is not None else self._settings.cold_disk
         return runs, evict
+
+    def _fleet(self, budget: Budget | None) -> tuple[int, bool] | None:
+        """Processes to start at once, with the page cache as the single cold start has it."""
+        cold = self._cold(budget)
+        if budget is None or budget.fleet_size is None or cold is None:
+            return None
+        return budget.fleet_size, cold[1]
 
     def _memory_cycles(self, budget: Budget | None) -> int | None:
         wanted: int | None = None

@@ -14,11 +14,14 @@ from typing import Any
 from pytest_loadbudget.baseline.fingerprint import artifact_digest
 from pytest_loadbudget.errors import LoadBudgetError, ModelFileError
 from pytest_loadbudget.fresh.cold import measure_cold
+from pytest_loadbudget.fresh.fleet import measure_fleet
 from pytest_loadbudget.fresh.memory_child import measure_memory_in_child
 from pytest_loadbudget.fresh.protocol import NotReplayable
 from pytest_loadbudget.measure.devices import placed, prepare_framework
 from pytest_loadbudget.measure.loads import time_loads
 from pytest_loadbudget.measure.memory import measure_memory
+from pytest_loadbudget.measure.predictions import measure_prediction_growth
+from pytest_loadbudget.results.predictions import PredictionGrowth
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.session.request import PYTHON, LoadRequest
@@ -39,6 +42,7 @@ class Entry:
     error: Exception | None = None
     memory_cycles: int = field(default=0)
     cold_key: tuple[int, bool] | None = None
+    fleet_key: tuple[int, bool] | None = None
     #: The regression gate's second measurement (``remeasure_timings``), and the parts it holds.
     second: ModelRecord | None = None
     second_parts: set[str] = field(default_factory=set)
@@ -52,25 +56,60 @@ class ModelCache:
 
     def get(
         self, request: LoadRequest, rounds: int | None, memory_cycles: int | None,
-        cold: tuple[int, bool] | None = None,
+        cold: tuple[int, bool] | None = None, predictions: int | None = None,
+        fleet: tuple[int, bool] | None = None,
     ) -> Entry:
         """The entry for ``request``, loading and measuring on first use.
 
         ``memory_cycles``: None when no memory figure is wanted, else the
         load/release cycles to run (1 for the peak alone). ``cold``: None, or
-        the fresh processes to run and whether to evict the files first. A
+        the fresh processes to run and whether to evict the files first.
+        ``predictions``: None, or the predictions to run on the warm model for
+        the per-prediction growth (again only when more are asked for).
+        ``fleet``: None, or the processes to start at once and whether to
+        evict the files first (after ``cold``, its single reference). A
         failed load is kept in ``entry.error`` and not tried again in this session.
         """
         entry = self.entries.get(request.key)
         if entry is None:
-            entry = self._first_load(request, rounds)
+            entry = self._first_load(request, rounds, predictions)
             self.entries[request.key] = entry
         if entry.error is None and memory_cycles is not None and not self.settings.disable \
                 and entry.memory_cycles < memory_cycles:
             self._measure_memory(entry, memory_cycles)
         if entry.error is None and cold is not None and not self.settings.disable and entry.cold_key != cold:
             self._measure_cold(entry, *cold)
+        if entry.error is None and fleet is not None and not self.settings.disable and entry.fleet_key != fleet:
+            self._measure_fleet(entry, *fleet)
+        grown = entry.record.predictions
+        if entry.error is None and predictions and not self.settings.disable and (grown is None or grown.count < predictions):
+            self._measure_predictions(entry, predictions)
         return entry
+
+    def _measure_predictions(self, entry: Entry, count: int) -> None:
+        """The per-prediction growth: on the warm model in Python, in a fresh runtime run for TF.js."""
+        request, record = entry.request, entry.record
+        try:
+            if request.runtime != PYTHON:
+                figures = self.runtimes.measure(request, 1, predictions=count)
+                record.predictions = _runtime_growth(figures, record.runtime, count)
+            else:
+                record.predictions = measure_prediction_growth(request, entry.model, count, record.runtime)
+        except Exception as error:  # the model failing on its Nth call: the test that asked fails
+            entry.error = error
+            record.error = str(error) if isinstance(error, LoadBudgetError) else f"{type(error).__name__}: {error}"
+
+    def _measure_fleet(self, entry: Entry, size: int, evict: bool) -> None:
+        single = entry.record.cold
+        if single is None:  # not loadable in Python, or not replayable: the cold note says why
+            return
+        try:
+            entry.record.fleet = measure_fleet(entry.request, size, evict=evict, timeout=self.settings.timeout,
+                                               single=single, single_runs=len(single.runs))
+        except LoadBudgetError as error:
+            entry.error = error
+            entry.record.error = str(error)
+        entry.fleet_key = (size, evict)
 
     def _measure_cold(self, entry: Entry, runs: int, evict: bool) -> None:
         request = entry.request
@@ -98,7 +137,7 @@ class ModelCache:
                                              error=error)
         return entry
 
-    def _first_load(self, request: LoadRequest, rounds: int | None) -> Entry:
+    def _first_load(self, request: LoadRequest, rounds: int | None, predictions: int | None = None) -> Entry:
         record = ModelRecord(
             key=request.key,
             identity=request.identity,
@@ -106,6 +145,8 @@ class ModelCache:
             format=request.format_name,
             device=request.device_label,
             runtime=request.placement.label,
+            interpreter=request.interpreter,
+            interpreter_version=request.interpreter_version,
             path=str(request.path) if request.path is not None else None,
         )
         entry = Entry(request=request, record=record)
@@ -121,7 +162,9 @@ class ModelCache:
                 record.artifact_sha256 = artifact_digest(files, root or (request.path.parent if request.path else None))
             if request.runtime != PYTHON:
                 # In a TF.js runtime the load is the measurement: once when disabled.
-                self._measure_in_runtime(entry, 1 if self.settings.disable else rounds)
+                # Predictions asked for at the first load ride on its run, not a second one.
+                wanted = None if self.settings.disable else predictions
+                self._measure_in_runtime(entry, 1 if self.settings.disable else rounds, wanted)
             elif self.settings.disable:
                 request.format.import_framework()
                 prepare_framework(request.format_name, request.device)
@@ -150,17 +193,23 @@ class ModelCache:
                 series.values.clear()
         return model
 
-    def _measure_in_runtime(self, entry: Entry, rounds: int | None) -> None:
-        entry.model = self._time_in_runtime(entry.request, entry.record, rounds)
+    def _measure_in_runtime(self, entry: Entry, rounds: int | None, predictions: int | None = None) -> None:
+        entry.model = self._time_in_runtime(entry.request, entry.record, rounds, predictions)
 
-    def _time_in_runtime(self, request: LoadRequest, record: ModelRecord, rounds: int | None) -> Any:
+    def _time_in_runtime(
+        self, request: LoadRequest, record: ModelRecord, rounds: int | None, predictions: int | None = None,
+    ) -> Any:
         """The model's rounds in its TF.js runtime into ``record``; returns the RuntimeFigures."""
-        figures = self.runtimes.measure(request, rounds)
+        figures = self.runtimes.measure(request, rounds, predictions=predictions or 0)
+        if predictions:
+            record.predictions = _runtime_growth(figures, record.runtime, predictions)
         record.load_ms = Samples(list(figures.load_ms))
         record.warm_ms = Samples(list(figures.warm_ms))
         record.load_own_ms = Samples(list(figures.load_own_ms))
         record.warm_own_ms = Samples(list(figures.warm_own_ms))
         record.runtime_figures = figures.to_dict()
+        # Kept once, typed, in record.predictions.
+        record.runtime_figures.pop("prediction_growth", None)
         return figures
 
     def remeasure_timings(self, key: str, rounds: bool = True, cold: bool = False) -> ModelRecord | None:
@@ -182,7 +231,7 @@ class ModelCache:
             # No time of the first measurement: a part not measured again must not confirm itself.
             blank: dict[str, Any] = {name: Samples() for name in TIME_SERIES}
             entry.second = dataclasses.replace(entry.record, tests=[], comparisons=[], first_load_ms=None, cold=None,
-                                               runtime_figures=None, **blank)
+                                               fleet=None, runtime_figures=None, **blank)
         second, request = entry.second, entry.request
         wanted = {"rounds"} if rounds else set()
         if cold and entry.cold_key is not None and entry.record.cold is not None:
@@ -194,6 +243,10 @@ class ModelCache:
                 if part == "cold" and entry.cold_key is not None:
                     runs, evict = entry.cold_key
                     second.cold = measure_cold(request, runs, evict=evict, timeout=self.settings.timeout)
+                    if entry.fleet_key is not None and entry.record.fleet is not None:  # a fleet's figures are cold too
+                        size, evict = entry.fleet_key
+                        second.fleet = measure_fleet(request, size, evict=evict, timeout=self.settings.timeout,
+                                                     single=second.cold, single_runs=runs)
                 elif request.runtime != PYTHON:
                     self._time_in_runtime(request, second, count)
                 else:
@@ -218,3 +271,11 @@ class ModelCache:
             return
         entry.record.memory = figures
         entry.memory_cycles = cycles
+
+
+def _runtime_growth(figures: Any, where: str, count: int) -> PredictionGrowth:
+    """The growth a TF.js runtime measured; a run that returned none says so rather than passing."""
+    series = figures.prediction_growth
+    if not series:
+        return PredictionGrowth(count=count, where=where, note=f"the {where} runtime reported no prediction series")
+    return PredictionGrowth.from_runtime(series, where)

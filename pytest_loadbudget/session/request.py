@@ -17,6 +17,7 @@ from typing import Any
 from pytest_loadbudget.baseline.fingerprint import display_name, model_identity
 from pytest_loadbudget.errors import MarkerError
 from pytest_loadbudget.formats import FORMATS, ModelFormat, detect_format, format_named
+from pytest_loadbudget.formats.tflite_interpreters import choose_interpreter, interpreter_label
 from pytest_loadbudget.measure.devices import device_label, loader_device_argument
 
 AUTO = "auto"
@@ -30,21 +31,25 @@ class Placement:
 
     ``device``: "cpu" or "gpu" when asked for, "" to leave placement to the
     framework (Python only). ``cache_policy``: the Cache-Control of the model
-    files in the browser, "" elsewhere.
+    files in the browser (or "indexeddb"), "" elsewhere. ``worker``: in the
+    browser, loaded in a dedicated Web Worker rather than on the page's thread.
     """
 
     runtime: str = PYTHON
     backend: str = ""
     cache_policy: str = ""
     device: str = ""
+    worker: bool = False
 
     @property
     def label(self) -> str:
-        """"python", or the TF.js runtime with its backend: "node wasm", "browser webgl no-store"."""
+        """"python", or the TF.js runtime with its backend: "node wasm", "browser webgl no-store worker"."""
         if self.runtime == PYTHON:
             return PYTHON
         text = f"{self.runtime} {self.backend}"
-        return f"{text} {self.cache_policy}" if self.runtime == "browser" else text
+        if self.runtime != "browser":
+            return text
+        return f"{text} {self.cache_policy}" + (" worker" if self.worker else "")
 
 
 # eq=False: a request's warm-up may be an array, whose == is elementwise; the key is its identity.
@@ -75,8 +80,15 @@ class LoadRequest:
     runtime: str = PYTHON
     backend: str = ""
     cache_policy: str = ""
+    #: In the browser: loaded in a dedicated Web Worker (part of the key: the page and the worker are measured apart).
+    worker: bool = False
     #: Whether ``name`` was given to ``load_model`` (else it is the file's or the loader's own name).
     named: bool = False
+    #: The interpreter of a .tflite model ("litert", "tensorflow", "tflite-runtime"), "" for other
+    #: formats: part of the key and the identity, so that figures of two interpreters are never
+    #: compared. Its version is recorded beside it, and an upgrade is judged like any other.
+    interpreter: str = ""
+    interpreter_version: str = ""
     #: The model in the session: one load per key. Computed once.
     key: str = field(init=False, repr=False)
     #: The model across runs, what its baseline is looked up by: its ``name=``
@@ -86,18 +98,26 @@ class LoadRequest:
 
     def __post_init__(self) -> None:
         origin, options, where = self._origin(), self._options_text(), self._where()
-        object.__setattr__(self, "key", f"{self.format_name}:{origin}:{self.name}:{options}@{where}")
+        via = f" via {self.interpreter}" if self.interpreter else ""
+        object.__setattr__(self, "key", f"{self.format_name}:{origin}:{self.name}:{options}@{where}{via}")
         object.__setattr__(self, "identity", model_identity(
             where, name=self.name if self.named else "", format_name=self.format_name, origin=origin, options=options,
+            interpreter=self.interpreter,
         ))
 
     @property
     def format(self) -> ModelFormat:
-        return FORMATS[self.format_name]
+        fmt = FORMATS[self.format_name]
+        return fmt.with_interpreter(self.interpreter) if self.interpreter else fmt
+
+    @property
+    def interpreter_label(self) -> str:
+        """``litert 2.3.0``; "" for a model without a choice of interpreter."""
+        return interpreter_label(self.interpreter, self.interpreter_version)
 
     @property
     def placement(self) -> Placement:
-        return Placement(self.runtime, self.backend, self.cache_policy, self.device)
+        return Placement(self.runtime, self.backend, self.cache_policy, self.device, self.worker)
 
     def _origin(self) -> str:
         """The loader's module and name, or the path relative to the rootdir (absolute outside it)."""
@@ -116,7 +136,10 @@ class LoadRequest:
         return options + f";warmup={_warmup_identity(self.warmup)}"
 
     def _where(self) -> str:
-        return self.device_label if self.runtime == PYTHON else f"{self.runtime}:{self.backend}:{self.cache_policy}"
+        # ":worker" only when set: the models measured on the page keep the identity of their baselines.
+        in_worker = ":worker" if self.worker else ""
+        return self.device_label if self.runtime == PYTHON else \
+            f"{self.runtime}:{self.backend}:{self.cache_policy}{in_worker}"
 
     def load(self) -> Any:
         if self.loader is not None:
@@ -184,11 +207,14 @@ def make_request(
     base_dir: Path,
     root: Path | None = None,
     placement: Placement = Placement(),
+    interpreter: str | None = None,
 ) -> LoadRequest:
     """Resolve what ``load_model`` was given; raises MarkerError or ModelFileError.
 
     ``placement``: where it is measured. On Python its device is probed here
-    (a GPU's name and driver become part of the key).
+    (a GPU's name and driver become part of the key). ``interpreter``: the
+    TFLite interpreter asked for, None for the first installed; other formats
+    ignore it. Raises InterpreterUnavailable when a .tflite model has none.
     """
     extra_files = [_resolve(base_dir, f) for f in files or []]
     where = device_label(placement.device) if placement.runtime == PYTHON else placement.label
@@ -211,6 +237,9 @@ def make_request(
             fmt = format_named(format)
         except ValueError as error:
             raise MarkerError(str(error)) from None
+    if fmt.name == "tflite":
+        chosen = choose_interpreter(interpreter)
+        common.update(interpreter=chosen.name, interpreter_version=chosen.version())
     return LoadRequest(format_name=fmt.name, path=path, name=name or display_name(path), named=bool(name), **common)
 
 

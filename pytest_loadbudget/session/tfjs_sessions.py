@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadbudget.errors import MarkerError
+from pytest_loadbudget.report.progress import live_step
 from pytest_loadbudget.session.request import PYTHON, LoadRequest
 from pytest_loadbudget.settings import Settings
 
@@ -23,7 +24,8 @@ DEFAULT_BACKEND = "cpu"
 
 def validate(runtime: str | None, backend: str | None, cache_policy: str | None) -> None:
     """Check the marker's runtime keywords without starting anything."""
-    from pytest_loadbudget.tfjs_runtime import CACHE_POLICIES, RUNTIMES
+    from pytest_loadbudget.tfjs_runtime import BROWSER_CACHE_POLICIES as CACHE_POLICIES
+    from pytest_loadbudget.tfjs_runtime import RUNTIMES
 
     if runtime is not None and runtime != PYTHON and runtime not in RUNTIMES:
         raise MarkerError(f"runtime={runtime!r} must be one of {', '.join(map(repr, (PYTHON, *RUNTIMES)))}")
@@ -40,6 +42,21 @@ def validate(runtime: str | None, backend: str | None, cache_policy: str | None)
             raise MarkerError(f"cache_policy={cache_policy!r} must be one of {', '.join(map(repr, CACHE_POLICIES))}")
 
 
+def validate_browser_features(
+    runtime: str | None, cache_policy: str | None, worker: bool | None, block_ms: float | None, rounds: int | None,
+) -> None:
+    """Check the keywords that only the browser measures: the Web Worker, the main-thread block, IndexedDB."""
+    from pytest_loadbudget.tfjs_runtime.storage import INDEXEDDB, INDEXEDDB_MIN_ROUNDS
+
+    if worker is not None and runtime != "browser":
+        raise MarkerError(f"worker={worker!r} applies to runtime='browser' only (a Web Worker of the page)")
+    if block_ms is not None and runtime != "browser":
+        raise MarkerError(f"block_ms={block_ms!r} applies to runtime='browser' only (the page's main thread)")
+    if cache_policy == INDEXEDDB and rounds is not None and rounds < INDEXEDDB_MIN_ROUNDS:
+        raise MarkerError(f"rounds={rounds!r} is too few for cache_policy='indexeddb': it needs at least "
+                          f"{INDEXEDDB_MIN_ROUNDS} (first load, HTTP-cached reload, IndexedDB reload)")
+
+
 class RuntimeSessions:
     """The browser shared by the session, started on first use."""
 
@@ -47,8 +64,12 @@ class RuntimeSessions:
         self.settings = settings
         self._browser: Any = None
 
-    def measure(self, request: LoadRequest, rounds: int | None) -> Any:
-        """RuntimeFigures of ``request`` in its runtime; raises the runtime layer's errors."""
+    def measure(self, request: LoadRequest, rounds: int | None, predictions: int = 0) -> Any:
+        """RuntimeFigures of ``request`` in its runtime; raises the runtime layer's errors.
+
+        ``predictions``: predictions on the warm model with tf.memory() after each (0: none),
+        within the same ``--loadbudget-timeout`` as the rest of the run.
+        """
         from pytest_loadbudget.tfjs_runtime import BrowserSession, run_node
 
         if request.format_name not in TFJS_FORMATS or request.path is None:
@@ -57,16 +78,23 @@ class RuntimeSessions:
             )
         model_json = request.path if request.path.name.endswith(".json") else Path(request.path) / "model.json"
         wanted_rounds = rounds or DEFAULT_ROUNDS[request.runtime]
+        if request.cache_policy == "indexeddb":
+            # --loadbudget-rounds may say fewer: each kind of load needs its round.
+            wanted_rounds = max(wanted_rounds, 3)
         timeout = self.settings.timeout
         if request.runtime == "node":
-            return run_node(model_json, backend=request.backend, rounds=wanted_rounds, timeout=timeout,
-                            node=self.settings.node)
+            with live_step(request.name, f"Node.js start and {wanted_rounds} rounds ({request.backend})"):
+                return run_node(model_json, backend=request.backend, rounds=wanted_rounds, timeout=timeout,
+                                node=self.settings.node, predictions=predictions)
         if self._browser is None:
             browser = BrowserSession(executable_path=self.settings.chromium)
-            browser.start()
+            with live_step(request.name, "starting Chromium for TF.js"):
+                browser.start()
             self._browser = browser
-        return self._browser.run(model_json, backend=request.backend, cache_policy=request.cache_policy,
-                                 rounds=wanted_rounds, timeout=timeout)
+        with live_step(request.name, f"{wanted_rounds} rounds in Chromium ({request.backend})"):
+            return self._browser.run(model_json, backend=request.backend, cache_policy=request.cache_policy,
+                                     rounds=wanted_rounds, timeout=timeout, predictions=predictions,
+                                     worker=request.worker)
 
     def close(self) -> None:
         if self._browser is not None:

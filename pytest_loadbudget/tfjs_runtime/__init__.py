@@ -15,6 +15,8 @@ Chromium (``backend``: "cpu", "wasm" or "webgl"; one browser for many runs)::
 
     with BrowserSession(executable_path="/usr/bin/chromium") as browser:
         figures = browser.run("model/model.json", backend="webgl", cache_policy="no-store", timeout=60)
+        figures = browser.run("model/model.json", backend="wasm", worker=True)   # in a Web Worker
+        figures = browser.run("model/model.json", cache_policy="indexeddb")      # reloads from IndexedDB
 
 Both validate the artifact with ``read_manifest`` first and return
 :class:`RuntimeFigures` (times in ms, memory in bytes, JSON-safe through
@@ -34,7 +36,9 @@ validating ``runtime=`` / ``backend=`` values before anything starts.
 
 from __future__ import annotations
 
-from pytest_loadbudget.tfjs_runtime.browser import BROWSER_BACKENDS, CHROMIUM_ARGS, BrowserSession, find_chromium
+from pytest_loadbudget.tfjs_runtime.browser import (
+    BROWSER_BACKENDS, BROWSER_CACHE_POLICIES, CHROMIUM_ARGS, BrowserSession, find_chromium,
+)
 from pytest_loadbudget.tfjs_runtime.errors import RuntimeFailure, RuntimeTimeout, RuntimeUnavailable, SetupError
 from pytest_loadbudget.tfjs_runtime.figures import MEMORY_STAGES, RuntimeFigures
 from pytest_loadbudget.tfjs_runtime.jsenv import JSInstall, add_setup_arguments, find_node, install_dir, installed_js, main, run_setup, setup_js
@@ -46,6 +50,7 @@ RUNTIMES = {"node": NODE_BACKENDS, "browser": BROWSER_BACKENDS}
 
 __all__ = [
     "BROWSER_BACKENDS",
+    "BROWSER_CACHE_POLICIES",
     "CACHE_POLICIES",
     "CHROMIUM_ARGS",
     "MEMORY_STAGES",

@@ -29,8 +29,12 @@ def shard_names(manifest: TFJSManifest) -> list[str]:
 
 def harness_options(
     manifest: TFJSManifest, backend: str, rounds: int, predict_rounds: int, warmup: bool, leak: bool,
+    predictions: int = 0,
 ) -> dict[str, Any]:
-    """What ``measure()`` of ``js/core.js`` is asked to do, in Node.js and in the page alike."""
+    """What ``measure()`` of ``js/core.js`` is asked to do, in Node.js and in the page alike.
+
+    ``predictions``: predictions on the warm model with tf.memory() after each (0: none).
+    """
     return {
         "format": manifest.format,
         "backend": backend,
@@ -38,4 +42,5 @@ def harness_options(
         "predictRounds": predict_rounds,
         "warmup": warmup,
         "leak": leak,
+        "predictions": predictions,
     }

@@ -30,9 +30,17 @@ from pytest_loadbudget.tfjs_runtime.artifact import harness_options, shard_names
 from pytest_loadbudget.tfjs_runtime.errors import RuntimeFailure, RuntimeTimeout, RuntimeUnavailable
 from pytest_loadbudget.tfjs_runtime.figures import RuntimeFigures
 from pytest_loadbudget.tfjs_runtime.jsenv import JS_DIR, installed_js
+from pytest_loadbudget.tfjs_runtime.mainthread import START_MEASUREMENT, apply_main_thread_block, collect_long_tasks
 from pytest_loadbudget.tfjs_runtime.server import CACHE_POLICIES, ModelServer, RequestRecord, records_as_dicts
+from pytest_loadbudget.tfjs_runtime.storage import (
+    INDEXEDDB, INDEXEDDB_MIN_ROUNDS, apply_storage_figures, quota_failure, storage_options,
+)
 
 BROWSER_BACKENDS = ("cpu", "wasm", "webgl")
+#: The server's Cache-Control policies, and the browser storage cache (tfjs_runtime/storage.py).
+BROWSER_CACHE_POLICIES = (*CACHE_POLICIES, INDEXEDDB)
+#: What the page loads from the server besides the TF.js bundles (js/).
+PAGE_FILES = ("page.html", "core.js", "run.js", "storage.js", "longtasks.js", "worker-host.js", "worker.js")
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 #: Flags for a headless Chromium without GPU, network or first-run chores
 #: (Playwright adds --headless and a fresh profile directory). WebGL then runs
@@ -70,6 +78,12 @@ class BrowserSession:
     start and browser launch. Use as a context manager, or ``start()``/``close()``.
     """
 
+    #: A storage quota smaller than the browser's, in bytes (None: the browser's
+    #: own): how a model that does not fit a small device's storage fails under
+    #: cache_policy="indexeddb". Chromium's DevTools quota override does not
+    #: reach headless contexts, so the page applies it to storage.estimate().
+    storage_quota_bytes: int | None = None
+
     def __init__(
         self,
         *,
@@ -106,7 +120,7 @@ class BrowserSession:
             raise RuntimeUnavailable("Playwright for Python is not installed", PLAYWRIGHT_INSTALL) from None
         install = installed_js(self.cache_dir)
         began = time.perf_counter()
-        page_files = {name: JS_DIR / name for name in ("page.html", "core.js")}
+        page_files = {name: JS_DIR / name for name in PAGE_FILES}
         self.server = ModelServer(page_files, install.browser_files())
         self.server.start()
         try:
@@ -153,21 +167,33 @@ class BrowserSession:
         warmup: bool = True,
         leak: bool = False,
         timeout: float = 60.0,
+        predictions: int = 0,
+        worker: bool = False,
     ) -> RuntimeFigures:
         """Measure ``model_json`` in a fresh browser context.
 
         ``backend``: "cpu", "wasm" or "webgl". ``cache_policy``: "cache" or
-        "no-store", the Cache-Control the server answers for the model files.
+        "no-store", the Cache-Control the server answers for the model files,
+        or "indexeddb": round 1 over HTTP, then saved to IndexedDB, round 2
+        from the HTTP cache, later rounds from IndexedDB (at least 3 rounds).
         ``rounds``: loads in the page (round 1 with an empty cache).
+        ``worker``: load and warm up in a dedicated Web Worker instead of on
+        the page's main thread (webgl there needs OffscreenCanvas: without it,
+        RuntimeUnavailable). Either way the page's long tasks are recorded.
+        ``predictions``: predictions on the warm model of the last round, with
+        tf.memory() after each (``figures.prediction_growth``); 0 for none.
         ``timeout``: seconds for the page set-up plus the measurement.
         Raises ModelFileError, RuntimeTimeout (with where the load stopped) or RuntimeFailure.
         """
         if backend not in BROWSER_BACKENDS:
             raise ValueError(f"backend {backend!r} unknown in the browser; choose one of {', '.join(BROWSER_BACKENDS)}")
-        if cache_policy not in CACHE_POLICIES:
-            raise ValueError(f"cache_policy {cache_policy!r} unknown; choose one of {', '.join(CACHE_POLICIES)}")
+        if cache_policy not in BROWSER_CACHE_POLICIES:
+            raise ValueError(f"cache_policy {cache_policy!r} unknown; choose one of {', '.join(BROWSER_CACHE_POLICIES)}")
         if rounds < 1:
             raise ValueError(f"rounds must be at least 1, not {rounds}")
+        if cache_policy == INDEXEDDB and rounds < INDEXEDDB_MIN_ROUNDS:
+            raise ValueError(f"cache_policy 'indexeddb' needs at least {INDEXEDDB_MIN_ROUNDS} rounds (first load, "
+                             f"HTTP-cached reload, IndexedDB reload), not {rounds}")
         manifest = validated(model_json)
         self.start()
         assert self.server is not None and self._browser is not None  # start() sets both or raises
@@ -176,11 +202,13 @@ class BrowserSession:
 
         server = self.server
         model_id = server.add_model(manifest.model_json.parent)
+        http_policy = "cache" if cache_policy == INDEXEDDB else cache_policy
         options = {
-            "modelUrl": server.model_url(model_id, cache_policy, manifest.model_json.name),
-            **harness_options(manifest, backend, rounds, predict_rounds, warmup, leak),
+            "modelUrl": server.model_url(model_id, http_policy, manifest.model_json.name),
+            **harness_options(manifest, backend, rounds, predict_rounds, warmup, leak, predictions),
+            **storage_options(manifest, model_id, cache_policy, self.storage_quota_bytes),
         }
-        what = f"{manifest.model_json} in Chromium ({backend}, {cache_policy})"
+        what = f"{manifest.model_json} in Chromium ({backend}, {cache_policy}{', worker' if worker else ''})"
         deadline = time.perf_counter() + timeout
         began = time.perf_counter()
         context = self._browser.new_context()
@@ -193,7 +221,7 @@ class BrowserSession:
             try:
                 page.goto(f"{server.url}/page.html", wait_until="load", timeout=_left_ms(deadline))
                 page_ms = (time.perf_counter() - began) * 1000
-                page.evaluate("options => window.loadbudgetStart(options)", options)
+                page.evaluate(START_MEASUREMENT, [options, worker])
                 page.wait_for_function(_DONE, polling=50, timeout=_left_ms(deadline))
             except PlaywrightTimeout:
                 state = _state(page)
@@ -201,9 +229,15 @@ class BrowserSession:
             except PlaywrightError as error:
                 raise RuntimeFailure(f"{what}: the page failed", f"{error}\n" + "\n".join(console[-20:])) from None
             state = _state(page)
+            long_tasks = collect_long_tasks(page)
         finally:
             context.close()
         wall_ms = (time.perf_counter() - began) * 1000
+        if state is not None and state.get("unavailable"):
+            raise RuntimeUnavailable(f"{what}: {state['unavailable']}", "measure it with backend='cpu' or 'wasm'")
+        quota = quota_failure(what, (state or {}).get("events", []))
+        if quota is not None:
+            raise quota
         if state is None or state.get("error"):
             detail = (state or {}).get("error") or "the page state could not be read"
             raise RuntimeFailure(f"{what} failed", str(detail) + "".join(f"\n{line}" for line in console[-20:]))
@@ -222,6 +256,9 @@ class BrowserSession:
         figures.shards = len(shard_names(manifest))
         figures.environment["browser"] = self.browser_version
         figures.environment["backend_ms"] = ready.get("backend_ms")
+        figures.worker = worker
+        apply_main_thread_block(figures, long_tasks, events)
+        apply_storage_figures(figures, state["result"])
         return figures
 
     def _timeout(

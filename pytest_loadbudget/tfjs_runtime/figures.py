@@ -70,6 +70,30 @@ class RuntimeFigures:
     requests: list[dict[str, Any]] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
     leaked_on_purpose: int = 0
+    #: With ``predictions``: tf.memory() before and after each prediction on the
+    #: warm model (count, numTensors, numBytes, numBytesInGPU lists); else None.
+    prediction_growth: dict[str, Any] | None = None
+    #: Browser: the page's main thread during the run (tfjs_runtime/mainthread.py).
+    #: ``block_ms``: its longest task during the loads and warm-ups (0 without
+    #: long tasks; None where the browser cannot tell, ``block_note`` says why);
+    #: ``total_blocking_ms``: the part of each such task beyond 50 ms, summed;
+    #: ``block_round_ms``: each round's longest; ``long_tasks``: every long task.
+    #: ``worker``: the model ran in a dedicated Web Worker, not on the page's thread.
+    worker: bool = False
+    block_ms: float | None = None
+    total_blocking_ms: float | None = None
+    block_round_ms: list[float] = field(default_factory=list)
+    long_tasks: list[dict[str, Any]] = field(default_factory=list)
+    block_note: str = ""
+    #: Browser: where each round loaded from ("http" or "indexeddb"). Under
+    #: ``cache_policy="indexeddb"`` (tfjs_runtime/storage.py): the HTTP-cached
+    #: reload (round 2), the loads from IndexedDB (``cached_load_ms`` is their
+    #: median) and ``storage``: save_ms, saved_bytes (what TF.js wrote),
+    #: usage_growth_bytes (what the origin's usage grew by), quota_bytes.
+    load_sources: list[str] = field(default_factory=list)
+    http_cached_load_ms: float | None = None
+    indexeddb_load_ms: list[float] = field(default_factory=list)
+    storage: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +162,7 @@ class RuntimeFigures:
             execution=result.get("execution"),
             environment=dict(result.get("environment", {})),
             leaked_on_purpose=int(result.get("leaked_on_purpose", 0)),
+            prediction_growth=result.get("prediction_growth"),
         )
 
 

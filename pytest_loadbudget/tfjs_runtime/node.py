@@ -34,6 +34,7 @@ def run_node(
     warmup: bool = True,
     timeout: float = 120.0,
     leak: bool = False,
+    predictions: int = 0,
     node: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> RuntimeFigures:
@@ -43,7 +44,10 @@ def run_node(
     (the leak is counted after the last). ``predict_rounds``: steady
     predictions after the last warm-up. ``leak=True`` keeps each warm-up's
     outputs alive, as a caller that forgets ``dispose()`` would: for checking
-    that a leak is caught. ``timeout``: seconds for the whole process.
+    that a leak is caught (and each of the ``predictions``' outputs).
+    ``predictions``: predictions on the warm model of the last round, with
+    tf.memory() after each (``figures.prediction_growth``); 0 for none.
+    ``timeout``: seconds for the whole process.
 
     Raises ModelFileError (artifact invalid, before Node starts),
     RuntimeUnavailable (node or the npm packages missing: the message says what
@@ -59,7 +63,7 @@ def run_node(
     options = {
         "modules": str(install.root),
         "model": str(manifest.model_json),
-        **harness_options(manifest, backend, rounds, predict_rounds, warmup, leak),
+        **harness_options(manifest, backend, rounds, predict_rounds, warmup, leak, predictions),
     }
     what = f"{manifest.model_json} in Node.js ({backend})"
     start = time.perf_counter()

@@ -6,6 +6,8 @@
  * and, in the last round, `options.predictRounds` steady predictions before
  * the dispose. It snapshots tf.memory() before the first load, after the
  * first load, after the first warm-up and after the last dispose.
+ * With `options.predictions` > 0 the last round then runs that many
+ * predictions with tf.memory() after each (result.prediction_growth).
  *
  * The runtime supplies hooks:
  *   hooks.load(round)  -> Promise of a loaded GraphModel or LayersModel
@@ -14,6 +16,8 @@
  *   hooks.wait()       -> optional: the main thread's run-queue wait so far in
  *                         nanoseconds (Node reads /proc/thread-self/schedstat),
  *                         or null; absent in the browser, which is wall-only
+ *   hooks.loaded(model, round) -> optional Promise, awaited after the timed
+ *                         load (the browser saves the model to IndexedDB there)
  *
  * With hooks.wait, load_wait_ms and warm_wait_ms hold each round's wait for a
  * CPU, read inside the timed span: own time = wall time less that wait.
@@ -127,6 +131,7 @@
       result.format = modelKind(tf, model);
       const isGraph = result.format === 'graph-model';
       if (round === 0) result.memory.after_load = memory(tf);
+      if (hooks.loaded) await hooks.loaded(model, round);
 
       const specs = inputSpecs(model, isGraph);
       if (round === 0) result.inputs = specs;
@@ -173,6 +178,11 @@
         }
       }
 
+      if (round === rounds - 1 && (options.predictions | 0) > 0) {
+        stage('predictions', round);
+        result.prediction_growth = await predictionGrowth(tf, infer, options.predictions | 0, leak ? leaked : null);
+      }
+
       stage('dispose', round);
       inputs.forEach((t) => t.dispose());
       model.dispose();
@@ -186,6 +196,30 @@
     result.leaked_on_purpose = leaked.length;
     stage('done', rounds - 1);
     return result;
+  }
+
+  // `count` predictions on the warm model, each read back and disposed as a
+  // well-behaved caller does, with tf.memory() before the first and after
+  // each: a model or caller that keeps something per call shows as a series
+  // that climbs. `keep` (an array, or null) keeps the outputs instead: a
+  // caller that forgets dispose(), for checking that the growth is caught.
+  async function predictionGrowth(tf, infer, count, keep) {
+    const series = { count: count, numTensors: [], numBytes: [], numBytesInGPU: [] };
+    const snapshot = () => {
+      const now = tf.memory();
+      series.numTensors.push(now.numTensors);
+      series.numBytes.push(now.numBytes);
+      series.numBytesInGPU.push(typeof now.numBytesInGPU === 'number' ? now.numBytesInGPU : null);
+    };
+    snapshot();
+    for (let i = 0; i < count; i++) {
+      const outputs = asList(tf, await infer());
+      await readBack(outputs);
+      if (keep) keep.push(...outputs);
+      else outputs.forEach((t) => t.dispose());
+      snapshot();
+    }
+    return series;
   }
 
   async function environment(tf) {
