@@ -653,14 +653,14 @@ BREAKAGES: list[Breakage] = [
     ),
     # --- The regression gate: own time judged, confirmation, every figure gated ---
     Breakage(
-        "gate-judges-wall-time", "pytest_loadbudget/baseline/compare.py",
+        "gate-judges-wall-time", "pytest_loadbudget/baseline/times.py",
         "        return record.timing(figure, clock)",
         "        return record.timing(figure, \"wall\")",
         ("tests/test_gate.py -k own_time",),
         "the gate judges wall time: every busy CI runner fails unchanged models",
     ),
     Breakage(
-        "gate-mixes-own-and-wall", "pytest_loadbudget/baseline/compare.py",
+        "gate-mixes-own-and-wall", "pytest_loadbudget/baseline/times.py",
         "    if old_clock == new_clock:\n        return old_samples, new_samples, new_clock, \"\"",
         "    if True:\n        return old_samples, new_samples, new_clock, \"\"",
         ("tests/test_gate.py -k without_own",),
@@ -688,7 +688,7 @@ BREAKAGES: list[Breakage] = [
         "every test that uses a suspect model measures it again: the cost is not bounded",
     ),
     Breakage(
-        "cold-not-gated", "pytest_loadbudget/baseline/compare.py",
+        "cold-not-gated", "pytest_loadbudget/baseline/times.py",
         "    if figure in COLD:\n        cold = record.cold",
         "    if figure in COLD:\n        cold = None",
         ("tests/test_gate.py -k 'cold or import'",),
@@ -716,7 +716,7 @@ BREAKAGES: list[Breakage] = [
         "a TF.js model that starts leaking tensors passes the gate",
     ),
     Breakage(
-        "browser-loads-not-gated", "pytest_loadbudget/baseline/compare.py",
+        "browser-loads-not-gated", "pytest_loadbudget/baseline/times.py",
         "    if figures is None or not record.runtime.startswith(\"browser\"):",
         "    if True:",
         ("tests/test_gate.py -k browser",),
@@ -931,6 +931,21 @@ BREAKAGES: list[Breakage] = [
         "      outputs.forEach((t) => t.dispose());",
         ("tests/test_predictions.py -k 'node and keep_their_outputs'",),
         "predictions dispose their outputs whatever the caller does: a page that keeps every result passes",
+    ),
+    # --- Review: history units, what kept the pages cached ---
+    Breakage(
+        "history-figures-default-to-ms", "pytest_loadbudget/baseline/history.py",
+        '    "predict_leak_tensors": "tensors", "predict_leak_mb": "MiB",\n}',
+        '    "predict_leak_mb": "MiB",\n} | {"predict_leak_tensors": "ms"}',
+        ("tests/test_history.py -k 'predictions_leave or every_figure'",),
+        "`loadbudget trend --figure predict_leak_tensors` reads the count as a time and shows no model",
+    ),
+    Breakage(
+        "eviction-blames-tmpfs-for-a-mapping", "pytest_loadbudget/measure/page_cache.py",
+        "    mapped = mapped_here(files)\n",
+        "    mapped: list[Path] = []\n",
+        ("tests/test_cold.py -k 'maps or blamed'",),
+        "a model the test process keeps mapped on a real disk is reported as a tmpfs that cannot drop pages",
     ),
 ]
 

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 #: The Keras 3 model: a 16x16 RGB image in, three scores out.
 IMAGE_SHAPE = (16, 16, 3)
 CLASSES = 3
@@ -164,6 +166,22 @@ def record_named(document: dict[str, Any], name: str) -> dict[str, Any]:
     found = [record for record in document["models"] if record["name"] == name]
     assert len(found) == 1, f"{len(found)} records named {name!r} among {[r['name'] for r in document['models']]}"
     return found[0]
+
+
+def marker_error(pytester: pytest.Pytester, keywords: str) -> pytest.RunResult:
+    """Run one test marked ``@pytest.mark.load_budget(<keywords>)``, which must be an error; its result."""
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.load_budget({keywords})
+        def test_it(load_model):
+            load_model(dict)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    return result
 
 
 def literal(text: str) -> str:

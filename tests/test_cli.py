@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 # Helpers of other test modules: tests/ is on sys.path, as for conftest's ``import models``.
-from test_cold import MEMORY_FILESYSTEMS, filesystem_type
 from test_cold_plugin import write_float32_graph_model
 
 from pytest_loadbudget.formats.tflite_interpreters import choose_interpreter
+from pytest_loadbudget.measure.page_cache import MEMORY_FILESYSTEMS, filesystem_type
 from pytest_loadbudget.units import format_mib
 
 

@@ -7,8 +7,8 @@ imports TensorFlow, so each child takes well under a second.
 
 from __future__ import annotations
 
+import mmap
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -23,7 +23,7 @@ import pytest
 from pytest_loadbudget.fresh.protocol import NotReplayable
 from pytest_loadbudget.results.cold_profile import PHASES, add_up_tolerance_ms
 from pytest_loadbudget.fresh.cold import ColdProfile, evict_files, measure_cold, residency
-from pytest_loadbudget.measure.page_cache import resident_bytes
+from pytest_loadbudget.measure.page_cache import MEMORY_FILESYSTEMS, filesystem_type, resident_bytes
 from pytest_loadbudget.errors import MeasurementError
 from pytest_loadbudget.measure.floor import Bandwidth, read_bandwidth, read_fully, times_floor
 from pytest_loadbudget.session.request import LoadRequest
@@ -243,29 +243,6 @@ def test_lambda_loader_cannot_be_replayed() -> None:
 # check pages really go run on a disk-backed directory, and the tests that check
 # the attempt record the posix_fadvise calls themselves.
 
-#: File systems whose file pages live in memory only.
-MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs", "devtmpfs", "hugetlbfs"})
-
-
-def filesystem_type(path: Path) -> str | None:
-    """The type of the file system holding ``path``, from ``/proc/self/mountinfo``; None where unknown."""
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return None
-    target = os.path.realpath(path)
-    found, longest = None, -1
-    for line in lines:
-        fields = line.split()
-        if "-" not in fields:
-            continue
-        # mountinfo escapes spaces and the like as octal (\040).
-        mount_point = re.sub(r"\\([0-7]{3})", lambda match: chr(int(match.group(1), 8)), fields[4])
-        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
-        if inside and len(mount_point) >= longest:  # a later mount on the same point hides the earlier
-            found, longest = fields[fields.index("-") + 1], len(mount_point)
-    return found
-
 
 @pytest.fixture
 def disk_tmp_path(tmp_path: Path) -> Iterator[Path]:
@@ -382,6 +359,32 @@ def test_memory_filesystem_is_told_apart_from_an_eviction_not_made(monkeypatch: 
     assert calls == [("weights.bin", 0, 0, os.POSIX_FADV_DONTNEED)]
     assert cache.evicted and cache.resident_before == cache.resident_after == 2**20
     assert cache.problem == "the pages stayed cached (a memory filesystem such as tmpfs cannot drop them)"
+
+
+def test_a_file_this_process_maps_is_named_as_what_kept_its_pages(disk_tmp_path: Path) -> None:
+    # A model loaded in the test process (a TFLite interpreter) keeps its file mapped: on a disk.
+    artifact = disk_tmp_path / "model.tflite"
+    artifact.write_bytes(os.urandom(2**20))
+    readable_residency(artifact)
+    with artifact.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapping:
+        assert len(mapping.read()) == 2**20  # read through the mapping: every page mapped in
+        cache = evict_files([artifact])
+    assert cache.evicted and cache.resident_before == cache.resident_after == 2**20, cache
+    assert cache.problem == (f"the pages stayed cached ({artifact} is mapped by this process (a model loaded in it, "
+                             "such as a TFLite interpreter, keeps its file mapped) and the kernel keeps mapped pages)")
+
+
+def test_pages_a_disk_kept_are_not_blamed_on_a_memory_filesystem(
+    disk_tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    artifact = disk_tmp_path / "weights.bin"
+    artifact.write_bytes(os.urandom(2**16))
+    readable_residency(artifact)
+    # The kernel ignoring the advice, as it does for pages another process has mapped.
+    monkeypatch.setattr(os, "posix_fadvise", lambda descriptor, offset, length, advice: None)
+    cache = evict_files([artifact])
+    assert cache.evicted and cache.resident_before == cache.resident_after == 2**16, cache
+    assert cache.problem == "the pages stayed cached (the kernel kept them: another process may have the file mapped)"
 
 
 def test_evict_and_residency_report_on_a_file(disk_tmp_path: Path) -> None:

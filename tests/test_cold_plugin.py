@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-# A helper of the eviction tests: tests/ is on sys.path, as for conftest's ``import models``.
-from test_cold import MEMORY_FILESYSTEMS, filesystem_type
+# tests/ is on sys.path, as for conftest's ``import models``.
+from models import marker_error
 
+from pytest_loadbudget.measure.page_cache import MEMORY_FILESYSTEMS, filesystem_type
 from pytest_loadbudget.units import format_mib
 
 #: The float32 weights of the TF.js graph model below: enough for the quantization advice (256 KiB and up).
@@ -213,17 +214,7 @@ def test_diagnose_option_prints_advice_for_every_model(pytester: pytest.Pytester
      ("import_ms=0", "*import_ms=0 must be greater than 0*")],
 )
 def test_bad_cold_keywords_are_marker_errors(pytester: pytest.Pytester, marker: str, problem: str) -> None:
-    pytester.makepyfile(
-        f"""
-        import pytest
-
-        @pytest.mark.load_budget({marker})
-        def test_it(load_model):
-            load_model(dict)
-        """
-    )
-    result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
+    result = marker_error(pytester, marker)
     result.stdout.fnmatch_lines([problem])
 
 

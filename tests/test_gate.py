@@ -321,12 +321,17 @@ SUITE = textwrap.dedent(
 
 
 def set_saved(pytester: pytest.Pytester, name: str, change: Any) -> None:
-    """Let ``change`` rewrite one model's entry of the saved run (hand-built baselines)."""
+    """Let ``change`` rewrite one model's entry of the one saved run (hand-built baselines)."""
     (saved,) = (pytester.path / ".loadbudget").glob("*/*.json")
-    document = json.loads(saved.read_text())
+    set_model(saved, change, name)
+
+
+def set_model(path: Path, change: Any, name: str = "model") -> None:
+    """Let ``change`` rewrite the entry of the model called ``name`` in the saved run at ``path``."""
+    document = json.loads(path.read_text())
     (model,) = [model for model in document["models"] if model["name"] == name]
     change(model)
-    saved.write_text(json.dumps(document))
+    path.write_text(json.dumps(document))
 
 
 def fast_baseline(model: dict[str, Any]) -> None:
@@ -498,13 +503,6 @@ def saved_runs(pytester: pytest.Pytester, count: int) -> list[Path]:
     for number in range(count):
         run(pytester, f"--loadbudget-save=run{number}").assert_outcomes(passed=3)
     return sorted((pytester.path / ".loadbudget").glob("*/*.json"))
-
-
-def set_model(path: Path, change: Any) -> None:
-    document = json.loads(path.read_text())
-    (model,) = [model for model in document["models"] if model["name"] == "model"]
-    change(model)
-    path.write_text(json.dumps(document))
 
 
 def slow_baseline(model: dict[str, Any]) -> None:

@@ -8,6 +8,8 @@ the plugin drives, its SVG counted, its console read, a screenshot taken.
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import json
 import re
 import sys
@@ -19,11 +21,16 @@ from typing import Any
 import pytest
 
 from pytest_loadbudget.baseline.fingerprint import machine_id, model_identity
-from pytest_loadbudget.baseline.history import THIS_RUN, History, RunInfo, current_entries, read_history
+from pytest_loadbudget.baseline.compare import FIGURES
+from pytest_loadbudget.baseline.history import (
+    FIGURE_UNITS, THIS_RUN, History, RunInfo, current_entries, figure_value, read_history,
+)
 from pytest_loadbudget.baseline.storage import BaselineStore
+from pytest_loadbudget.baseline.times import REMEASURED
 from pytest_loadbudget.cli.main import main as cli_main
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun
 from pytest_loadbudget.results.memory import MemoryFigures
+from pytest_loadbudget.results.predictions import PredictionGrowth
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
 
@@ -139,6 +146,38 @@ def test_trend_of_another_machine_and_a_model_that_is_not_there(store, capsys):
 def test_trend_without_runs_of_this_machine_says_so(tmp_path, capsys):
     code, lines = cli(capsys, "trend", "--storage", str(tmp_path), "--machine", "nobody")
     assert (code, lines) == (0, [f"no saved runs of this machine (nobody) under {tmp_path}"])
+
+
+
+def predicting(name: str, tensors: list[int], rss_mib: list[float]) -> ModelRecord:
+    """A model whose ``len(tensors) - 1`` predictions ran, with the live tensors and RSS read around them."""
+    growth = PredictionGrowth(count=len(tensors) - 1, where="python", tensors=tensors,
+                              rss_bytes=[int(mib * 2**20) for mib in rss_mib])
+    return record(name, 10, predictions=growth)
+
+
+def test_trend_follows_what_predictions_leave_in_their_own_units(tmp_path, capsys):
+    store = BaselineStore(tmp_path / "runs")
+    save(store, "r1", [predicting("alpha", [3, 3, 3], [100, 100, 100])])
+    save(store, "r2", [predicting("alpha", [3, 5, 8], [100, 104, 108])])
+    code, lines = cli(capsys, "trend", "--figure", "predict_leak_tensors", "--storage", str(store.directory),
+                      "--machine", HERE)
+    assert code == 0
+    assert lines == [f"tensors left by predictions (tensors) over 2 saved run(s) of {HERE}, oldest first "
+                     "(1a2b3c4d .. 1a2b3c4d):",
+                     "alpha [callable, cpu]  ▁█  5 tensors (+5)"]
+    code, lines = cli(capsys, "trend", "--figure", "predict_leak_mb", "--storage", str(store.directory),
+                      "--machine", HERE)
+    assert code == 0
+    assert lines[1:] == ["alpha [callable, cpu]  ▁█  8 MiB (new)"]
+
+
+def test_every_figure_a_history_follows_has_its_unit_and_a_reader():
+    # The gate's figures and the budgeted memory per prediction: none may fall back to a time's reader.
+    assert set(FIGURES) | {"predict_leak_mb"} == set(FIGURE_UNITS)
+    assert {figure for figure, unit in FIGURE_UNITS.items() if unit == "ms"} == set(REMEASURED)
+    empty = ModelRecord(key="k", name="m", format="callable")
+    assert {figure: figure_value(figure, empty, "wall") for figure in FIGURE_UNITS} == dict.fromkeys(FIGURE_UNITS)
 
 
 # --- prune ----------------------------------------------------------------------------------
@@ -257,7 +296,10 @@ def test_the_page_in_chromium_draws_every_models_runs_offline_without_a_console_
     records, history = page_history(store)
     page = tmp_path / "report.html"
     page.write_text(html_page(records, history), encoding="utf-8")
-    seen = open_page(page, tmp_path / "report.png")
+    # In a thread of its own: Playwright's sync API refuses a thread whose event loop
+    # runs, and a session-scoped browser of another test module may hold this one's.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        seen = pool.submit(open_page, page, tmp_path / "report.png").result()
     print(f"screenshot: {tmp_path / 'report.png'}")
     assert seen["console"] == []
     assert seen["requests"] == [page.as_uri()], "the page fetches nothing: it works offline"

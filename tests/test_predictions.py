@@ -10,6 +10,7 @@ import pytest
 from pytest_loadbudget.baseline.compare import judge, parse_compare_fail
 from pytest_loadbudget.results.predictions import PredictionGrowth
 from pytest_loadbudget.results.record import ModelRecord
+from models import marker_error
 # The runtime fixtures skip, saying what to install, where node or Chromium is missing.
 from test_tfjs_plugin import LEAK_PRELOAD, browser_ready, node_ready  # noqa: F401 - fixtures used by name
 
@@ -152,17 +153,7 @@ def test_browser_webgl_records_gpu_bytes_after_each_prediction(pytester, tfjs_mo
     ],
 )
 def test_bad_prediction_keywords_are_marker_errors(pytester, keywords, message):
-    pytester.makepyfile(
-        f"""
-        import pytest
-
-        @pytest.mark.load_budget({keywords})
-        def test_it(load_model):
-            load_model(dict)
-        """
-    )
-    result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
+    result = marker_error(pytester, keywords)
     result.stdout.fnmatch_lines([message])
 
 

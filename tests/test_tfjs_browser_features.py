@@ -19,6 +19,7 @@ import pytest
 from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.tfjs_runtime.mainthread import main_thread_block
+from models import marker_error
 from test_tfjs_plugin import browser_ready, node_ready  # noqa: F401 - fixtures: skip without Chromium
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -169,17 +170,7 @@ def test_a_model_over_the_storage_quota_fails_naming_quota_and_size(
     ],
 )
 def test_bad_values_name_the_keyword(pytester: pytest.Pytester, keywords: str, message: str) -> None:
-    pytester.makepyfile(
-        f"""
-        import pytest
-
-        @pytest.mark.load_budget({keywords})
-        def test_it(load_model):
-            pass
-        """
-    )
-    result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
+    result = marker_error(pytester, keywords)
     result.stdout.fnmatch_lines([f"*invalid @pytest.mark.load_budget on test_bad_values_name_the_keyword.py::test_it: "
                                  f"{message}*"])
 

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from models import marker_error
+
 from pytest_loadbudget.tfjs_runtime import RuntimeUnavailable, find_chromium, find_node, setup_js
 from pytest_loadbudget.tfjs_runtime.jsenv import cache_root
 
@@ -180,17 +182,7 @@ def test_missing_node_is_a_skip_that_says_what_to_install(pytester, tfjs_models,
     ],
 )
 def test_bad_runtime_keywords_are_marker_errors(pytester, keywords, message):
-    pytester.makepyfile(
-        f"""
-        import pytest
-
-        @pytest.mark.load_budget({keywords})
-        def test_it(load_model):
-            load_model(dict)
-        """
-    )
-    result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
+    result = marker_error(pytester, keywords)
     result.stdout.fnmatch_lines([message])
 
 

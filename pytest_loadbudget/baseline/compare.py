@@ -30,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pytest_loadbudget.baseline.significance import all_above, mann_whitney_greater
+from pytest_loadbudget.baseline.times import BLOCK, COLD, TIMED, same_clock
 from pytest_loadbudget.results.comparison import FIGURE_LABELS, Comparison
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.units import MIB, format_mib, format_ms
 
 #: 0.05, not lower: the threshold and the fastest-round condition already keep
@@ -42,16 +42,6 @@ ALPHA = 0.05
 #: With 5 samples a side the smallest one-sided p is 1/252 = 0.004, below ALPHA.
 MIN_SAMPLES = 5
 FIGURES = tuple(FIGURE_LABELS)
-#: Timed rounds in the test process or a TF.js runtime: own time, the U test.
-TIMED = ("ms", "warm_ms")
-#: Figures of a few fresh processes (a fleet's: one per process started at once).
-COLD = ("cold_ms", "import_ms", "fleet_ms")
-#: A browser's loads: the first with an empty HTTP cache, and the median of the reloads from its cache.
-BROWSER = ("first_load_ms", "cached_load_ms")
-#: The figures a second measurement confirms or clears: times, which a busy machine moves.
-#: A browser page's longest main-thread task of each round's load and warm-up: the few-rounds rule too.
-BLOCK = ("block_ms",)
-REMEASURED = TIMED + COLD + BROWSER + BLOCK
 #: Changes of a peak below this are allocator page granularity, not the model.
 PEAK_FLOOR_BYTES = MIB
 #: Changes of a median time below this are timer and scheduler noise, whatever their percentage.
@@ -155,7 +145,7 @@ def _grew(threshold: Threshold | None, old: float, new: float, floor: float, uni
 def _compare_times(
     figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, context: Context,
 ) -> Comparison | None:
-    old_samples, new_samples, used, why_wall = _same_clock(figure, old, new, context.clock)
+    old_samples, new_samples, used, why_wall = same_clock(figure, old, new, context.clock)
     if not old_samples or not new_samples:
         return None
     old_median, new_median = old_samples.median, new_samples.median
@@ -189,61 +179,6 @@ def _compare_fleet(
             (new.fleet.size, new.fleet.fleet.evict):
         return None
     return _compare_times(figure, old, new, threshold, context)
-
-
-def time_series(figure: str, record: ModelRecord, clock: str) -> tuple[Samples, str]:
-    """The samples of a time figure in ms, in ``clock`` where the record has it, and the clock they are in.
-
-    ``ms``, ``warm_ms``: the timed rounds; ``cold_ms``, ``import_ms``: one per
-    fresh process (phases timed inside the child); ``fleet_ms``: the cold
-    start of each process of a fleet, wall time; ``first_load_ms``: a
-    browser's first load (empty HTTP cache), ``cached_load_ms``: its reloads
-    from the cache (none under no-store; from IndexedDB under "indexeddb"),
-    ``block_ms``: each round's longest main-thread task of its load and
-    warm-up, all wall time, as a page measures.
-    Empty samples where the record lacks the figure.
-    """
-    if figure in TIMED:
-        return record.timing(figure, clock)
-    if figure == "fleet_ms":
-        # Wall time whatever the clock: the fleet's wait for a CPU is what it measures.
-        return (record.fleet.starts, "wall") if record.fleet is not None else (Samples(), "wall")
-    if figure in BLOCK:
-        blocks = (record.runtime_figures or {}).get("block_round_ms") if record.block_ms is not None else None
-        return Samples([float(value) for value in blocks or []]), "wall"
-    if figure in COLD:
-        cold = record.cold
-        return cold.timing(None if figure == "cold_ms" else "import", clock) if cold else (Samples(), "wall")
-    figures = record.runtime_figures
-    if figures is None or not record.runtime.startswith("browser"):
-        return Samples(), "wall"
-    if figure == "first_load_ms":
-        first = figures.get("first_load_ms")
-        return Samples([float(first)] if first is not None else []), "wall"
-    if figures.get("cached_load_ms") is None:
-        return Samples(), "wall"
-    # Under "indexeddb" the cached loads are those from IndexedDB, not the HTTP-cached reload among them.
-    cached = figures.get("indexeddb_load_ms") or figures.get("reload_ms", [])
-    reloads = [float(value) for value in cached] or [float(figures["cached_load_ms"])]
-    return Samples(reloads), "wall"
-
-
-def _same_clock(figure: str, old: ModelRecord, new: ModelRecord, clock: str) -> tuple[Samples, Samples, str, str]:
-    """Both sides' samples in one clock, the clock, and why it is wall time where one side has own time.
-
-    Where neither side has own time (no schedstat on either system, a
-    browser) the line's "wall time" says enough.
-    """
-    old_samples, old_clock = time_series(figure, old, clock)
-    new_samples, new_clock = time_series(figure, new, clock)
-    if old_clock == new_clock:
-        return old_samples, new_samples, new_clock, ""
-    # Own time against wall time would judge the contention, not the load.
-    if new_clock == "own":
-        why = "the baseline has no own time (saved by an older version, or without schedstat)"
-    else:
-        why = "this run has no own time (measured without /proc/thread-self/schedstat)"
-    return time_series(figure, old, "wall")[0], time_series(figure, new, "wall")[0], "wall", why
 
 
 def _why_noise(p_value: float, fewest: int, fastest_new: float, old_median: float) -> str:

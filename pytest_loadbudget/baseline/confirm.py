@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pytest_loadbudget.baseline.compare import COLD, REMEASURED, Threshold, judge
+from pytest_loadbudget.baseline.compare import Threshold, judge
+from pytest_loadbudget.baseline.times import COLD, REMEASURED
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
 

@@ -13,8 +13,9 @@ from typing import Any
 from pytest_loadbudget.baseline.lookup import Baseline, GateSummary, annotate, environment_note, summarize
 from pytest_loadbudget.baseline.provenance import autosave_name, git_provenance
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
-from pytest_loadbudget.baseline.compare import TIMED, Threshold, compare, parse_compare_fail
+from pytest_loadbudget.baseline.compare import Threshold, compare, parse_compare_fail
 from pytest_loadbudget.baseline.confirm import Remeasure, confirm
+from pytest_loadbudget.baseline.times import TIMED
 from pytest_loadbudget.errors import BaselineError
 from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, software_facts
 from pytest_loadbudget.budget.marker import Budget

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_loadbudget.baseline.compare import FIGURES, time_series
 from pytest_loadbudget.baseline.fingerprint import software_changes
 from pytest_loadbudget.baseline.provenance import SHORT_COMMIT
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
+from pytest_loadbudget.baseline.times import REMEASURED, time_series
 from pytest_loadbudget.errors import BaselineError
 from pytest_loadbudget.results.comparison import FIGURE_LABELS
 from pytest_loadbudget.results.record import ModelRecord
@@ -25,10 +25,14 @@ from pytest_loadbudget.units import MIB
 
 #: The label of the run in progress, after the saved ones.
 THIS_RUN = "this run"
-#: Units of the figures a history follows: the names of --loadbudget-compare-fail.
-FIGURE_UNITS = {figure: "ms" for figure in FIGURES} | {
+#: Units of the figures a history follows: the names of --loadbudget-compare-fail (the
+#: re-measured ones are the times), and the memory predictions left, which has a budget.
+FIGURE_UNITS = {figure: "ms" for figure in REMEASURED} | {
     "mb": "MiB", "peak_mb": "MiB", "leak_mb": "MiB", "gpu_mb": "MiB", "leak_tensors": "tensors",
+    "predict_leak_tensors": "tensors", "predict_leak_mb": "MiB",
 }
+#: Words for the figures the regression gate does not compare.
+_LABELS = FIGURE_LABELS | {"predict_leak_mb": "memory left by predictions"}
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class ModelHistory:
         Own time only where every point that has the time has it: one series
         mixing own and wall time would show a step where nothing changed.
         """
-        if FIGURE_UNITS.get(figure) != "ms":
+        if FIGURE_UNITS[figure] != "ms":
             return [figure_value(figure, point.record, "wall") for point in self.points], ""
         if clock == "own":
             measured = [point.record for point in self.points if time_series(figure, point.record, "wall")[0]]
@@ -97,25 +101,32 @@ class ModelHistory:
 
 
 def figure_value(figure: str, record: ModelRecord, clock: str) -> float | None:
-    """One figure of a record: a time's median in ms, a size or memory in MiB, a tensor count."""
-    if FIGURE_UNITS.get(figure) == "ms":
+    """One figure of a record: a time's median in ms, a size or memory in MiB, a tensor count.
+
+    The growth over a record's predictions is over however many it ran (``predictions=N``).
+    """
+    unit = FIGURE_UNITS[figure]  # a figure without a unit here is one this module has no reader for
+    if unit == "ms":
         samples, _ = time_series(figure, record, clock)
         return samples.median if samples else None
-    if figure == "leak_tensors":
-        return float(record.leak_tensors) if record.leak_tensors is not None else None
-    memory = record.memory
-    num_bytes = {
+    memory, predictions = record.memory, record.predictions
+    count = {
+        "leak_tensors": record.leak_tensors,
+        "predict_leak_tensors": predictions.tensor_growth if predictions is not None else None,
         "mb": record.size_bytes,
         "peak_mb": memory.peak_bytes if memory is not None else None,
         "leak_mb": memory.leak_bytes if memory is not None else None,
         "gpu_mb": record.gpu_bytes,
-    }.get(figure)
-    return num_bytes / MIB if num_bytes is not None else None
+        "predict_leak_mb": predictions.memory_growth if predictions is not None else None,
+    }[figure]
+    if count is None:
+        return None
+    return count / MIB if unit == "MiB" else float(count)
 
 
 def figure_label(figure: str) -> str:
     """``load (ms)``, ``peak (MiB)``."""
-    return f"{FIGURE_LABELS.get(figure, figure)} ({FIGURE_UNITS[figure]})"
+    return f"{_LABELS[figure]} ({FIGURE_UNITS[figure]})"
 
 
 @dataclass

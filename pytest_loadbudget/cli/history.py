@@ -15,7 +15,6 @@ import argparse
 import fnmatch
 from pathlib import Path
 
-from pytest_loadbudget.baseline.compare import FIGURES
 from pytest_loadbudget.baseline.gate import DEFAULT_STORAGE
 from pytest_loadbudget.baseline.history import FIGURE_UNITS, ModelHistory, RunInfo, figure_label, read_history
 from pytest_loadbudget.baseline.retention import plan_prune, remove_runs
@@ -32,7 +31,8 @@ def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     trend = commands.add_parser("trend", help="a sparkline per model of a figure over the saved runs")
     trend.add_argument("models", nargs="*", metavar="MODEL",
                        help="models to show: names or identities, shell patterns allowed (default: all)")
-    trend.add_argument("--figure", default="ms", choices=FIGURES, help="the figure to follow (default %(default)s)")
+    trend.add_argument("--figure", default="ms", choices=tuple(FIGURE_UNITS),
+                       help="the figure to follow (default %(default)s)")
     trend.add_argument("--last", type=positive_int, metavar="N", help="only the newest N saved runs")
     trend.add_argument("--clock", default="own", choices=CLOCK_CHOICES,
                        help="times: own (where every run has it; default) or wall")

@@ -23,8 +23,9 @@ from pytest_loadbudget.fresh.protocol import DEFAULT_TIMEOUT_S, NotReplayable
 from pytest_loadbudget.fresh.cold import DEFAULT_RUNS, measure_cold
 from pytest_loadbudget.results.cold_profile import ColdProfile, add_up_tolerance_ms
 from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
+from pytest_loadbudget.diagnose.advice import Advice
 from pytest_loadbudget.diagnose.figures import Figures
-from pytest_loadbudget.diagnose.rules import Advice, diagnose
+from pytest_loadbudget.diagnose.rules import diagnose
 from pytest_loadbudget.formats.graph_stats import graph_stats
 from pytest_loadbudget.formats.tfjs_quantization import estimate_quantization
 from pytest_loadbudget.errors import LoadBudgetError

@@ -1,13 +1,34 @@
 """What usually fixes each finding: the one catalogue the diagnosis and the budget misses read.
 
-A diagnosis item (``rules.Advice``) of a kind takes its fix from here; a budget
+A diagnosis item (``Advice``) of a kind takes its fix from here; a budget
 miss points at the fix of the finding that usually causes it (``miss_fix``),
 and a cold start at the fix of the phase that dominated it.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 from pytest_loadbudget.units import format_ms
+
+@dataclass(frozen=True)
+class Advice:
+    """One finding: a short title, this model's numbers, the fix.
+
+    ``kind``: startup, import, read, load, first-load, warm-up, graph, quantize, leak, predictions or fleet.
+    """
+
+    kind: str
+    title: str
+    numbers: str
+    fix: str
+
+    def lines(self) -> list[str]:
+        return [self.title, f"  {self.numbers}", f"  fix: {self.fix}"]
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
 
 #: The fix of each kind of finding, by ``Advice.kind`` (and the figures only a budget limits).
 FIXES = {

@@ -1,14 +1,20 @@
 """A fleet start in words: how much slower each process started, which phase grew, and what fixes it.
 
-The budget miss, the report and the diagnosis all say it the same way.
+The budget miss, the report and the diagnosis (``fleet_advice``) all say it the same way.
 """
 
 from __future__ import annotations
 
-from pytest_loadbudget.diagnose.advice import FIXES
+from typing import TYPE_CHECKING
+
+from pytest_loadbudget.diagnose.advice import FIXES, Advice
 from pytest_loadbudget.results.fleet_profile import FleetProfile, PhaseGrowth
 from pytest_loadbudget.results.phases import PHASE_LABELS
 from pytest_loadbudget.units import compact_ms, format_ms
+
+if TYPE_CHECKING:
+    # Only named in annotations: the reports import this module, and the figures' module is not light.
+    from pytest_loadbudget.diagnose.figures import Figures
 
 #: A fleet this much slower than one start alone is worth a diagnosis item: a
 #: single cold start repeated moves by 10-20% on a quiet machine by itself.
@@ -57,3 +63,14 @@ def fleet_lines(name: str, fleet: FleetProfile) -> list[str]:
     """The report's lines for one model's fleet: the starts and the verdict, then each phase."""
     return [f"{name} {fleet_title(fleet)}: {starts_words(fleet)}; {verdict_words(fleet)}",
             f"    per phase, alone -> in the fleet (ms): {phases_words(fleet)}"]
+
+
+def fleet_advice(figures: Figures) -> Advice | None:
+    """Processes started together: how much slower each started, and the phase that grew."""
+    fleet = figures.fleet
+    if fleet is None or fleet.size < 2 or fleet.slowdown < NOTABLE_SLOWDOWN:
+        return None
+    title = f"{fleet.size} processes started at once: {BOTTLENECK_WORDS[fleet.bottleneck]} is the bottleneck"
+    numbers = (f"{fleet_title(fleet)}: {starts_words(fleet)}; per phase, alone -> in the fleet (ms): "
+               f"{phases_words(fleet)}; {verdict_words(fleet)}")
+    return Advice("fleet", title, numbers, fleet_fix(fleet))

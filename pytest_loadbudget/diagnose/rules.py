@@ -3,26 +3,24 @@
 ``diagnose(figures)`` reads what was measured (the cold phases, warm load and
 warm-up samples, size, leak, a TF.js manifest, the artifact's graph) and
 returns advice items: the phase that dominates the cold start first, then
-whatever else stands out. Every threshold is a constant below with the reason
-for its value; the fixes come from the one catalogue, ``diagnose.advice``.
+whatever else stands out. Every threshold is a constant with the reason for
+its value, here or with its rule (memory that grows: ``diagnose.growth``; a
+fleet: ``diagnose.fleet``); the fixes come from the one catalogue, ``diagnose.advice``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
-from pytest_loadbudget.diagnose.advice import FIXES, graph_fix, import_fix, prediction_fix
+from pytest_loadbudget.diagnose.advice import FIXES, Advice, graph_fix, import_fix
 from pytest_loadbudget.diagnose.figures import Figures
-from pytest_loadbudget.diagnose.fleet import (
-    BOTTLENECK_WORDS, NOTABLE_SLOWDOWN, fleet_fix, fleet_title, phases_words, starts_words, verdict_words,
-)
+from pytest_loadbudget.diagnose.fleet import fleet_advice
+from pytest_loadbudget.diagnose.growth import leak_advice, prediction_advice
 from pytest_loadbudget.formats import format_named
 from pytest_loadbudget.formats.tflite_interpreters import LITERT, TENSORFLOW
 from pytest_loadbudget.fresh.import_time import interpreter_import_ms
 from pytest_loadbudget.measure.floor import Bandwidth, read_bandwidth
 from pytest_loadbudget.results.phases import PHASE_LABELS
-from pytest_loadbudget.results.predictions import byte_text
 from pytest_loadbudget.units import MIB, format_mib, format_ms
 
 #: A first call this many times the steady call is set-up work (tracing,
@@ -52,32 +50,6 @@ SMALL_MODEL_BYTES = 200 * MIB
 #: Below this much float32 weight data, quantization saves less than a slow
 #: mobile link (~1 MB/s) transfers in a quarter of a second.
 QUANTIZE_MIN_FLOAT32_BYTES = 256 * 1024
-#: Between load/release cycles RSS moves by allocator noise of a few hundred
-#: KiB even without a leak; growth above this per cycle is the model's.
-LEAK_MIN_BYTES_PER_CYCLE = 1 * MIB
-#: Resident memory moves by a few hundred KiB over many calls without a leak;
-#: growth above this over the predictions is the model's (TF.js counts
-#: tensors and their bytes exactly: any growth there counts).
-PREDICTION_MIN_RSS_GROWTH = 1 * MIB
-
-
-@dataclass(frozen=True)
-class Advice:
-    """One finding: a short title, this model's numbers, the fix.
-
-    ``kind``: startup, import, read, load, first-load, warm-up, graph, quantize, leak, predictions or fleet.
-    """
-
-    kind: str
-    title: str
-    numbers: str
-    fix: str
-
-    def lines(self) -> list[str]:
-        return [self.title, f"  {self.numbers}", f"  fix: {self.fix}"]
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def diagnose(figures: Figures) -> list[Advice]:
@@ -86,23 +58,12 @@ def diagnose(figures: Figures) -> list[Advice]:
     dominant = _dominant_phase_advice(figures)
     if dominant is not None:
         found.append(dominant)
-    for rule in (_warm_up_advice, _first_load_advice, _graph_advice, _quantize_advice, _leak_advice,
-                 _prediction_advice, _fleet_advice):
+    for rule in (_warm_up_advice, _first_load_advice, _graph_advice, _quantize_advice, leak_advice,
+                 prediction_advice, fleet_advice):
         item = rule(figures)
         if item is not None and all(item.kind != kept.kind for kept in found):
             found.append(item)
     return found
-
-
-def _fleet_advice(figures: Figures) -> Advice | None:
-    """Processes started together: how much slower each started, and the phase that grew."""
-    fleet = figures.fleet
-    if fleet is None or fleet.size < 2 or fleet.slowdown < NOTABLE_SLOWDOWN:
-        return None
-    title = f"{fleet.size} processes started at once: {BOTTLENECK_WORDS[fleet.bottleneck]} is the bottleneck"
-    numbers = (f"{fleet_title(fleet)}: {starts_words(fleet)}; per phase, alone -> in the fleet (ms): "
-               f"{phases_words(fleet)}; {verdict_words(fleet)}")
-    return Advice("fleet", title, numbers, fleet_fix(fleet))
 
 
 def _pct(part: float, whole: float) -> str:
@@ -272,8 +233,6 @@ def _floor_numbers(figures: Figures) -> tuple[float, float, float, str]:
     return load, floor, load / floor, text
 
 
-
-
 def _graph_advice(figures: Figures) -> Advice | None:
     load = _load_ms(figures)
     size = figures.size_bytes
@@ -326,32 +285,3 @@ def _quantize_advice(figures: Figures) -> Advice | None:
         f"float16 about {format_mib(float16)}",
         FIXES["quantize"],
     )
-
-
-def _leak_advice(figures: Figures) -> Advice | None:
-    per_cycle = figures.leak_per_cycle_bytes
-    if per_cycle is None or per_cycle < LEAK_MIN_BYTES_PER_CYCLE:
-        return None
-    total = per_cycle * max(figures.cycles - 1, 1)
-    return Advice(
-        "leak",
-        f"Memory grows by {format_mib(per_cycle)} with every reload: reuse the model",
-        f"+{format_mib(per_cycle)} RSS per load/release cycle over {figures.cycles} cycles "
-        f"({format_mib(total)} in all)",
-        FIXES["leak"],
-    )
-
-
-def _prediction_advice(figures: Figures) -> Advice | None:
-    growth = figures.predictions
-    if growth is None or growth.note:
-        return None
-    tensors, memory = growth.tensor_growth or 0, growth.memory_growth or 0
-    exact = growth.memory_source == "numBytes"
-    if tensors <= 0 and memory <= (0 if exact else PREDICTION_MIN_RSS_GROWTH):
-        return None
-    if tensors > 0:
-        title = f"{tensors} tensors left alive by {growth.count} predictions: memory grows until the page dies"
-    else:
-        title = f"Memory grows by {byte_text(memory / growth.count)} with every prediction"
-    return Advice("predictions", title, growth.describe(), prediction_fix(figures.runtime != "python"))

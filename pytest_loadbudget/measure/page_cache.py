@@ -1,7 +1,10 @@
 """The page cache: how much of an artifact is cached, and dropping it for a cold-disk start.
 
 Residency through mincore(2) on a mapping never touched (so mapping it reads
-nothing), eviction through posix_fadvise(2).
+nothing), eviction through posix_fadvise(2). The kernel drops neither the
+pages of a memory file system (tmpfs) nor those a process has mapped (a
+model the test process itself loaded: TFLite maps its file), so an eviction
+that left the pages says which of the two kept them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import ctypes
 import ctypes.util
 import mmap
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,10 @@ from typing import Any
 from pytest_loadbudget.results.cold_profile import PageCache
 
 _PAGE = mmap.PAGESIZE
+#: File systems whose file pages live in memory only.
+MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs", "devtmpfs", "hugetlbfs"})
+#: How /proc/self/mountinfo writes a space (\040) and /proc/self/maps a newline (\012) in a path.
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
 def _libc() -> Any:
@@ -101,5 +109,50 @@ def evict_files(files: list[Path]) -> PageCache:
             os.close(descriptor)
     after = _total_resident(files)
     if not problem and before and after is not None and after >= before:
-        problem = "the pages stayed cached (a memory filesystem such as tmpfs cannot drop them)"
+        problem = f"the pages stayed cached ({_why_kept(files)})"
     return PageCache(total, before, after, evicted=True, problem=problem)
+
+
+def _why_kept(files: list[Path]) -> str:
+    """Why the kernel kept pages it was asked to drop: a mapping in this process, a memory file system."""
+    mapped = mapped_here(files)
+    if mapped:
+        return (f"{mapped[0]} is mapped by this process (a model loaded in it, such as a TFLite interpreter, "
+                "keeps its file mapped) and the kernel keeps mapped pages")
+    if any(filesystem_type(path) in MEMORY_FILESYSTEMS for path in files):
+        return "a memory filesystem such as tmpfs cannot drop them"
+    return "the kernel kept them: another process may have the file mapped"
+
+
+def _unescape(field: str) -> str:
+    return _OCTAL_ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field)
+
+
+def mapped_here(files: list[Path]) -> list[Path]:
+    """Those of ``files`` that this process has mapped (``/proc/self/maps``); none where it cannot be read."""
+    try:
+        lines = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return []
+    # address perms offset device inode path: the path is the sixth field, and may hold spaces.
+    mapped = {_unescape(fields[5]) for line in lines if len(fields := line.split(maxsplit=5)) == 6}
+    return [path for path in files if os.path.realpath(path) in mapped]
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the file system holding ``path``, from ``/proc/self/mountinfo``; None where unknown."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    target = os.path.realpath(path)
+    found, longest = None, -1
+    for line in lines:
+        fields = line.split()
+        if "-" not in fields:
+            continue
+        mount_point = _unescape(fields[4])
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= longest:  # a later mount on the same point hides the earlier
+            found, longest = fields[fields.index("-") + 1], len(mount_point)
+    return found
