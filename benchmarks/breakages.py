@@ -781,6 +781,13 @@ BREAKAGES: list[Breakage] = [
         "Node.js rounds keep wall time only",
     ),
     Breakage(
+        "browser-playwright-on-the-callers-thread", "pytest_loadbudget/tfjs_runtime/own_thread.py",
+        "        if threading.get_ident() == self._ident:\n            return function(*args, **kwargs)",
+        "        if True:\n            return function(*args, **kwargs)",
+        ("tests/test_tfjs_runtime.py -k event_loop",),
+        "the browser runtime fails beside pytest-playwright or any running event loop in the test process",
+    ),
+    Breakage(
         "baseline-newest-run-only", "pytest_loadbudget/baseline/lookup.py",
         "        if depth <= 1 or not self.same_machine(run):\n            return newest, 1",
         "        return newest, 1",

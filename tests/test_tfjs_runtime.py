@@ -7,6 +7,7 @@ run everywhere.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sys
@@ -205,6 +206,19 @@ def test_browser_catches_a_leak(browser: BrowserSession, models: dict[str, Path]
     assert figures.leaked_on_purpose == 1
     assert figures.leak_tensors == 1
     assert figures.memory["after_dispose"]["numTensors"] == 1
+
+
+def test_a_session_measures_from_a_thread_whose_event_loop_runs(browser: BrowserSession, models: dict[str, Path]) -> None:
+    # The calling thread runs an asyncio loop, as under pytest-playwright or an
+    # async test, and this module's own session-scoped browser is open too:
+    # Playwright's sync API refuses such a thread, the session's thread does not.
+    async def measure_inside_a_running_loop() -> tuple[float, float]:
+        with BrowserSession() as session:
+            figures = session.run(models["layers"], backend="cpu", rounds=1, predict_rounds=1)
+        return figures.load_ms[0], browser.run(models["layers"], backend="cpu", rounds=1, predict_rounds=1).load_ms[0]
+
+    own_session, shared_session = asyncio.run(measure_inside_a_running_loop())
+    assert own_session > 0 and shared_session > 0
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from pytest_loadbudget.tfjs_runtime.artifact import harness_options, shard_names
 from pytest_loadbudget.tfjs_runtime.errors import RuntimeFailure, RuntimeTimeout, RuntimeUnavailable
 from pytest_loadbudget.tfjs_runtime.figures import RuntimeFigures
 from pytest_loadbudget.tfjs_runtime.jsenv import JS_DIR, installed_js
+from pytest_loadbudget.tfjs_runtime.own_thread import OwnThread
 from pytest_loadbudget.tfjs_runtime.mainthread import START_MEASUREMENT, apply_main_thread_block, collect_long_tasks
 from pytest_loadbudget.tfjs_runtime.server import CACHE_POLICIES, ModelServer, RequestRecord, records_as_dicts
 from pytest_loadbudget.tfjs_runtime.storage import (
@@ -101,6 +102,8 @@ class BrowserSession:
         self.server: ModelServer | None = None
         self._playwright: Any = None
         self._browser: Any = None
+        #: Every Playwright call runs there (``own_thread.py``: why).
+        self._thread = OwnThread("loadbudget-browser")
 
     def __enter__(self) -> BrowserSession:
         self.start()
@@ -111,6 +114,9 @@ class BrowserSession:
 
     def start(self) -> None:
         """Start server and browser; raises RuntimeUnavailable naming what to install."""
+        self._thread.call(self._start)
+
+    def _start(self) -> None:
         if self._browser is not None:
             return
         chromium = find_chromium(self.executable_path)
@@ -133,7 +139,7 @@ class BrowserSession:
                 timeout=self.launch_timeout * 1000,
             )
         except Exception as error:  # noqa: BLE001 - Playwright raises its own and OS errors here
-            self.close()
+            self._close()
             raise RuntimeUnavailable(
                 f"Chromium at {chromium} did not start under Playwright ({type(error).__name__}: {str(error).strip()[:500]})",
                 CHROMIUM_INSTALL,
@@ -143,6 +149,12 @@ class BrowserSession:
 
     def close(self) -> None:
         """Close browser, Playwright and server; safe to call twice or after a failed start."""
+        try:
+            self._thread.call(self._close)
+        finally:
+            self._thread.stop()
+
+    def _close(self) -> None:
         browser, playwright, server = self._browser, self._playwright, self.server
         self._browser = self._playwright = self.server = None
         try:
@@ -195,7 +207,14 @@ class BrowserSession:
             raise ValueError(f"cache_policy 'indexeddb' needs at least {INDEXEDDB_MIN_ROUNDS} rounds (first load, "
                              f"HTTP-cached reload, IndexedDB reload), not {rounds}")
         manifest = validated(model_json)
-        self.start()
+        return self._thread.call(self._measure, manifest, backend, cache_policy, rounds, predict_rounds,
+                                 warmup, leak, timeout, predictions, worker)
+
+    def _measure(
+        self, manifest: TFJSManifest, backend: str, cache_policy: str, rounds: int, predict_rounds: int,
+        warmup: bool, leak: bool, timeout: float, predictions: int, worker: bool,
+    ) -> RuntimeFigures:
+        self._start()
         assert self.server is not None and self._browser is not None  # start() sets both or raises
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
