@@ -75,6 +75,8 @@ def _growth_cell(series: list[int]) -> str:
 def test_mobilenet_tfjs_prediction_growth(load_model: LoadModel, models: ExampleModels, runtime: str,
                                           backend: str) -> None:
     load_model(models.mobilenet["tfjs-graph"])
+    if not load_model.measuring:
+        pytest.skip("no prediction is run under --loadbudget-disable")
     record = load_model.last
     assert record is not None and record.predictions is not None, "the predictions did not run"
     assert record.predictions.count == PREDICTIONS
@@ -84,6 +86,8 @@ def test_mobilenet_tfjs_prediction_growth(load_model: LoadModel, models: Example
 @pytest.mark.load_budget(predictions=PREDICTIONS, predict_leak_tensors=0, predict_leak_mb=20)
 def test_mobilenet_keras_prediction_growth(load_model: LoadModel, models: ExampleModels) -> None:
     load_model(models.mobilenet["keras"])
+    if not load_model.measuring:
+        pytest.skip("no prediction is run under --loadbudget-disable")
     record = load_model.last
     assert record is not None and record.predictions is not None
     GROWTH.append(("mobilenetv2.keras", record.predictions))

@@ -477,9 +477,14 @@ def test_disable_loads_once_and_checks_nothing(pytester, suite):
 
         def test_count():
             assert len(CALLS) == 1
+
+        def test_a_test_can_tell(load_model):
+            assert not load_model.measuring
         """
     )
-    pytester.runpytest("--loadbudget-disable", "-p", "no:randomly").assert_outcomes(passed=2)
+    pytester.runpytest("--loadbudget-disable", "-p", "no:randomly").assert_outcomes(passed=3)
+    # Measuring, the same test can tell too.
+    pytester.runpytest("-p", "no:randomly", "-k", "can_tell").assert_outcomes(failed=1)
 
 
 def test_memory_all_measures_models_without_memory_budgets(pytester, suite):

@@ -61,6 +61,11 @@ class LoadModel:
         self._item = item
         self.last: ModelRecord | None = None
 
+    @property
+    def measuring(self) -> bool:
+        """False under ``--loadbudget-disable``: models load once, and ``last`` holds no figures to read."""
+        return not self._settings.disable
+
     def __call__(
         self,
         source: str | os.PathLike[str] | Callable[..., Any],
