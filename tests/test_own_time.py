@@ -136,7 +136,8 @@ def test_a_budget_that_wall_time_misses_passes_on_own_time(
     (record,) = document["models"]
     assert all(own < wall / 5 for own, wall in zip(series(record, "load_own_ms"), series(record, "load_ms")))
     result.stdout.fnmatch_lines([
-        "timed loads waited 9?% of their wall time for a CPU: other processes on this machine; "
+        # 90% injected; the wall clock and the wait are read a few microseconds apart: 89% or more.
+        "timed loads waited [89]?% of their wall time for a CPU: other processes on this machine; "
         "budgets judge own time (wall less that wait)",
         "sleepy*callable*ms (own *) [[]*..*[]] n=3 (*%)*ok",
     ])
@@ -159,7 +160,7 @@ def test_an_own_time_miss_says_how_much_of_the_wall_was_waiting(
     result, _ = run_loadbudget(SLEEPY_SUITE.format(ms=1), "--loadbudget-rounds=3")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "*load_budget: sleepy load * ms own time > budget 1 ms (median of 3, *..*; wall * ms, 9?% waiting for a CPU)",
+        "*load_budget: sleepy load * ms own time > budget 1 ms (median of 3, *..*; wall * ms, [89]?% waiting for a CPU)",
     ])
 
 
