@@ -7,9 +7,14 @@ doing fixed work):
 - ``test_loadbudget_suite.py``: one ``load_model`` per test, judged by
   ``pytest --loadbudget-compare`` with the plugin's defaults (whatever clock,
   thresholds, identity and confirmation it has when it runs);
-- ``test_benchmark_suite.py``: ``benchmark.pedantic(load, rounds=5,
-  iterations=1)`` per test, judged by pytest-benchmark's
-  ``--benchmark-compare-fail=median:10%``.
+- ``test_benchmark_suite.py``: ``benchmark(load)`` per test (its own
+  calibration: at least 5 rounds, more within a second; or
+  ``benchmark.pedantic(load, rounds=N, iterations=1)`` with a fixed count),
+  judged by pytest-benchmark's ``--benchmark-compare-fail=median:10%``.
+
+Rounds: each tool's default unless a count is given (``rounds=None``): the
+plugin's adaptive rounds (at least 5, more while under 2 s) and
+pytest-benchmark's calibration.
 
 A model counts as flagged by loadbudget when its test failed (what CI sees);
 the JSON report says on which figures. pytest-benchmark fails the session,
@@ -100,25 +105,34 @@ def test_python_loader(load_model):
 
 BENCHMARK_SUITE = '''from workloads import format_load, python_loader
 
+ROUNDS = {rounds!r}
+
+
+def timed(benchmark, load):
+    if ROUNDS is None:
+        benchmark(load)
+    else:
+        benchmark.pedantic(load, rounds=ROUNDS, iterations=1)
+
 
 def test_mobilenetv2_h5(benchmark):
-    benchmark.pedantic(format_load("h5"), rounds={rounds}, iterations=1)
+    timed(benchmark, format_load("h5"))
 
 
 def test_mobilenetv2_tflite(benchmark):
-    benchmark.pedantic(format_load("tflite"), rounds={rounds}, iterations=1)
+    timed(benchmark, format_load("tflite"))
 
 
 def test_small_cnn_keras(benchmark):
-    benchmark.pedantic(format_load("keras"), rounds={rounds}, iterations=1)
+    timed(benchmark, format_load("keras"))
 
 
 def test_python_loader(benchmark):
-    benchmark.pedantic(python_loader, rounds={rounds}, iterations=1)
+    timed(benchmark, python_loader)
 '''
 
 
-def write_suites(folder: Path, paths: dict[str, Path], rounds: int) -> None:
+def write_suites(folder: Path, paths: dict[str, Path], rounds: int | None) -> None:
     """Both suites and their shared loads under ``folder`` (its own rootdir: no project settings apply)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pytest.ini").write_text("[pytest]\n")
@@ -156,12 +170,12 @@ def _percent(change: str) -> float | None:
         return None
 
 
-def run_loadbudget(folder: Path, tag: str, rounds: int, env: dict[str, str], mode: Mode,
+def run_loadbudget(folder: Path, tag: str, rounds: int | None, env: dict[str, str], mode: Mode,
                    memory: bool = False) -> Verdicts:
     """One run of the loadbudget suite."""
     report, junit = folder / f"lb-{tag}.json", folder / f"lb-{tag}.xml"
     completed = _pytest(folder, [
-        "test_loadbudget_suite.py", "-p", "no:benchmark", f"--loadbudget-rounds={rounds}",
+        "test_loadbudget_suite.py", "-p", "no:benchmark", *([f"--loadbudget-rounds={rounds}"] if rounds else []),
         f"--loadbudget-storage={folder / 'loadbudget-runs'}", f"--loadbudget-json={report}", f"--junit-xml={junit}",
         f"--loadbudget-memory={'all' if memory else 'budget'}",
         *{"save": ["--loadbudget-save=baseline"], "compare": ["--loadbudget-compare"], "discard": []}[mode],

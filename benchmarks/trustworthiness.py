@@ -24,7 +24,7 @@ flagged when a test failed. pytest-benchmark runs with
 so both see the same machine.
 
     python benchmarks/trustworthiness.py [--reruns 20] [--scenarios idle,cpu-1.2x] [--out table.md] [--keep]
-                                         [--rounds 5] [--warmup-runs 1] [--baseline-runs 3]
+                                         [--rounds auto] [--warmup-runs 1] [--baseline-runs 3]
 """
 
 from __future__ import annotations
@@ -170,6 +170,10 @@ def _model_paths() -> dict[str, Path]:
     return {"h5": models.mobilenet["h5"], "tflite": models.mobilenet["tflite"], "keras": models.cnn["keras"]}
 
 
+def _rounds(text: str) -> int | None:
+    return None if text == "auto" else int(text)
+
+
 def markdown(command: str, reruns: int, rows: list[tuple[str, Scenario, Tally, Tally, float]]) -> str:
     lines = [f"`{command}` ({CORES} cores, {reruns} reruns per scenario against idle baselines)", "",
              "| scenario | loadbudget flagged/caught | pytest-benchmark flagged/caught |", "| --- | --- | --- |"]
@@ -191,7 +195,9 @@ def main() -> None:
     parser.add_argument("--reruns", type=int, default=20)
     parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS),
                         help=f"comma-separated, of: {', '.join(SCENARIOS)}")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per load, both tools (5: the U test's least)")
+    parser.add_argument("--rounds", type=_rounds, default=None,
+                        help="timed rounds per load, both tools; default 'auto': each tool's own default (the "
+                             "plugin: at least 5, more while under 2 s; pytest-benchmark: its calibration)")
     parser.add_argument("--warmup-runs", type=int, default=1,
                         help="unsaved idle runs of both suites before the baselines are saved (default 1)")
     parser.add_argument("--baseline-runs", type=int, default=3,

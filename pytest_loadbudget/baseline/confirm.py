@@ -4,16 +4,27 @@ A neighbour's burst, a CPU frequency step or a page cache miss slows one set
 of rounds, or one set of fresh processes; a slower model is slower in both.
 Only suspects are measured again, once per model and session, so an
 unchanged suite pays nothing and a regressed model one more measurement.
+
+Timed rounds (load, warm-up) are judged again on both measurements' rounds
+together: twice the rounds give the U test the power to tell a 1.2x change
+from a machine whose speed wanders 10-15% from one round to the next, and a
+burst that slowed the first set alone leaves half the rounds fast. Cold
+starts and a browser's loads are judged on the second measurement alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from pytest_loadbudget.baseline.compare import Threshold, judge
-from pytest_loadbudget.baseline.times import COLD, REMEASURED
+from pytest_loadbudget.baseline.times import COLD, REMEASURED, TIMED
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.results.samples import Samples
+
+#: The series of the timed rounds, joined across the two measurements.
+ROUND_SERIES = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms")
 
 
 #: A second measurement of the model: ``remeasure(rounds, cold)`` gives a
@@ -24,14 +35,16 @@ Remeasure = Callable[[bool, bool], "ModelRecord | None"]
 
 
 def confirm(
-    comparisons: list[Comparison], old: ModelRecord, thresholds: dict[str, Threshold], remeasure: Remeasure,
-    clock: str = "own",
+    comparisons: list[Comparison], old: ModelRecord, first: ModelRecord, thresholds: dict[str, Threshold],
+    remeasure: Remeasure, clock: str = "own", history: tuple[ModelRecord, ...] = (),
 ) -> None:
-    """Judge each suspected time regression again on a second measurement, taken once for all of them.
+    """Judge each suspected time regression of ``first`` again with a second measurement, taken once for all.
 
-    A suspect stays a regression only when the second measurement regresses
-    too; the note says what the second measurement found. Where none can be
-    taken it stays one, and the note says it rests on one measurement.
+    A suspect stays a regression only when it regresses again: timed rounds
+    on both measurements' rounds together, other times on the second
+    measurement alone; the note says what was found. Where no second
+    measurement can be taken it stays one, and the note says it rests on one
+    measurement.
     """
     suspects = [comparison for comparison in comparisons if comparison.regression and comparison.figure in REMEASURED]
     if not suspects:
@@ -41,13 +54,17 @@ def confirm(
     problem = "no second measurement could be taken" if again is None else \
         f"the second measurement failed ({again.error})" if again.error is not None else ""
     for comparison in suspects:
-        second = judge(comparison.figure, old, again, thresholds.get(comparison.figure), clock) \
-            if again is not None and not problem else None
+        judged = (joined(first, again) if comparison.figure in TIMED else again) if again is not None else None
+        second = judge(comparison.figure, old, judged, thresholds.get(comparison.figure), clock, history) \
+            if judged is not None and not problem else None
         if second is None:
             comparison.confirmation = "not re-measured"
             comparison.add_note(f"on one measurement: {problem or 'the second measurement lacks this figure'}")
             continue
-        said = f"{second.label} {second.measured}, {second.change}"
+        assert judged is not None  # judged, so there was a record to judge
+        over = f" over both measurements' {_round_count(judged, comparison.figure)} rounds" \
+            if comparison.figure in TIMED else ""
+        said = f"{second.label} {second.measured}{over}, {second.change}"
         if second.regression:
             comparison.confirmation = "confirmed"
             comparison.add_note(f"confirmed by a second measurement ({said})")
@@ -58,3 +75,16 @@ def confirm(
             comparison.add_note(f"not confirmed: a second measurement was noise ({said}: {second.note})")
         else:
             comparison.add_note(f"not confirmed: a second measurement was within the threshold ({said})")
+
+
+def joined(first: ModelRecord, second: ModelRecord) -> ModelRecord:
+    """``second`` with the rounds of ``first`` before its own, in every timed series it measured again."""
+    joined = dataclasses.replace(second)
+    for name in ROUND_SERIES:
+        if getattr(second, name):
+            setattr(joined, name, Samples(getattr(first, name).values + getattr(second, name).values))
+    return joined
+
+
+def _round_count(record: ModelRecord, figure: str) -> int:
+    return (record.load_ms if figure == "ms" else record.warm_ms).count

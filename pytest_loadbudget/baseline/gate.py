@@ -107,18 +107,19 @@ class RegressionGate:
         old, run = found
         baseline = self.baseline()
         assert baseline is not None  # a model was found in it
-        old, chosen_from = baseline.typical(record.identity, old, run, self.settings.baseline_runs,
-                                            self.settings.clock)
+        old, history = baseline.typical(record.identity, old, run, self.settings.baseline_runs,
+                                        self.settings.clock)
         thresholds: dict[str, Threshold] = self.thresholds
         if budget is not None and budget.compare_fail is not None:
             thresholds = {**thresholds, **parse_compare_fail(budget.compare_fail)}
         same = self.enforced(run)
-        comparisons = compare(old, record, thresholds, same_machine=same, clock=self.settings.clock)
-        if chosen_from > 1:
+        comparisons = compare(old, record, thresholds, same_machine=same, clock=self.settings.clock,
+                              history=history)
+        if len(history) > 1:
             annotate([comparison for comparison in comparisons if comparison.figure in TIMED],
-                     f"baseline: the median of {chosen_from} saved runs")
+                     f"baseline: the median of {len(history)} saved runs")
         if remeasure is not None:
-            confirm(comparisons, old, thresholds, remeasure, clock=self.settings.clock)
+            confirm(comparisons, old, record, thresholds, remeasure, clock=self.settings.clock, history=history)
         annotate(comparisons, environment_note(run, self.software, old, record))
         record.comparisons = comparisons
         return record.comparisons

@@ -65,7 +65,7 @@ class Baseline:
 
     def typical(
         self, identity: str, newest: ModelRecord, run: SavedRun, depth: int, clock: str,
-    ) -> tuple[ModelRecord, int]:
+    ) -> tuple[ModelRecord, tuple[ModelRecord, ...]]:
         """Of the newest ``depth`` runs that measured this model alike, the one with the median load time.
 
         On a shared machine a whole run can read 10-25% slow or fast, and a
@@ -77,10 +77,12 @@ class Baseline:
         they were measured (joining the runs' rounds would mix their offsets,
         and a rank test over such a mixture loses its power). A run named
         by ``--loadbudget-compare=NAME`` is read alone, and judged alone.
-        Returns the baseline record and how many runs it was chosen from.
+        Returns the baseline record and the records it was chosen from (itself
+        alone where there was no choice): their spread is how far this
+        machine's unchanged runs stray (``compare._within_machine_noise``).
         """
         if depth <= 1 or not self.same_machine(run):
-            return newest, 1
+            return newest, (newest,)
         candidates = [newest]
         index = self.runs.index(run) + 1
         while len(candidates) < depth and (index < len(self.runs) or self.read_next()):
@@ -97,11 +99,11 @@ class Baseline:
             candidates.append(record)
         timed = [record for record in candidates if record.timing("ms", clock)[0]]
         if len(timed) < 2:
-            return newest, 1
+            return newest, (newest,)
         ranked = sorted(timed, key=lambda record: record.timing("ms", clock)[0].median)
         # Of two middle runs (an even count), the newer: two runs alone are judged as before, by the newest.
         middle = ranked[(len(ranked) - 1) // 2], ranked[len(ranked) // 2]
-        return min(middle, key=timed.index), len(timed)
+        return min(middle, key=timed.index), tuple(timed)
 
     def saved_models(self) -> list[tuple[ModelRecord, list[str], SavedRun]]:
         """Every model the runs read hold, once: the newest figures of each identity."""

@@ -76,3 +76,11 @@ def same_clock(figure: str, old: ModelRecord, new: ModelRecord, clock: str) -> t
     else:
         why = "this run has no own time (measured without /proc/thread-self/schedstat)"
     return time_series(figure, old, "wall")[0], time_series(figure, new, "wall")[0], "wall", why
+
+
+def waited_share(figure: str, record: ModelRecord) -> float | None:
+    """The share of the timed rounds' wall time spent waiting for a CPU ("ms", "warm_ms"); None without own time."""
+    wall, own = (record.load_ms, record.load_own_ms) if figure == "ms" else (record.warm_ms, record.warm_own_ms)
+    if not own or own.count != wall.count or sum(wall.values) <= 0:
+        return None
+    return max(sum(wall.values) - sum(own.values), 0.0) / sum(wall.values)
