@@ -90,7 +90,7 @@ def test_slower_load_fails_with_the_regression_line(project, monkeypatch):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         "*loadbudget: slow load * ms vs baseline * ms (+*%, p=0.00*, n=6/6, * time)"
-        " [[]confirmed by a second measurement (load * ms over both measurements' 12 rounds, +*%)[]]",
+        " [[]*confirmed by a second measurement (load * ms over both measurements' 12 rounds, +*%)[]]",
         "*BUDGET test_suite.py::test_slow - loadbudget: slow load*",
     ])
     result.stdout.fnmatch_lines(["slow *REGRESSION load +*%"])

@@ -160,6 +160,34 @@ def test_rounds_that_waited_for_a_cpu_are_judged_with_that_share_added_to_the_th
     assert judged(rounds(BASE), waited, clock="wall")["ms"].note == ""
 
 
+def probed(values: list[float], probe: list[float]) -> ModelRecord:
+    """Rounds that waited for no CPU, with the speed workload's time after each."""
+    timed = rounds(values)
+    timed.probe_ms = Samples(list(probe))
+    return timed
+
+
+def test_a_machine_that_ran_slower_is_judged_with_its_slowdown_added_to_the_threshold() -> None:
+    # +22% on a machine whose fixed workload took 25% longer than in the baseline's run.
+    slower_machine = probed([122.0, 123.0, 124.0, 125.0, 126.0], [3.75] * 5)
+    load = judged(probed(BASE, [3.0] * 5), slower_machine)["ms"]
+    assert not load.grown and not load.regression
+    assert load.note == ("judged at ms:10% + 25%: the machine ran 25% slower than in the baseline's run "
+                         "(a fixed workload after each round took 3.75 ms, then 3.00 ms)")
+    # The same rounds on a machine as fast as the baseline's regress.
+    assert judged(probed(BASE, [3.0] * 5), probed(slower_machine.load_ms.values, [3.0] * 5))["ms"].regression
+
+
+def test_a_faster_machine_does_not_tighten_the_threshold_and_few_probes_say_nothing() -> None:
+    # +8% with the workload 30% faster: a tightened threshold would call it a regression.
+    faster_machine = probed([108.0, 109.0, 110.0, 111.0, 112.0], [2.1] * 5)
+    load = judged(probed(BASE, [3.0] * 5), faster_machine)["ms"]
+    assert not load.grown and load.note == ""
+    # Two readings are not a machine's speed: the growth is judged at the plain threshold.
+    few = probed([122.0, 123.0, 124.0, 125.0, 126.0], [3.75] * 2)
+    assert judged(probed(BASE, [3.0] * 2), few)["ms"].regression
+
+
 # Confirmation ----------------------------------------------------------------------------------------
 
 
@@ -426,6 +454,13 @@ def fast_baseline(model: dict[str, Any]) -> None:
     # 10-12 ms on the wall and in own time: the 50 ms sleeps are far above, an unslept load far below.
     samples = {"samples": [10.0, 10.5, 11.0, 11.5, 12.0]}
     model["load_ms"] = model["load_own_ms"] = samples
+    steady_machine(model)
+
+
+def steady_machine(model: dict[str, Any]) -> None:
+    # The speed workload as slow as it gets: however busy the machine running
+    # these tests, the run is never judged as on a slower machine.
+    model["probe_ms"] = {"samples": [1e6] * 5}
 
 
 @pytest.fixture
@@ -472,6 +507,17 @@ def test_a_persistent_regression_fails_confirmed_by_a_second_measurement(project
         " [[]confirmed by a second measurement (load * ms over both measurements' 10 rounds, +*%)[]]",
     ])
     assert load_comparison(project)["confirmation"] == "confirmed"
+
+
+def test_the_speed_workload_runs_after_every_round_and_is_saved(project):
+    result = run(project, "--loadbudget-compare", "--loadbudget-save=again")
+    result.assert_outcomes(passed=3)
+    (model,) = json.loads((project.path / "out.json").read_text())["models"]
+    probes = model["probe_ms"]["samples"]
+    assert len(probes) == len(model["load_ms"]["samples"]) == 5 and min(probes) > 0
+    saved = max((project.path / ".loadbudget").glob("*/*again.json"))
+    (stored,) = [entry for entry in json.loads(saved.read_text())["models"] if entry["name"] == "model"]
+    assert stored["probe_ms"]["samples"] == probes
 
 
 def test_an_unchanged_model_is_not_measured_again(project):
@@ -598,6 +644,7 @@ def slow_baseline(model: dict[str, Any]) -> None:
     # baseline saved in a run that a busy moment slowed would read.
     samples = {"samples": [60.0, 60.5, 61.0, 61.5, 62.0]}
     model["load_ms"] = model["load_own_ms"] = samples
+    steady_machine(model)
 
 
 @pytest.fixture

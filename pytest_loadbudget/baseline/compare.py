@@ -12,9 +12,11 @@ the median run by twice the threshold is a burst, not the spread), or, with
 fewer runs to learn the spread from, even the fastest fifth of its rounds is
 slower than the baseline's median. A noisy round, or a process that ran slow, cannot fail a
 build by itself. Under contention own time keeps part of it (caches refilled
-after every switch, a busy sibling core): a run whose rounds waited for a CPU
-for a larger share of their wall time than the baseline's is judged with that
-share added to the threshold, and the note says so.
+after every switch, a busy sibling core), and a virtual machine's host can
+slow the guest with nothing the guest can see: a run whose rounds waited for
+a CPU for a larger share of their wall time than the baseline's, or whose
+speed workload (``measure/speed.py``) ran slower, is judged with the larger
+of the two added to the threshold, and the note says so.
 Cold starts (a few fresh processes), a browser's first and cached loads
 (one or two loads a run) and its main-thread block (one longest task per
 round) have too few samples for the U test: they regress
@@ -61,8 +63,10 @@ SPREAD_RUNS = 3
 #: The new rounds' percentile that must be above the baseline's median where there is no spread to learn
 #: from: the fastest round of 5, the second fastest of 10 (a second measurement joins the first's rounds).
 FAST_PERCENTILE = 20.0
-#: A difference in the share of wall time spent waiting for a CPU below this is not contention.
-CONTENTION_SHARE = 0.05
+#: Contention or a machine slowdown below this share is not worth widening a threshold for.
+MACHINE_SHARE = 0.05
+#: Runs of the speed workload each side needs before its median says how fast the machine was.
+MIN_PROBES = 3
 #: A leak's growth per cycle must reach this at every cycle: RSS moves by pages and arenas.
 LEAK_STEP_FLOOR_BYTES = MIB // 4
 #: Leak changes below this are noise: a model that leaks 0.7 MiB per reload
@@ -178,7 +182,7 @@ def _compare_times(
     old_median, new_median = old_samples.median, new_samples.median
     plain, widening = threshold, ""
     if figure in TIMED and threshold is not None and used == "own":
-        threshold, widening = _contention_allowance(figure, old, new, threshold, old_median)
+        threshold, widening = _allowance(figure, old, new, threshold, old_median)
     grown = _grew(threshold, old_median, new_median, TIME_FLOOR_MS, 1.0)
     if figure in TIMED:
         p_value = mann_whitney_greater(old_samples.values, new_samples.values)
@@ -205,24 +209,48 @@ def _compare_times(
     return result
 
 
-def _contention_allowance(
+def _allowance(
     figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold, old_median: float,
 ) -> tuple[Threshold, str]:
-    """``threshold`` widened by the share of wall time the new rounds waited for a CPU beyond the
-    baseline's, and the note that says so ("" and ``threshold`` itself without contention).
+    """``threshold`` widened by what this run's machine measurably took from it, and the note that
+    says so ("" and ``threshold`` itself where it took nothing).
 
-    Own time takes the wait away, not what the wait leaves behind: after every switch the load
-    refills its caches, and a neighbour on the sibling core shares its memory bus. On a 2-core
-    machine with two busy processes a 7 ms TFLite load's own time read 20-50% above its idle
-    figure; its rounds waited about as large a share of their wall time.
+    Two things own time cannot take away, the larger of them allowed:
+
+    - *contention's aftermath*: own time removes the wait, not what the wait
+      leaves behind (after every switch the load refills its caches, and a
+      neighbour on the sibling core shares its memory bus). On a 2-core
+      machine with two busy processes a 7 ms TFLite load's own time read
+      20-50% above its idle figure; its rounds waited about as large a share
+      of their wall time. Allowed: the share of wall time the rounds waited
+      beyond the baseline's.
+    - *a slower machine*: the fixed workload after every round
+      (``measure/speed.py``) ran slower than in the baseline's run. Allowed:
+      its median's growth.
+
+    Neither tightens a threshold: a faster machine is not held against a model.
     """
     new_share, old_share = waited_share(figure, new), waited_share(figure, old)
-    if new_share is None or old_share is None or new_share - old_share < CONTENTION_SHARE:
+    waited = new_share - old_share if new_share is not None and old_share is not None else 0.0
+    slower = _slowdown(old.probe_ms, new.probe_ms)
+    extra = max(waited, slower)
+    if extra < MACHINE_SHARE:
         return threshold, ""
-    extra = new_share - old_share
-    widened = threshold.widened(extra, old_median)
-    return widened, (f"judged at {threshold} + {extra:.0%}: these rounds waited {new_share:.0%} of their wall time "
-                     f"for a CPU (the baseline's {old_share:.0%}), and own time keeps some of what contention costs")
+    if waited >= slower:
+        assert new_share is not None and old_share is not None  # waited > 0
+        why = (f"these rounds waited {new_share:.0%} of their wall time for a CPU (the baseline's "
+               f"{old_share:.0%}), and own time keeps some of what contention costs")
+    else:
+        why = (f"the machine ran {slower:.0%} slower than in the baseline's run (a fixed workload after each "
+               f"round took {format_ms(new.probe_ms.median)}, then {format_ms(old.probe_ms.median)})")
+    return threshold.widened(extra, old_median), f"judged at {threshold} + {extra:.0%}: {why}"
+
+
+def _slowdown(old: Samples, new: Samples) -> float:
+    """How much slower the speed workload ran in ``new`` than in ``old`` (0 without enough of both)."""
+    if old.count < MIN_PROBES or new.count < MIN_PROBES or old.median <= 0:
+        return 0.0
+    return max(new.median / old.median - 1.0, 0.0)
 
 
 def _compare_fleet(

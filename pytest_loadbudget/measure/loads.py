@@ -1,7 +1,8 @@
 """Load and warm-up timings in the test process: a first load kept apart, then timed rounds.
 
 Each round records wall time, own time (wall less the loading thread's run-queue wait) and
-the process's CPU time: see ``measure/clock.py``.
+the process's CPU time: see ``measure/clock.py``; after each, outside its times, a fixed
+workload gauges the machine's speed (``measure/speed.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_loadbudget.measure import clock
+from pytest_loadbudget.measure import clock, speed
 from pytest_loadbudget.measure.clock import Span
 from pytest_loadbudget.measure.devices import placed, prepare_framework
 from pytest_loadbudget.session.request import LoadRequest
@@ -51,6 +52,8 @@ class Timings:
     #: The first load and warm-up (wall, ms), before the rounds and not among them.
     first_load_ms: float | None = None
     first_warm_ms: float | None = None
+    #: The speed workload after each round, own time in ms (``measure/speed.py``).
+    probe_ms: Samples = field(default_factory=Samples)
 
     @property
     def load_ms(self) -> Samples:
@@ -112,6 +115,7 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
                 warm_up()
                 timings.warm.add(clock.span(warm_start, clock.end_stamp()))
         spent += (time.perf_counter_ns() - start.wall_ns) / 1e9
+        timings.probe_ms.values.append(speed.probe_ms())  # outside the round's times, and its spent seconds
         index += 1
         if index >= wanted and (fixed or spent >= ADAPTIVE_SECONDS or index >= MAX_ROUNDS):
             return model, timings

@@ -57,6 +57,9 @@ class ModelRecord:
     #: CPU time of the process during each round, ms (``time.process_time``).
     load_cpu_ms: Samples = field(default_factory=Samples)
     warm_cpu_ms: Samples = field(default_factory=Samples)
+    #: A fixed workload's own time after each timed round (``measure/speed.py``): how fast the machine
+    #: itself ran, which the guest's clocks cannot otherwise tell. Empty in a TF.js runtime.
+    probe_ms: Samples = field(default_factory=Samples)
     #: The first load in the test process, before the rounds: one-time costs included.
     first_load_ms: float | None = None
     memory: MemoryFigures | None = None
@@ -162,7 +165,7 @@ class ModelRecord:
 
 
 #: The timing series of a record, each saved with its raw samples and summary.
-_SAMPLE_FIELDS = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms")
+_SAMPLE_FIELDS = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms", "probe_ms")
 
 
 def _samples_dict(samples: Samples) -> dict[str, Any]:
