@@ -136,6 +136,28 @@ def test_with_the_spread_of_saved_runs_one_fast_round_does_not_hide_a_regression
     assert not alone.regression and alone.note == "the fastest new rounds are within the baseline's spread: noise"
 
 
+def test_the_spread_of_the_saved_runs_is_also_judged_at_the_speed_the_machine_ran() -> None:
+    # Medians 102, 112 and 127 ms; the fastest was taken while the speed workload ran fast (2.6 ms),
+    # the others at 3.3 and 3.7 ms: per ms of that workload the runs read 39.2, 33.9 and 34.3.
+    history = tuple(probed([value + offset for offset in (-2.0, -1.0, 0.0, 1.0, 2.0)], [probe] * 5)
+                    for value, probe in ((102.0, 2.6), (112.0, 3.3), (127.0, 3.7)))
+    (chosen,) = [run for run in history if run.load_ms.median == 112.0]
+
+    def load(new: ModelRecord) -> Comparison:
+        (comparison,) = [c for c in compare(chosen, new, DEFAULTS, history=history) if c.figure == "ms"]
+        return comparison
+
+    # 135 ms, above every saved run, at a speed of 3.5 ms: 38.6 per ms, within the runs' 33.9-39.2.
+    noise = load(probed([133.0, 134.0, 135.0, 136.0, 137.0], [3.5] * 5))
+    assert noise.grown and not noise.regression
+    assert noise.note.endswith("within the spread of the 3 saved runs at the speed the machine ran (a fixed "
+                               "workload after each round: 3.50 ms now, 2.60 ms-3.70 ms then): noise")
+    # 150 ms at the same speed is 42.9 per ms: slower than every run in both units.
+    assert load(probed([148.0, 149.0, 150.0, 151.0, 152.0], [3.5] * 5)).regression
+    # Without the speed gauged on every side, the raw spread alone decides.
+    assert load(rounds([133.0, 134.0, 135.0, 136.0, 137.0])).regression
+
+
 def test_a_saved_run_slower_than_twice_the_threshold_is_a_burst_not_the_spread() -> None:
     # 102, 112 and 160 ms: the third was saved while something slowed the machine.
     burst = [BASE, SPREAD[1], [158.0, 159.0, 160.0, 161.0, 162.0]]

@@ -189,7 +189,7 @@ def _compare_times(
         counted = f"p={p_value:.3g}, n={new_samples.count}/{old_samples.count}"
         noise = _why_noise(p_value, min(old_samples.count, new_samples.count))
         if not noise:
-            noise = _within_machine_noise(figure, new_samples, old_median, threshold, context.history, used)
+            noise = _within_machine_noise(figure, new, new_samples, old, old_median, threshold, context.history, used)
     else:
         # Too few for a rank test's p: only every new run slower than every old one counts.
         unit = "runs" if figure in COLD else "rounds" if figure in BLOCK else "loads"
@@ -273,8 +273,8 @@ def _why_noise(p_value: float, fewest: int) -> str:
 
 
 def _within_machine_noise(
-    figure: str, new: Samples, old_median: float, threshold: Threshold | None, history: tuple[ModelRecord, ...],
-    clock: str,
+    figure: str, new: ModelRecord, new_samples: Samples, old: ModelRecord, old_median: float,
+    threshold: Threshold | None, history: tuple[ModelRecord, ...], clock: str,
 ) -> str:
     """Why a significant growth is still this machine's noise; "" for a regression.
 
@@ -283,23 +283,45 @@ def _within_machine_noise(
     ``SPREAD_RUNS`` saved runs the machine has shown how far its unchanged
     runs stray: a regression is slower than every one of them, bar one saved
     in a burst (slower than the median run by twice the threshold: it would
-    hide every regression below it). With fewer, a slower model is slower in
-    nearly every round: the fastest fifth of its rounds are above the
+    hide every regression below it), and, where every run gauged the
+    machine's speed, slower than every one of them in units of that speed
+    too (a machine that ran 2x slower for minutes slows a load more than
+    the threshold and all three runs). With fewer, a slower model is slower
+    in nearly every round: the fastest fifth of its rounds are above the
     baseline's median.
     """
-    series = [record.timing(figure, clock) for record in history]
-    medians = [samples.median for samples, used in series if samples and used == clock]
-    if len(medians) >= SPREAD_RUNS:
-        burst = threshold.widened(threshold.amount, old_median) if threshold is not None else None
-        spread = [median for median in medians
-                  if burst is None or not _grew(burst, old_median, median, TIME_FLOOR_MS, 1.0)]
-        if new.median <= max(spread):
-            return (f"within the spread of the {len(medians)} saved runs ({format_ms(min(spread))}"
-                    f"-{format_ms(max(spread))}): noise")
+    runs = [(samples.median, record.probe_ms) for record in history
+            for samples, used in [record.timing(figure, clock)] if samples and used == clock]
+    if len(runs) < SPREAD_RUNS:
+        if new_samples.percentile(FAST_PERCENTILE) <= old_median:
+            return "the fastest new rounds are within the baseline's spread: noise"
         return ""
-    if new.percentile(FAST_PERCENTILE) <= old_median:
-        return "the fastest new rounds are within the baseline's spread: noise"
+    factor = _burst_factor(threshold, old_median)
+    spread = [median for median, _ in runs if median <= old_median * factor]
+    if new_samples.median <= max(spread):
+        return (f"within the spread of the {len(runs)} saved runs ({format_ms(min(spread))}"
+                f"-{format_ms(max(spread))}): noise")
+    if new.probe_ms.count < MIN_PROBES or old.probe_ms.count < MIN_PROBES or \
+            any(probes.count < MIN_PROBES for _, probes in runs):
+        return ""
+    # Each run's median per ms of its speed workload: the load in the machine's own units.
+    old_ratio = old_median / old.probe_ms.median
+    ratios = [ratio for median, probes in runs if (ratio := median / probes.median) <= old_ratio * factor]
+    if new_samples.median / new.probe_ms.median <= max(ratios):
+        then = [probes.median for _, probes in runs]
+        return (f"within the spread of the {len(runs)} saved runs at the speed the machine ran (a fixed workload "
+                f"after each round: {format_ms(new.probe_ms.median)} now, {format_ms(min(then))}"
+                f"-{format_ms(max(then))} then): noise")
     return ""
+
+
+def _burst_factor(threshold: Threshold | None, old_median: float) -> float:
+    """How far above the median run a saved run counts as a burst rather than the machine's spread:
+    twice the threshold (as a factor; any distance without a threshold)."""
+    if threshold is None or old_median <= 0:
+        return float("inf")
+    relative = threshold.amount if threshold.relative else threshold.amount / old_median
+    return 1.0 + 2.0 * relative
 
 
 def _compare_size(
