@@ -581,6 +581,20 @@ BREAKAGES: list[Breakage] = [
         "the machine's speed is never gauged: nothing can tell a slower host from a slower model",
     ),
     Breakage(
+        "warm-up-judged-against-the-load-s-median-run", "pytest_loadbudget/baseline/compare.py",
+        "    if figure in TIMED:\n        old = _median_run(figure, old, context.history, context.clock)",
+        "    if False:\n        old = _median_run(figure, old, context.history, context.clock)",
+        ("tests/test_gate.py -k own_median",),
+        "a warm-up is judged against the run with the median load, whose warm-up may be its luckiest",
+    ),
+    Breakage(
+        "second-measurement-need-not-grow", "pytest_loadbudget/baseline/confirm.py",
+        "        if second.regression and alone is not None and not alone.grown:",
+        "        if False:",
+        ("tests/test_gate.py -k by_itself",),
+        "a burst that slowed the first measurement carries the joined rounds: the second never had to grow",
+    ),
+    Breakage(
         "speed-spread-ignored", "pytest_loadbudget/baseline/compare.py",
         "    if new_samples.median / new.probe_ms.median <= max(ratios):",
         "    if False:",

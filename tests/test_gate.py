@@ -158,6 +158,21 @@ def test_the_spread_of_the_saved_runs_is_also_judged_at_the_speed_the_machine_ra
     assert load(rounds([133.0, 134.0, 135.0, 136.0, 137.0])).regression
 
 
+def test_each_timed_figure_is_judged_against_the_run_with_its_own_median() -> None:
+    # The run with the median load (110 ms) had the fastest warm-up of the three (40 ms).
+    def saved(load: float, warm: float) -> ModelRecord:
+        run = rounds([load - 1.0, load - 0.5, load, load + 0.5, load + 1.0])
+        run.warm_ms = run.warm_own_ms = Samples([warm - 1.0, warm - 0.5, warm, warm + 0.5, warm + 1.0])
+        return run
+
+    history = (saved(100.0, 50.0), saved(110.0, 40.0), saved(120.0, 45.0))
+    new = saved(110.0, 47.0)
+    judged_figures = {c.figure: c for c in compare(history[1], new, DEFAULTS, history=history)}
+    assert judged_figures["ms"].line.startswith("m load 110 ms vs baseline 110 ms")
+    warm = judged_figures["warm_ms"]
+    assert warm.line.startswith("m warm-up 47.0 ms vs baseline 45.0 ms (+4%") and not warm.grown
+
+
 def test_a_saved_run_slower_than_twice_the_threshold_is_a_burst_not_the_spread() -> None:
     # 102, 112 and 160 ms: the third was saved while something slowed the machine.
     burst = [BASE, SPREAD[1], [158.0, 159.0, 160.0, 161.0, 162.0]]
@@ -264,6 +279,15 @@ def test_the_second_measurement_is_judged_with_the_first_ones_rounds() -> None:
     load, _ = confirmed(rounds(BASE), first, second)
     assert load.regression and load.confirmation == "confirmed"
     assert "over both measurements' 10 rounds" in load.note
+
+
+def test_the_second_measurement_must_show_the_growth_by_itself() -> None:
+    # A burst slowed the first set by 50%; the second reads +8%. Together the
+    # ten rounds are significant and 28% up, carried by the first set alone.
+    load, _ = confirmed(rounds(BASE), rounds(SLOWER), rounds([108.0, 109.0, 110.0, 111.0, 112.0]))
+    assert not load.regression and load.confirmation == "not confirmed"
+    assert load.note == ("not confirmed: a second measurement was within the threshold (load 110 ms, +8%; "
+                         "load 131 ms over both measurements' 10 rounds, +28%)")
 
 
 def test_a_second_measurement_that_is_noise_does_not_confirm() -> None:

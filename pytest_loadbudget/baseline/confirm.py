@@ -7,9 +7,10 @@ unchanged suite pays nothing and a regressed model one more measurement.
 
 Timed rounds (load, warm-up) are judged again on both measurements' rounds
 together: twice the rounds give the U test the power to tell a 1.2x change
-from a machine whose speed wanders 10-15% from one round to the next, and a
-burst that slowed the first set alone leaves half the rounds fast. Cold
-starts and a browser's loads are judged on the second measurement alone.
+from a machine whose speed wanders 10-15% from one round to the next; and
+the second measurement's median must have grown past the threshold by
+itself, so that a burst that slowed the first set alone cannot carry both.
+Cold starts and a browser's loads are judged on the second measurement alone.
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ def confirm(
         over = f" over both measurements' {_round_count(judged, comparison.figure)} rounds" \
             if comparison.figure in TIMED else ""
         said = f"{second.label} {second.measured}{over}, {second.change}"
+        alone = judge(comparison.figure, old, again, thresholds.get(comparison.figure), clock, history) \
+            if comparison.figure in TIMED and again is not None else None
+        if second.regression and alone is not None and not alone.grown:
+            # Both sets together can be significant on the first set's strength alone: the second
+            # measurement must show the growth itself.
+            comparison.regression = False
+            comparison.confirmation = "not confirmed"
+            comparison.add_note(f"not confirmed: a second measurement was within the threshold "
+                                f"({alone.label} {alone.measured}, {alone.change}; {said})")
+            continue
         if second.regression:
             comparison.confirmation = "confirmed"
             comparison.add_note(f"confirmed by a second measurement ({said})")
