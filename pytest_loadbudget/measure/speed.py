@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from pytest_loadbudget.measure import clock
 
-#: Iterations of the workload: about 3 ms on a 2.8 GHz Xeon core, long enough
-#: to outlast the timer's resolution, short enough to cost a 25-round TFLite
-#: model under a tenth of a second.
-ITERATIONS = 20_000
+#: Iterations of the workload: 3-5 ms on a 2.8 GHz Xeon core, long enough to
+#: outlast the timer's resolution, short enough to cost a 25-round TFLite
+#: model about a tenth of a second.
+ITERATIONS = 8_000
 
 
 #: The dict's slots: stores scattered over 64Ki entries (megabytes of objects) reach past the core's own
