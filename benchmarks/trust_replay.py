@@ -1,0 +1,96 @@
+"""Re-judge a trust benchmark's kept runs with the gate as it is now, measuring nothing again.
+
+``benchmarks/trustworthiness.py --keep`` leaves its suite folder behind: the
+saved baseline runs (``loadbudget-runs/``) and each rerun's JSON report
+(``lb-<scenario>-<n>.json``). A change to how the gate judges (not to how
+it measures) can be tried on those hundreds of runs in seconds instead of
+hours of reruns: each model's rerun is judged against the baseline the
+plugin would choose (the saved run with the median load of the newest
+``--loadbudget-baseline-runs``, the others as the machine's spread), every
+figure at the default thresholds.
+
+A replay sees the first measurement only: the second measurement that
+confirms a suspected time regression cannot be taken again, so a replayed
+table counts suspects (an upper bound on false alarms, and on catches).
+The table it prints: per scenario and model, the reruns whose ``figure``
+regressed.
+
+    python benchmarks/trust_replay.py SUITE_FOLDER [--figure ms] [--verbose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pytest_loadbudget.baseline.compare import compare, parse_compare_fail  # noqa: E402
+from pytest_loadbudget.results.record import ModelRecord  # noqa: E402
+from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL  # noqa: E402
+
+RERUN = re.compile(r"lb-(?P<scenario>.+)-(?P<index>\d+)\.json")
+#: Runs of the suite that are not a scenario's reruns.
+NOT_SCENARIOS = {"save", "discard"}
+
+
+def records(path: Path) -> dict[str, ModelRecord]:
+    """A JSON report's or saved run's models by name."""
+    data = json.loads(path.read_text())
+    return {model["name"]: ModelRecord.from_dict(model) for model in data["models"]}
+
+
+def baseline(saved: list[dict[str, ModelRecord]], name: str) -> tuple[ModelRecord, tuple[ModelRecord, ...]]:
+    """The saved run with the median load of the model (of two middle ones the newer), and all of them,
+    as ``baseline/lookup.py`` chooses; ``saved`` newest first."""
+    history = tuple(run[name] for run in saved if name in run)
+    ranked = sorted(history, key=lambda record: record.timing("ms", "own")[0].median)
+    middle = ranked[(len(ranked) - 1) // 2], ranked[len(ranked) // 2]
+    return min(middle, key=history.index), history
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suite", type=Path, help="the suite folder trustworthiness.py --keep left")
+    parser.add_argument("--figure", default="ms", help="the figure counted (default: ms, the load)")
+    parser.add_argument("--verbose", action="store_true", help="print each regressed verdict")
+    args = parser.parse_args()
+    runs_folder = args.suite / "loadbudget-runs"
+    saved_paths = sorted(runs_folder.glob("*/*.json"), reverse=True)
+    if not saved_paths:
+        parser.error(f"{runs_folder}: no saved runs (was the benchmark run with --keep?)")
+    saved = [records(path) for path in saved_paths]
+    thresholds = parse_compare_fail(DEFAULT_COMPARE_FAIL)
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    reruns: dict[str, int] = defaultdict(int)
+    names: list[str] = []
+    for path in sorted(args.suite.glob("lb-*.json")):
+        match = RERUN.fullmatch(path.name)
+        if match is None or match["scenario"] in NOT_SCENARIOS:
+            continue
+        scenario = match["scenario"]
+        reruns[scenario] += 1
+        for name, new in records(path).items():
+            if name not in names:
+                names.append(name)
+            old, history = baseline(saved, name)
+            for verdict in compare(old, new, thresholds, history=history):
+                if verdict.figure == args.figure and verdict.regression:
+                    counts[scenario][name] += 1
+                    if args.verbose:
+                        print(f"{scenario} {path.name}: {verdict.line} [{verdict.note}]")
+    print(f"| scenario | {' | '.join(names)} |")
+    print(f"|---|{'---|' * len(names)}")
+    for scenario in sorted(reruns):
+        cells = " | ".join(f"{counts[scenario][name]}/{reruns[scenario]}" for name in names)
+        print(f"| {scenario} | {cells} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

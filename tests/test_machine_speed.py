@@ -1,0 +1,102 @@
+"""Rounds timed on a faster machine are judged at the baseline's speed, by as much as the load follows it.
+
+Hand-built records: each round's time paired with the speed workload's
+reading after it, as ``measure/loads.py`` records them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
+from pytest_loadbudget.baseline.machine_speed import LEARN_ROUNDS, SpeedFollowing, learn
+from pytest_loadbudget.results.comparison import Comparison
+from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.results.samples import Samples
+from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
+
+DEFAULTS = parse_compare_fail(DEFAULT_COMPARE_FAIL)
+#: The speed workload's readings of a run in a slow spell: 2.0-3.0 ms, median 2.5 ms.
+SLOW_SPELL = [2.0, 2.1, 2.2, 2.3, 2.4, 2.6, 2.7, 2.8, 2.9, 3.0]
+
+
+def timed(probes: list[float], follows: float, work: float = 100.0, offset: float = 0.0) -> ModelRecord:
+    """A run whose every round took ``work`` ms at a 2.5 ms workload reading, following the machine's
+    speed by ``follows`` (0: not at all, 1: in step with the workload)."""
+    values = [work * (probe / 2.5) ** follows + offset + 0.01 * index for index, probe in enumerate(probes)]
+    return ModelRecord(key="callable:m", name="m", format="callable", runtime="python",
+                       load_ms=Samples(values), load_own_ms=Samples(list(values)), probe_ms=Samples(list(probes)))
+
+
+def load_of(history: tuple[ModelRecord, ...], new: ModelRecord) -> Comparison:
+    (load,) = [c for c in compare(history[1], new, DEFAULTS, history=history) if c.figure == "ms"]
+    return load
+
+
+def test_how_much_a_load_follows_the_machine_is_learned_from_its_saved_rounds() -> None:
+    for follows in (0.0, 0.3, 0.8):
+        runs = [timed(SLOW_SPELL, follows) for _ in range(3)]
+        learned = learn(((run.load_own_ms, run.probe_ms) for run in runs), runs[0].probe_ms)
+        assert learned is not None and learned.follows == pytest.approx(follows, abs=0.02)
+        assert learned.rounds == 30 and learned.reference_ms == pytest.approx(2.5)
+    # Never beyond the machine itself, never below standing still.
+    steep = timed(SLOW_SPELL, 2.0)
+    learned = learn([(steep.load_own_ms, steep.probe_ms)], steep.probe_ms)
+    assert learned is not None and learned.follows == 1.0
+
+
+def test_nothing_is_learned_from_a_machine_whose_speed_did_not_vary_or_from_too_few_rounds() -> None:
+    steady = timed([2.45, 2.5, 2.55] * 4, 1.0)
+    assert learn([(steady.load_own_ms, steady.probe_ms)], steady.probe_ms) is None
+    few = timed(SLOW_SPELL[:LEARN_ROUNDS - 1], 1.0)
+    assert learn([(few.load_own_ms, few.probe_ms)], few.probe_ms) is None
+    # Rounds without a workload reading each (an older saved run) teach nothing.
+    unpaired = timed(SLOW_SPELL, 1.0)
+    unpaired.probe_ms = Samples(SLOW_SPELL[:5])
+    assert learn([(unpaired.load_own_ms, unpaired.probe_ms)], unpaired.probe_ms) is None
+
+
+def test_only_rounds_on_a_faster_machine_are_scaled() -> None:
+    following = SpeedFollowing(follows=0.5, rounds=30, reference_ms=2.5)
+    scaled = following.at_reference(Samples([90.0, 100.0, 110.0]), Samples([1.6, 2.5, 3.6]))
+    assert scaled.values == pytest.approx([90.0 * 1.25, 100.0, 110.0])
+    # Without a reading per round the rounds stay as measured.
+    assert following.at_reference(Samples([90.0, 100.0]), Samples([1.6])).values == [90.0, 100.0]
+
+
+def test_a_regression_measured_on_a_faster_machine_fails_at_the_baseline_speed() -> None:
+    # Three saved runs in a slow spell, the load following half of the machine's speed.
+    history = tuple(timed(SLOW_SPELL, 0.5, offset=offset) for offset in (-1.0, 0.0, 1.0))
+    fast = [1.5, 1.52, 1.54, 1.56, 1.58, 1.6]
+    # The same model on a machine 40% faster: 78 ms against 100, at the baseline's speed 100.
+    unchanged = load_of(history, timed(fast, 0.5))
+    assert not unchanged.grown and not unchanged.regression
+    # 1.2x the work on that machine reads 93 ms, faster than every saved round; at the baseline's speed 120.
+    regressed = load_of(history, timed(fast, 0.5, work=120.0))
+    assert regressed.regression, regressed.note
+    assert regressed.measured == "118 ms" and regressed.change == "+17%"
+    assert regressed.note.startswith("at the baseline's machine speed: rounds timed while the machine ran faster "
+                                     "than in the baseline's run (a fixed workload after each round took 1.55 ms, "
+                                     "then 2.50 ms) are scaled to its speed by the ")
+    assert regressed.note.endswith("of the machine's speed this load followed over 30 saved rounds; measured 94.5 ms")
+    # Saved runs that never saw the machine's speed vary cannot say how much the load follows it:
+    # the same rounds are judged as measured, faster than the baseline.
+    steady = tuple(timed([2.5] * 10, 0.5, offset=offset) for offset in (-1.0, 0.0, 1.0))
+    assert not load_of(steady, timed(fast, 0.5, work=120.0)).grown
+    # Warm-ups are judged as measured: they followed the machine's speed less predictably.
+    for run in (*history, new := timed(fast, 0.5, work=120.0)):
+        run.warm_ms, run.warm_own_ms = run.load_ms, run.load_own_ms
+    (warm,) = [c for c in compare(history[1], new, DEFAULTS, history=history) if c.figure == "warm_ms"]
+    assert not warm.grown and warm.measured == "94.5 ms"
+
+
+def test_a_load_the_machine_speed_does_not_reach_is_judged_as_measured() -> None:
+    # An I/O-bound load: its saved rounds took 100 ms whatever the workload read.
+    history = tuple(timed(SLOW_SPELL, 0.0, offset=offset) for offset in (-1.0, 0.0, 1.0))
+    fast = [1.5, 1.52, 1.54, 1.56, 1.58, 1.6]
+    load = load_of(history, timed(fast, 0.0, work=105.0))
+    assert not load.grown and load.line.startswith("m load 105 ms vs baseline 100 ms (+5%")
+    # On the wall clock nothing is scaled: its waits are not the machine's speed.
+    (wall,) = [c for c in compare(history[1], timed(fast, 0.5, work=120.0), DEFAULTS, clock="wall",
+                                  history=history) if c.figure == "ms"]
+    assert not wall.grown
