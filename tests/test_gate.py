@@ -210,7 +210,7 @@ def test_a_machine_that_ran_slower_is_judged_with_its_slowdown_added_to_the_thre
     load = judged(probed(BASE, [3.0] * 5), slower_machine)["ms"]
     assert not load.grown and not load.regression
     assert load.note == ("judged at ms:10% + 25%: the machine ran 25% slower than in the baseline's run "
-                         "(a fixed workload after each round took 3.75 ms, then 3.00 ms)")
+                         "(a fixed workload after each round: 3.75 ms now, 3.00 ms then)")
     # The same rounds on a machine as fast as the baseline's regress.
     assert judged(probed(BASE, [3.0] * 5), probed(slower_machine.load_ms.values, [3.0] * 5))["ms"].regression
 

@@ -76,8 +76,8 @@ def test_a_regression_measured_on_a_faster_machine_fails_at_the_baseline_speed()
     assert regressed.regression, regressed.note
     assert regressed.measured == "118 ms" and regressed.change == "+17%"
     assert regressed.note.startswith("at the baseline's machine speed: rounds timed while the machine ran faster "
-                                     "than in the baseline's run (a fixed workload after each round took 1.55 ms, "
-                                     "then 2.50 ms) are scaled to its speed by the ")
+                                     "than in the baseline's run (a fixed workload after each round: 1.55 ms now, "
+                                     "2.50 ms then) are scaled to its speed by the ")
     assert regressed.note.endswith("of the machine's speed this load followed over 30 saved rounds; measured 94.5 ms")
     # Saved runs that never saw the machine's speed vary cannot say how much the load follows it:
     # the same rounds are judged as measured, faster than the baseline.

@@ -256,8 +256,8 @@ def _following(figure: str, old: ModelRecord, context: Context, clock: str) -> S
 
 def _at_reference_speed(following: SpeedFollowing, new: ModelRecord, measured: float) -> str:
     return (f"at the baseline's machine speed: rounds timed while the machine ran faster than in the baseline's "
-            f"run (a fixed workload after each round took {format_ms(new.probe_ms.median)}, then "
-            f"{format_ms(following.reference_ms)}) are scaled to its speed by the {following.follows:.0%} of the "
+            f"run (a fixed workload after each round: {format_ms(new.probe_ms.median)} now, "
+            f"{format_ms(following.reference_ms)} then) are scaled to its speed by the {following.follows:.0%} of the "
             f"machine's speed this load followed over {following.rounds} saved rounds; measured "
             f"{format_ms(measured)}")
 
@@ -300,7 +300,7 @@ def _allowance(
                f"{old_share:.0%}), and own time keeps some of what contention costs")
     else:
         why = (f"the machine ran {slower:.0%} slower than in the baseline's run (a fixed workload after each "
-               f"round took {format_ms(new.probe_ms.median)}, then {format_ms(old.probe_ms.median)})")
+               f"round: {format_ms(new.probe_ms.median)} now, {format_ms(old.probe_ms.median)} then)")
     return threshold.widened(extra, old_median), f"judged at {threshold} + {extra:.0%}: {why}"
 
 
