@@ -25,7 +25,7 @@ def timed(probes: list[float], follows: float, work: float = 100.0, offset: floa
     speed by ``follows`` (0: not at all, 1: in step with the workload)."""
     values = [work * (probe / 2.5) ** follows + offset + 0.01 * index for index, probe in enumerate(probes)]
     return ModelRecord(key="callable:m", name="m", format="callable", runtime="python",
-                       load_ms=Samples(values), load_own_ms=Samples(list(values)), probe_ms=Samples(list(probes)))
+                       load_ms=Samples(values), load_own_ms=Samples(list(values)), speed_ms=Samples(list(probes)))
 
 
 def load_of(history: tuple[ModelRecord, ...], new: ModelRecord) -> Comparison:
@@ -36,24 +36,24 @@ def load_of(history: tuple[ModelRecord, ...], new: ModelRecord) -> Comparison:
 def test_how_much_a_load_follows_the_machine_is_learned_from_its_saved_rounds() -> None:
     for follows in (0.0, 0.3, 0.8):
         runs = [timed(SLOW_SPELL, follows) for _ in range(3)]
-        learned = learn(((run.load_own_ms, run.probe_ms) for run in runs), runs[0].probe_ms)
+        learned = learn(((run.load_own_ms, run.speed_ms) for run in runs), runs[0].speed_ms)
         assert learned is not None and learned.follows == pytest.approx(follows, abs=0.02)
         assert learned.rounds == 30 and learned.reference_ms == pytest.approx(2.5)
     # Never beyond the machine itself, never below standing still.
     steep = timed(SLOW_SPELL, 2.0)
-    learned = learn([(steep.load_own_ms, steep.probe_ms)], steep.probe_ms)
+    learned = learn([(steep.load_own_ms, steep.speed_ms)], steep.speed_ms)
     assert learned is not None and learned.follows == 1.0
 
 
 def test_nothing_is_learned_from_a_machine_whose_speed_did_not_vary_or_from_too_few_rounds() -> None:
     steady = timed([2.45, 2.5, 2.55] * 4, 1.0)
-    assert learn([(steady.load_own_ms, steady.probe_ms)], steady.probe_ms) is None
+    assert learn([(steady.load_own_ms, steady.speed_ms)], steady.speed_ms) is None
     few = timed(SLOW_SPELL[:LEARN_ROUNDS - 1], 1.0)
-    assert learn([(few.load_own_ms, few.probe_ms)], few.probe_ms) is None
+    assert learn([(few.load_own_ms, few.speed_ms)], few.speed_ms) is None
     # Rounds without a workload reading each (an older saved run) teach nothing.
     unpaired = timed(SLOW_SPELL, 1.0)
-    unpaired.probe_ms = Samples(SLOW_SPELL[:5])
-    assert learn([(unpaired.load_own_ms, unpaired.probe_ms)], unpaired.probe_ms) is None
+    unpaired.speed_ms = Samples(SLOW_SPELL[:5])
+    assert learn([(unpaired.load_own_ms, unpaired.speed_ms)], unpaired.speed_ms) is None
 
 
 def test_only_rounds_on_a_faster_machine_are_scaled() -> None:

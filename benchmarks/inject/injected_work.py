@@ -40,9 +40,14 @@ def extra_work(load_seconds: float) -> None:
     if CPU_FACTOR > 1:
         # Thread CPU time, not wall time: the spin is CPU work that a busy
         # machine slows down, not a fixed delay that contention would hide.
+        # Arithmetic between the clock's readings: a loop of nothing but
+        # clock reads (a system call each) left the machine's speed gauge
+        # reading 1.3x slower afterwards, unlike more of a load's own work.
         until = time.thread_time() + load_seconds * (CPU_FACTOR - 1)
+        value = 0
         while time.thread_time() < until:
-            pass
+            for step in range(1000):
+                value = (value * 31 + step) & 0xFFFF
     if SLEEP_FACTOR > 1:
         time.sleep(load_seconds * (SLEEP_FACTOR - 1))
 

@@ -194,8 +194,8 @@ def _compare_times(
     following = _following(figure, old, context, used) if figure in SPEED_SCALED else None
     measured = new_samples.median
     if following is not None:
-        old_samples = following.at_reference(old_samples, old.probe_ms)
-        new_samples = following.at_reference(new_samples, new.probe_ms)
+        old_samples = following.at_reference(old_samples, old.speed_ms)
+        new_samples = following.at_reference(new_samples, new.speed_ms)
     old_median, new_median = old_samples.median, new_samples.median
     plain, widening = threshold, ""
     if figure in TIMED and threshold is not None and used == "own":
@@ -250,13 +250,13 @@ def _following(figure: str, old: ModelRecord, context: Context, clock: str) -> S
     if clock != "own":
         return None
     saved = context.history or (old,)
-    return learn(((samples, record.probe_ms) for record in saved
-                  for samples, used in [record.timing(figure, clock)] if used == clock), old.probe_ms)
+    return learn(((samples, record.speed_ms) for record in saved
+                  for samples, used in [record.timing(figure, clock)] if used == clock), old.speed_ms)
 
 
 def _at_reference_speed(following: SpeedFollowing, new: ModelRecord, measured: float) -> str:
     return (f"at the baseline's machine speed: rounds timed while the machine ran faster than in the baseline's "
-            f"run (a fixed workload after each round: {format_ms(new.probe_ms.median)} now, "
+            f"run (a fixed workload after each round: {format_ms(new.speed_ms.median)} now, "
             f"{format_ms(following.reference_ms)} then) are scaled to its speed by the {following.follows:.0%} of the "
             f"machine's speed this load followed over {following.rounds} saved rounds; measured "
             f"{format_ms(measured)}")
@@ -290,7 +290,7 @@ def _allowance(
     """
     new_share, old_share = waited_share(figure, new), waited_share(figure, old)
     waited = new_share - old_share if new_share is not None and old_share is not None else 0.0
-    slower = _slowdown(old.probe_ms, new.probe_ms)
+    slower = _slowdown(old.speed_ms, new.speed_ms)
     extra = max(waited, slower)
     if extra < MACHINE_SHARE:
         return threshold, ""
@@ -300,7 +300,7 @@ def _allowance(
                f"{old_share:.0%}), and own time keeps some of what contention costs")
     else:
         why = (f"the machine ran {slower:.0%} slower than in the baseline's run (a fixed workload after each "
-               f"round: {format_ms(new.probe_ms.median)} now, {format_ms(old.probe_ms.median)} then)")
+               f"round: {format_ms(new.speed_ms.median)} now, {format_ms(old.speed_ms.median)} then)")
     return threshold.widened(extra, old_median), f"judged at {threshold} + {extra:.0%}: {why}"
 
 
@@ -351,7 +351,7 @@ def _within_machine_noise(
     """
     # Each run's median at the baseline's speed (as measured where the load's following is unknown), as
     # measured, and its speed workload's readings.
-    runs = [(_at(following, samples, record.probe_ms).median, samples.median, record.probe_ms)
+    runs = [(_at(following, samples, record.speed_ms).median, samples.median, record.speed_ms)
             for record in history for samples, used in [record.timing(figure, clock)] if samples and used == clock]
     if len(runs) < SPREAD_RUNS:
         if new_samples.percentile(FAST_PERCENTILE) <= old_median:
@@ -362,7 +362,7 @@ def _within_machine_noise(
     if new_samples.median <= max(spread):
         return (f"within the spread of the {len(runs)} saved runs ({format_ms(min(spread))}"
                 f"-{format_ms(max(spread))}): noise")
-    if new.probe_ms.count < MIN_PROBES or old.probe_ms.count < MIN_PROBES or \
+    if new.speed_ms.count < MIN_PROBES or old.speed_ms.count < MIN_PROBES or \
             any(probes.count < MIN_PROBES for _, _, probes in runs):
         return ""
     # Each run's median per ms of its speed workload: the load in the machine's own units, from the rounds as
@@ -370,10 +370,10 @@ def _within_machine_noise(
     every_ratio = [measured / probes.median for _, measured, probes in runs]
     typical = statistics.median(every_ratio)
     ratios = [ratio for ratio in every_ratio if ratio <= typical * factor]
-    if new.timing(figure, clock)[0].median / new.probe_ms.median <= max(ratios):
+    if new.timing(figure, clock)[0].median / new.speed_ms.median <= max(ratios):
         then = [probes.median for _, _, probes in runs]
         return (f"within the spread of the {len(runs)} saved runs at the speed the machine ran (a fixed workload "
-                f"after each round: {format_ms(new.probe_ms.median)} now, {format_ms(min(then))}"
+                f"after each round: {format_ms(new.speed_ms.median)} now, {format_ms(min(then))}"
                 f"-{format_ms(max(then))} then): noise")
     return ""
 

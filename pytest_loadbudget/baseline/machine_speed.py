@@ -67,11 +67,11 @@ class SpeedFollowing:
             return samples
         return Samples([value * self.scale(probe) for value, probe in zip(samples.values, probes.values)])
 
-    def scale(self, probe_ms: float) -> float:
-        """The factor a round followed by a ``probe_ms`` reading is scaled by: 1 unless the machine was faster."""
-        if probe_ms <= 0 or probe_ms >= self.reference_ms:
+    def scale(self, speed_ms: float) -> float:
+        """The factor a round followed by a ``speed_ms`` reading is scaled by: 1 unless the machine was faster."""
+        if speed_ms <= 0 or speed_ms >= self.reference_ms:
             return 1.0
-        return float((self.reference_ms / probe_ms) ** self.follows)
+        return float((self.reference_ms / speed_ms) ** self.follows)
 
 
 def learn(pairs: Iterable[tuple[Samples, Samples]], reference: Samples) -> SpeedFollowing | None:

@@ -53,7 +53,7 @@ class Timings:
     first_load_ms: float | None = None
     first_warm_ms: float | None = None
     #: The speed workload after each round, own time in ms (``measure/speed.py``).
-    probe_ms: Samples = field(default_factory=Samples)
+    speed_ms: Samples = field(default_factory=Samples)
 
     @property
     def load_ms(self) -> Samples:
@@ -115,7 +115,7 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
                 warm_up()
                 timings.warm.add(clock.span(warm_start, clock.end_stamp()))
         spent += (time.perf_counter_ns() - start.wall_ns) / 1e9
-        timings.probe_ms.values.append(speed.probe_ms())  # outside the round's times, and its spent seconds
+        timings.speed_ms.values.append(speed.speed_ms())  # outside the round's times, and its spent seconds
         index += 1
         if index >= wanted and (fixed or spent >= ADAPTIVE_SECONDS or index >= MAX_ROUNDS):
             return model, timings

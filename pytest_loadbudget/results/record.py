@@ -58,8 +58,11 @@ class ModelRecord:
     load_cpu_ms: Samples = field(default_factory=Samples)
     warm_cpu_ms: Samples = field(default_factory=Samples)
     #: A fixed workload's own time after each timed round (``measure/speed.py``): how fast the machine
-    #: itself ran, which the guest's clocks cannot otherwise tell. Empty in a TF.js runtime.
-    probe_ms: Samples = field(default_factory=Samples)
+    #: itself ran, which the guest's clocks cannot otherwise tell. Empty in a TF.js runtime. Runs saved
+    #: by earlier versions kept one cold run of it as ``probe_ms``, which read what the round left behind
+    #: (up to 2.5x slower after a pause): not read, so that they are judged without a speed correction
+    #: rather than with a wrong one.
+    speed_ms: Samples = field(default_factory=Samples)
     #: The first load in the test process, before the rounds: one-time costs included.
     first_load_ms: float | None = None
     memory: MemoryFigures | None = None
@@ -165,7 +168,7 @@ class ModelRecord:
 
 
 #: The timing series of a record, each saved with its raw samples and summary.
-_SAMPLE_FIELDS = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms", "probe_ms")
+_SAMPLE_FIELDS = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms", "speed_ms")
 
 
 def _samples_dict(samples: Samples) -> dict[str, Any]:

@@ -188,7 +188,7 @@ class ModelCache:
         load, warm = timings.load, timings.warm
         record.load_ms, record.load_own_ms, record.load_cpu_ms = load.wall, load.own, load.cpu
         record.warm_ms, record.warm_own_ms, record.warm_cpu_ms = warm.wall, warm.own, warm.cpu
-        record.probe_ms = timings.probe_ms
+        record.speed_ms = timings.speed_ms
         if not request.format.loadable:  # reading a manifest is not a load
             for series in (record.load_ms, record.load_own_ms, record.load_cpu_ms):
                 series.values.clear()
