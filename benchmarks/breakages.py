@@ -568,7 +568,7 @@ BREAKAGES: list[Breakage] = [
     ),
     Breakage(
         "machine-slowdown-not-allowed-for", "pytest_loadbudget/baseline/compare.py",
-        "    slower = _slowdown(old.speed_ms, new.speed_ms)",
+        "    slower = 0.0 if matched else _slowdown(old.speed_ms, new.speed_ms)",
         "    slower = 0.0",
         ("tests/test_gate.py -k ran_slower",),
         "a run on a host that slowed the whole VM fails unchanged code, and says nothing of the machine",
@@ -618,10 +618,47 @@ BREAKAGES: list[Breakage] = [
     ),
     Breakage(
         "slower-machine-scaled-down", "pytest_loadbudget/baseline/machine_speed.py",
-        "        if speed_ms <= 0 or speed_ms >= self.reference_ms:",
-        "        if speed_ms <= 0:",
+        "        if speed_ms >= self.reference_ms:",
+        "        if False:",
         ("tests/test_machine_speed.py",),
         "rounds on a slower machine are scaled down by a learned exponent as well as allowed for: counted twice",
+    ),
+    Breakage(
+        "matched-scale-not-clipped", "pytest_loadbudget/baseline/machine_speed.py",
+        "        return min(max(at_reference / at_speed, low), high)",
+        "        return at_reference / at_speed",
+        ("tests/test_machine_speed.py",),
+        "a round is scaled by saved rounds that moved further than the machine: their noise taken for its speed",
+    ),
+    Breakage(
+        "matched-rounds-allowed-for", "pytest_loadbudget/baseline/compare.py",
+        "    slower = 0.0 if matched else _slowdown(old.speed_ms, new.speed_ms)",
+        "    slower = _slowdown(old.speed_ms, new.speed_ms)",
+        ("tests/test_machine_speed.py",),
+        "rounds brought to the baseline's speed are allowed the machine's slowdown again: a 1.2x regression "
+        "on the slower of two speeds passes",
+    ),
+    Breakage(
+        "slower-rounds-not-matched", "pytest_loadbudget/baseline/machine_speed.py",
+        "        if matched is not None:",
+        "        if matched is not None and speed_ms < self.reference_ms:",
+        ("tests/test_machine_speed.py",),
+        "rounds timed at the slower of two speeds are compared with the baseline's faster rounds: unchanged code fails",
+    ),
+    Breakage(
+        "loosely-following-load-matched", "pytest_loadbudget/baseline/machine_speed.py",
+        "        if self.follows < MATCH_FOLLOWS or speed_ms <= 0:",
+        "        if speed_ms <= 0:",
+        ("tests/test_machine_speed.py",),
+        "a load the workload explains little is judged at each round's speed without the allowance: its own "
+        "slow runs fail unchanged code",
+    ),
+    Breakage(
+        "reference-between-speeds", "pytest_loadbudget/baseline/machine_speed.py",
+        "            return speed if abs(speed / reference.median - 1.0) > MATCH_WINDOW else reference.median",
+        "            return reference.median",
+        ("tests/test_machine_speed.py",),
+        "a baseline run that flipped between two speeds is brought to a speed no saved round ran at: nothing matches",
     ),
     Breakage(
         "following-not-clipped", "pytest_loadbudget/baseline/machine_speed.py",

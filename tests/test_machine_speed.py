@@ -65,20 +65,21 @@ def test_only_rounds_on_a_faster_machine_are_scaled() -> None:
 
 
 def test_a_regression_measured_on_a_faster_machine_fails_at_the_baseline_speed() -> None:
-    # Three saved runs in a slow spell, the load following half of the machine's speed.
-    history = tuple(timed(SLOW_SPELL, 0.5, offset=offset) for offset in (-1.0, 0.0, 1.0))
+    # Three saved runs in a slow spell, the load following 0.4 of the machine's speed: too little to be judged
+    # against saved rounds at each round's speed (MATCH_FOLLOWS), scaled by the learned exponent instead.
+    history = tuple(timed(SLOW_SPELL, 0.4, offset=offset) for offset in (-1.0, 0.0, 1.0))
     fast = [1.5, 1.52, 1.54, 1.56, 1.58, 1.6]
-    # The same model on a machine 40% faster: 78 ms against 100, at the baseline's speed 100.
-    unchanged = load_of(history, timed(fast, 0.5))
+    # The same model on a machine 40% faster: 83 ms against 100, at the baseline's speed 100.
+    unchanged = load_of(history, timed(fast, 0.4))
     assert not unchanged.grown and not unchanged.regression
-    # 1.2x the work on that machine reads 93 ms, faster than every saved round; at the baseline's speed 120.
-    regressed = load_of(history, timed(fast, 0.5, work=120.0))
+    # 1.2x the work on that machine reads 99 ms, within the saved rounds; at the baseline's speed 120.
+    regressed = load_of(history, timed(fast, 0.4, work=120.0))
     assert regressed.regression, regressed.note
-    assert regressed.measured == "118 ms" and regressed.change == "+17%"
+    assert regressed.measured == "119 ms" and regressed.change == "+18%"
     assert regressed.note.startswith("at the baseline's machine speed: rounds timed while the machine ran faster "
                                      "than in the baseline's run (a fixed workload after each round: 1.55 ms now, "
                                      "2.50 ms then) are scaled to its speed by the ")
-    assert regressed.note.endswith("of the machine's speed this load followed over 30 saved rounds; measured 94.5 ms")
+    assert regressed.note.endswith("of the machine's speed this load followed over 30 saved rounds; measured 99.1 ms")
     # Saved runs that never saw the machine's speed vary cannot say how much the load follows it:
     # the same rounds are judged as measured, faster than the baseline.
     steady = tuple(timed([2.5] * 10, 0.5, offset=offset) for offset in (-1.0, 0.0, 1.0))
@@ -100,3 +101,44 @@ def test_a_load_the_machine_speed_does_not_reach_is_judged_as_measured() -> None
     (wall,) = [c for c in compare(history[1], timed(fast, 0.5, work=120.0), DEFAULTS, clock="wall",
                                   history=history) if c.figure == "ms"]
     assert not wall.grown
+
+
+#: A machine that flips between two speeds within a run: the workload reads 1.5 or 2.8 ms, rarely between.
+TWO_SPEEDS = [1.5, 2.8] * 6
+
+
+def test_rounds_are_judged_against_saved_rounds_timed_at_their_speed() -> None:
+    # A load in step with the machine: 60 ms at 1.5 ms, 112 ms at 2.8 ms.
+    history = tuple(timed(TWO_SPEEDS, 1.0, offset=offset) for offset in (-1.0, 0.0, 1.0))
+    following = learn(((run.load_own_ms, run.speed_ms) for run in history), history[1].speed_ms)
+    assert following is not None
+    # The run's median reading (2.15 ms) falls between the speeds: the nearest one it ran at instead.
+    assert following.reference_ms in (1.5, 2.8)
+    other = 2.8 if following.reference_ms == 1.5 else 1.5
+    expected = following.time_at(following.reference_ms) / following.time_at(other)
+    assert following.matched_scale(other) == pytest.approx(expected)
+    assert following.matched_scale(2.15) is None and following.matched_share(Samples([1.5, 2.8, 2.15])) == 2 / 3
+    # A load that follows the machine little varies for reasons the workload does not see: not matched.
+    loose = tuple(timed(TWO_SPEEDS, 0.3, offset=offset) for offset in (-1.0, 0.0, 1.0))
+    learned = learn(((run.load_own_ms, run.speed_ms) for run in loose), loose[1].speed_ms)
+    assert learned is not None and learned.matched_scale(2.8) is None and learned.matched_scale(1.5) is None
+    # Never beyond the machine's own change: a load whose saved rounds moved twice as far as the machine.
+    steep = tuple(timed(TWO_SPEEDS, 2.0, offset=offset) for offset in (-1.0, 0.0, 1.0))
+    following = learn(((run.load_own_ms, run.speed_ms) for run in steep), steep[1].speed_ms)
+    assert following is not None
+    other = 2.8 if following.reference_ms == 1.5 else 1.5
+    assert following.matched_scale(other) == pytest.approx(following.reference_ms / other)
+
+
+def test_a_regression_on_the_slower_of_two_speeds_is_not_allowed_for_as_a_slower_machine() -> None:
+    history = tuple(timed(TWO_SPEEDS, 1.0, offset=offset) for offset in (-1.0, 0.0, 1.0))
+    slow = [2.75, 2.8, 2.85, 2.78, 2.82, 2.8, 2.77, 2.83]
+    unchanged = load_of(history, timed(slow, 1.0))
+    assert not unchanged.grown and not unchanged.regression
+    # 1.2x the work, every round at the slower speed: the machine's slowdown is not added to the threshold.
+    regressed = load_of(history, timed(slow, 1.0, work=120.0))
+    assert regressed.regression, regressed.note
+    assert "judged at" not in regressed.note
+    assert regressed.change == "+20%"
+    assert regressed.note.startswith("at the baseline's machine speed: rounds timed at another speed than the "
+                                     "baseline's run (a fixed workload after each round: 2.80 ms now, 1.50 ms then)")
