@@ -574,8 +574,22 @@ BREAKAGES: list[Breakage] = [
         "a run on a host that slowed the whole VM fails unchanged code, and says nothing of the machine",
     ),
     Breakage(
+        "refill-not-allowed-for", "pytest_loadbudget/baseline/compare.py",
+        "    refilled = 0.0 if matched else _slowdown(old.refill_ms, new.refill_ms)",
+        "    refilled = 0.0",
+        ("tests/test_gate.py -k refill",),
+        "a memory-bandwidth neighbour that slows every load, and the workload's cache refill, fails unchanged code",
+    ),
+    Breakage(
+        "refill-not-recorded", "pytest_loadbudget/measure/loads.py",
+        "        timings.refill_ms.values.append(reading.refill_ms)",
+        "        pass",
+        ("tests/test_gate.py -k speed_workload",),
+        "the cache refill after each round is never kept: a memory-bandwidth neighbour reads as a regression",
+    ),
+    Breakage(
         "speed-workload-not-run", "pytest_loadbudget/measure/loads.py",
-        "        timings.speed_ms.values.append(speed.speed_ms())",
+        "        timings.speed_ms.values.append(reading.speed_ms)",
         "        pass",
         ("tests/test_gate.py -k speed_workload",),
         "the machine's speed is never gauged: nothing can tell a slower host from a slower model",

@@ -52,8 +52,10 @@ class Timings:
     #: The first load and warm-up (wall, ms), before the rounds and not among them.
     first_load_ms: float | None = None
     first_warm_ms: float | None = None
-    #: The speed workload after each round, own time in ms (``measure/speed.py``).
+    #: The speed workload after each round, own time in ms (``measure/speed.py``): the machine's speed, and
+    #: the first run straight after the round.
     speed_ms: Samples = field(default_factory=Samples)
+    refill_ms: Samples = field(default_factory=Samples)
 
     @property
     def load_ms(self) -> Samples:
@@ -115,7 +117,9 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
                 warm_up()
                 timings.warm.add(clock.span(warm_start, clock.end_stamp()))
         spent += (time.perf_counter_ns() - start.wall_ns) / 1e9
-        timings.speed_ms.values.append(speed.speed_ms())  # outside the round's times, and its spent seconds
+        reading = speed.read()  # outside the round's times, and its spent seconds
+        timings.speed_ms.values.append(reading.speed_ms)
+        timings.refill_ms.values.append(reading.refill_ms)
         index += 1
         if index >= wanted and (fixed or spent >= ADAPTIVE_SECONDS or index >= MAX_ROUNDS):
             return model, timings

@@ -63,6 +63,9 @@ class ModelRecord:
     #: (up to 2.5x slower after a pause): not read, so that they are judged without a speed correction
     #: rather than with a wrong one.
     speed_ms: Samples = field(default_factory=Samples)
+    #: The same workload's first run after each round, before the runs ``speed_ms`` keeps: the caches the
+    #: round and the machine's other tenants left, refilled (slower under a memory-bandwidth neighbour).
+    refill_ms: Samples = field(default_factory=Samples)
     #: The first load in the test process, before the rounds: one-time costs included.
     first_load_ms: float | None = None
     memory: MemoryFigures | None = None
@@ -168,7 +171,8 @@ class ModelRecord:
 
 
 #: The timing series of a record, each saved with its raw samples and summary.
-_SAMPLE_FIELDS = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms", "speed_ms")
+_SAMPLE_FIELDS = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms", "speed_ms",
+                  "refill_ms")
 
 
 def _samples_dict(samples: Samples) -> dict[str, Any]:
