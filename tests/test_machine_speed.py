@@ -142,3 +142,18 @@ def test_a_regression_on_the_slower_of_two_speeds_is_not_allowed_for_as_a_slower
     assert regressed.change == "+20%"
     assert regressed.note.startswith("at the baseline's machine speed: rounds timed at another speed than the "
                                      "baseline's run (a fixed workload after each round: 2.80 ms now, 1.50 ms then)")
+
+
+def test_rounds_judged_at_their_speed_are_judged_against_every_saved_run_there() -> None:
+    # Two saved runs at the slower speed read 12.9 and 10.6 ms, one at the faster 8.4 ms. The median run
+    # (10.6 ms) sits below the saved rounds' median at its speed, which the faster rounds are scaled by.
+    def run_at(level: float, speed: float) -> ModelRecord:
+        values = [level + 0.01 * index for index in range(5)]
+        return ModelRecord(key="callable:m", name="m", format="callable", runtime="python", load_ms=Samples(values),
+                           load_own_ms=Samples(list(values)), speed_ms=Samples([speed] * 5))
+
+    history = (run_at(12.9, 2.6), run_at(10.6, 2.5), run_at(8.4, 1.45))
+    unchanged = load_of(history, run_at(8.4, 1.45))
+    assert not unchanged.grown and not unchanged.regression, unchanged.line
+    regressed = load_of(history, run_at(8.4 * 1.2, 1.45))
+    assert regressed.regression and regressed.change == "+20%", regressed.line

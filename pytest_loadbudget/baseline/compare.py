@@ -197,7 +197,8 @@ def _compare_times(
     following = _following(figure, old, context, used) if figure in SPEED_SCALED else None
     measured = new_samples.median
     if following is not None:
-        old_samples = following.at_reference(old_samples, old.speed_ms)
+        matched = following.matched_share(new.speed_ms) >= MATCHED_SHARE
+        old_samples = following.saved_at_reference() if matched else following.at_reference(old_samples, old.speed_ms)
         new_samples = following.at_reference(new_samples, new.speed_ms)
     old_median, new_median = old_samples.median, new_samples.median
     plain, widening = threshold, ""

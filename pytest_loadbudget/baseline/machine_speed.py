@@ -90,6 +90,17 @@ class SpeedFollowing:
             return samples
         return Samples([value * self.scale(probe) for value, probe in zip(samples.values, probes.values)])
 
+    def saved_at_reference(self) -> Samples:
+        """Every saved round brought to the reference's speed: what the baseline's runs, all of them, took there.
+
+        The rounds a matched run is judged on were scaled by the medians of all
+        the saved runs' rounds; against the median run's rounds alone they would
+        be judged against a run that may sit below or above those medians (a
+        TFLite load's slow-speed runs read 10.6 and 12.9 ms: judged against the
+        first, an unchanged fast run read +21%).
+        """
+        return Samples([value * self.scale(speed) for speed, value in self.saved_rounds])
+
     def scale(self, speed_ms: float) -> float:
         """The factor a round followed by a ``speed_ms`` reading is scaled by: the saved rounds' at the two
         speeds where they were timed at both, else the learned exponent's where the machine was faster, else 1."""
