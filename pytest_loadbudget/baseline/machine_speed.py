@@ -30,8 +30,9 @@ median at the baseline's speed over their median at its own (each from at
 least ``MATCH_ROUNDS`` saved rounds within ``MATCH_WINDOW`` of that
 reading), in either direction, and never by more than the machine's own
 change nor against it; for a load that follows the machine at least half
-as much as the workload does (``MATCH_FOLLOWS``). Judged so, ten unchanged runs of that load read
-0.97-1.08x the saved rounds, and runs doing 1.2x the work 1.16-1.20x.
+as much as the workload does (``MATCH_FOLLOWS``). Judged so, ten unchanged
+runs of that load read 0.97-1.08x the saved rounds at their speed, and ten
+runs doing 1.2x the work 1.17-1.25x.
 
 Other rounds timed while the workload ran faster than in the baseline's run
 are scaled up by ``(baseline's workload / this round's) ** follows``: what
