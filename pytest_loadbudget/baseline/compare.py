@@ -77,9 +77,6 @@ MACHINE_SHARE = 0.05
 SPEED_SCALED = ("ms",)
 #: Runs of the speed workload each side needs before its median says how fast the machine was.
 MIN_PROBES = 3
-#: The share of a run's rounds that saved rounds timed at their speed must bring to the baseline's for the
-#: run to count as judged at the baseline's speed (``machine_speed.SpeedFollowing.matched_scale``).
-MATCHED_SHARE = 0.5
 #: A leak's growth per cycle must reach this at every cycle: RSS moves by pages and arenas.
 LEAK_STEP_FLOOR_BYTES = MIB // 4
 #: Leak changes below this are noise: a model that leaks 0.7 MiB per reload
@@ -196,14 +193,15 @@ def _compare_times(
         return None
     following = _following(figure, old, context, used) if figure in SPEED_SCALED else None
     measured = new_samples.median
+    matched = False
     if following is not None:
-        matched = following.matched_share(new.speed_ms) >= MATCHED_SHARE
+        matched = following.judges_at_own_speed(new.speed_ms)
         old_samples = following.saved_at_reference() if matched else following.at_reference(old_samples, old.speed_ms)
         new_samples = following.at_reference(new_samples, new.speed_ms)
     old_median, new_median = old_samples.median, new_samples.median
     plain, widening = threshold, ""
     if figure in TIMED and threshold is not None and used == "own":
-        threshold, widening = _allowance(figure, old, new, threshold, old_median, following)
+        threshold, widening = _allowance(figure, old, new, threshold, old_median, matched)
     grown = _grew(threshold, old_median, new_median, TIME_FLOOR_MS, 1.0)
     if figure in TIMED:
         p_value = mann_whitney_greater(old_samples.values, new_samples.values)
@@ -226,7 +224,7 @@ def _compare_times(
                         measured=format_ms(new_median))
     result.add_note(f"wall time compared: {why_wall}" if why_wall else "")
     if following is not None and grown and abs(new_median / measured - 1.0) > MACHINE_SHARE:
-        result.add_note(_at_reference_speed(following, new, measured))
+        result.add_note(_at_reference_speed(following, new, measured, matched))
     # Said where it mattered: where the plain threshold was passed.
     result.add_note(widening if _grew(plain, old_median, new_median, TIME_FLOOR_MS, 1.0) else "")
     result.add_note(noise)
@@ -258,10 +256,10 @@ def _following(figure: str, old: ModelRecord, context: Context, clock: str) -> S
                   for samples, used in [record.timing(figure, clock)] if used == clock), old.speed_ms)
 
 
-def _at_reference_speed(following: SpeedFollowing, new: ModelRecord, measured: float) -> str:
+def _at_reference_speed(following: SpeedFollowing, new: ModelRecord, measured: float, matched: bool) -> str:
     speeds = f"a fixed workload after each round: {format_ms(new.speed_ms.median)} now, " \
              f"{format_ms(following.reference_ms)} then"
-    if following.matched_share(new.speed_ms) >= MATCHED_SHARE:
+    if matched:
         return (f"at the baseline's machine speed: rounds timed at another speed than the baseline's run ({speeds}) "
                 f"are scaled by what the saved rounds timed at each speed took ({following.rounds} saved rounds); "
                 f"measured {format_ms(measured)}")
@@ -278,7 +276,7 @@ def _has(series: tuple[Samples, str], clock: str) -> bool:
 
 def _allowance(
     figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold, old_median: float,
-    following: SpeedFollowing | None = None,
+    matched: bool = False,
 ) -> tuple[Threshold, str]:
     """``threshold`` widened by what this run's machine measurably took from it, and the note that
     says so ("" and ``threshold`` itself where it took nothing).
@@ -301,12 +299,11 @@ def _allowance(
 
     Neither tightens a threshold: a faster machine is not held against a model.
     A slower machine is not allowed for where most rounds were brought to the
-    baseline's speed by saved rounds timed at theirs (``following``): that
+    baseline's speed by saved rounds timed at theirs (``matched``): that
     would count the machine's speed twice.
     """
     new_share, old_share = waited_share(figure, new), waited_share(figure, old)
     waited = new_share - old_share if new_share is not None and old_share is not None else 0.0
-    matched = following is not None and following.matched_share(new.speed_ms) >= MATCHED_SHARE
     slower = 0.0 if matched else _slowdown(old.speed_ms, new.speed_ms)
     refilled = 0.0 if matched else _slowdown(old.refill_ms, new.refill_ms)
     extra = max(waited, slower, refilled)

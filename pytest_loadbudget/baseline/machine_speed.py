@@ -64,6 +64,9 @@ MATCH_ROUNDS = 5
 #: follows it less varies for reasons the workload does not see (a 7 ms TFLite load, following 0.38, read
 #: 9.2 ms in one saved run and 11.9 ms in an unchanged one at the same speed), and keeps the allowance.
 MATCH_FOLLOWS = 0.5
+#: The share of a run's rounds that must be brought to the baseline's speed by saved rounds timed at theirs
+#: for the run to count as judged at its own speed (``judges_at_own_speed``).
+MATCHED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,11 @@ class SpeedFollowing:
         """The median time of the saved rounds timed at ``speed_ms`` (within ``MATCH_WINDOW``), if enough were."""
         near = [value for speed, value in self.saved_rounds if abs(speed / speed_ms - 1.0) <= MATCH_WINDOW]
         return statistics.median(near) if len(near) >= MATCH_ROUNDS else None
+
+    def judges_at_own_speed(self, speeds: Samples) -> bool:
+        """Whether a run with these workload readings is judged against saved rounds timed at its speed: then
+        neither a slower machine nor a slower cache refill is allowed for again."""
+        return self.matched_share(speeds) >= MATCHED_SHARE
 
     def matched_share(self, speeds: Samples) -> float:
         """The share of ``speeds`` (a run's workload readings) at which saved rounds were timed too."""
