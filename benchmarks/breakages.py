@@ -967,6 +967,13 @@ BREAKAGES: list[Breakage] = [
         "a model is judged against runs of the artifact it replaced",
     ),
     Breakage(
+        "speed-learned-from-another-version", "pytest_loadbudget/baseline/compare.py",
+        "    return max(median / reference, reference / median) <= OTHER_LOAD",
+        "    return True",
+        ("tests/test_machine_speed.py -k another_version",),
+        "a saved run of another version of a loader teaches the speed correction that the load follows the machine 20x",
+    ),
+    Breakage(
         "html-this-run-twice", "pytest_loadbudget/report/html.py",
         "    history = read_history(gate.store, gate.machine_id, leave_out=gate.saved_path)",
         "    history = read_history(gate.store, gate.machine_id)",

@@ -157,3 +157,22 @@ def test_rounds_judged_at_their_speed_are_judged_against_every_saved_run_there()
     assert not unchanged.grown and not unchanged.regression, unchanged.line
     regressed = load_of(history, run_at(8.4 * 1.2, 1.45))
     assert regressed.regression and regressed.change == "+20%", regressed.line
+
+
+def test_a_saved_run_of_another_version_of_the_load_teaches_nothing_about_the_machine() -> None:
+    # A loader without files to hash, its code changed between saves: 20 ms now, 1 ms in the run before.
+    # Paired with the speed workload, the two runs' rounds would read as a load that follows the machine 20x.
+    def run_at(level: float, speed: float) -> ModelRecord:
+        values = [level + 0.01 * index for index in range(6)]
+        return ModelRecord(key="callable:m", name="m", format="callable", runtime="python", load_ms=Samples(values),
+                           load_own_ms=Samples(list(values)), speed_ms=Samples([speed] * 6))
+
+    current, earlier_version = run_at(20.0, 2.8), run_at(1.0, 1.5)
+    unchanged = [c for c in compare(current, run_at(20.0, 1.5), DEFAULTS, history=(current, earlier_version))
+                 if c.figure == "ms"][0]
+    assert not unchanged.grown and not unchanged.regression, unchanged.line
+    # The other way round: the newest run is the faster version, and the slower one is back.
+    current, earlier_version = run_at(1.0, 1.5), run_at(20.0, 2.8)
+    regressed = [c for c in compare(current, run_at(20.0, 2.8), DEFAULTS, history=(current, earlier_version))
+                 if c.figure == "ms"][0]
+    assert regressed.regression and regressed.change == "+1854%", regressed.line

@@ -77,6 +77,12 @@ MACHINE_SHARE = 0.05
 SPEED_SCALED = ("ms",)
 #: Runs of the speed workload each side needs before its median says how fast the machine was.
 MIN_PROBES = 3
+#: A saved run whose median is this many times the baseline run's, or this many times less, is left out of
+#: what the load's speed following is learned from: no machine speed explains it (an unchanged pure-Python
+#: loader read 123 and 215 ms, 1.75x, on the two speeds of one 2-core VM). It is a burst, or another version
+#: of a loader without files to hash (a callable whose code changed); its rounds paired with the speed
+#: workload would teach that the load follows the machine 20x, and judge every round at a wrong speed.
+OTHER_LOAD = 3.0
 #: A leak's growth per cycle must reach this at every cycle: RSS moves by pages and arenas.
 LEAK_STEP_FLOOR_BYTES = MIB // 4
 #: Leak changes below this are noise: a model that leaks 0.7 MiB per reload
@@ -251,9 +257,17 @@ def _following(figure: str, old: ModelRecord, context: Context, clock: str) -> S
     without a history); None on the wall clock, whose waits the speed workload does not see."""
     if clock != "own":
         return None
-    saved = context.history or (old,)
-    return learn(((samples, record.speed_ms) for record in saved
-                  for samples, used in [record.timing(figure, clock)] if used == clock), old.speed_ms)
+    reference = old.timing(figure, clock)[0].median
+    return learn(((samples, record.speed_ms) for record in context.history or (old,)
+                  for samples, used in [record.timing(figure, clock)]
+                  if used == clock and samples and _same_load(samples.median, reference)), old.speed_ms)
+
+
+def _same_load(median: float, reference: float) -> bool:
+    """Whether a saved run's median is near enough the baseline run's to be the same load (``OTHER_LOAD``)."""
+    if median <= 0 or reference <= 0:
+        return True
+    return max(median / reference, reference / median) <= OTHER_LOAD
 
 
 def _at_reference_speed(following: SpeedFollowing, new: ModelRecord, measured: float, matched: bool) -> str:
