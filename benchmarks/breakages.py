@@ -974,6 +974,20 @@ BREAKAGES: list[Breakage] = [
         "a saved run of another version of a loader teaches the speed correction that the load follows the machine 20x",
     ),
     Breakage(
+        "rounds-collect-the-whole-session", "pytest_loadbudget/measure/loads.py",
+        "    gc.freeze()\n    try:",
+        "    try:",
+        ("tests/test_own_time.py -k collections",),
+        "a full collection over the framework's objects lands in a random round and makes it the slowest by far",
+    ),
+    Breakage(
+        "rounds-unfreeze-the-suite", "pytest_loadbudget/measure/loads.py",
+        "        if not frozen_by_the_suite:\n            gc.unfreeze()",
+        "        gc.unfreeze()",
+        ("tests/test_own_time.py -k collections",),
+        "a suite that froze its objects (as a server does) finds them unfrozen after a load_model",
+    ),
+    Breakage(
         "html-this-run-twice", "pytest_loadbudget/report/html.py",
         "    history = read_history(gate.store, gate.machine_id, leave_out=gate.saved_path)",
         "    history = read_history(gate.store, gate.machine_id)",

@@ -11,6 +11,7 @@ sleeps 50 ms has at least 50 ms of own time.
 from __future__ import annotations
 
 import json
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -331,3 +332,35 @@ def test_a_row_shows_own_time_beside_wall_and_the_budget_share_on_the_judged_clo
     assert table_rows([model])[0][5] == "200 ms (own 100) [100..300] n=2 (50%)"
     assert table_rows([model], clock="wall")[0][5] == "200 ms (own 100) [100..300] n=2 (100%)"
     assert table_rows([timed("b", [10.0], [])])[0][5] == "10.0 ms [10.0..10.0] n=1"
+
+
+GC_SUITE = textwrap.dedent(
+    """
+    import gc
+
+    FROZEN = []
+
+    def model():
+        FROZEN.append(gc.get_freeze_count())
+        return object()
+
+    def test_rounds(load_model):
+        load_model(model, name="m")
+        # The first load before the rounds, then three rounds with the session's objects frozen.
+        assert FROZEN[0] == 0 and all(count > 0 for count in FROZEN[1:]) and len(FROZEN) == 4, FROZEN
+        assert gc.get_freeze_count() == 0, "the collector covers every object again after the rounds"
+
+    def test_a_suite_that_froze_its_objects_keeps_them_frozen(load_model):
+        gc.freeze()
+        try:
+            load_model(model, name="again")
+            assert gc.get_freeze_count() > 0
+        finally:
+            gc.unfreeze()
+    """
+)
+
+
+def test_collections_during_the_rounds_skip_the_objects_the_session_held_before(pytester):
+    pytester.makepyfile(test_suite=GC_SUITE)
+    pytester.runpytest("-p", "no:randomly", "--loadbudget-rounds=3").assert_outcomes(passed=2)
