@@ -156,8 +156,9 @@ class _Handler(BaseHTTPRequestHandler):
         target, cache_control = self._route(path, record)
         if target is None or not target.is_file():
             record.status = HTTPStatus.NOT_FOUND
-            self.send_error(HTTPStatus.NOT_FOUND)
+            # Done before it is sent: the client may read the log as soon as the answer reaches it.
             record.done_ms = owner.now_ms()
+            self.send_error(HTTPStatus.NOT_FOUND)
             return
         record.bytes_total = target.stat().st_size
         record.status = HTTPStatus.OK
