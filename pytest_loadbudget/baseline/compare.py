@@ -257,7 +257,8 @@ def _following(figure: str, old: ModelRecord, context: Context, clock: str) -> S
     without a history); None on the wall clock, whose waits the speed workload does not see."""
     if clock != "own":
         return None
-    reference = old.timing(figure, clock)[0].median
+    own = old.timing(figure, clock)[0]
+    reference = own.median if own else 0.0  # 0: every saved run counts
     return learn(((samples, record.speed_ms) for record in context.history or (old,)
                   for samples, used in [record.timing(figure, clock)]
                   if used == clock and samples and _same_load(samples.median, reference)), old.speed_ms)

@@ -96,12 +96,11 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
     # reference counting frees a dropped model without one.
     gc.collect(1)
     # Collections during the rounds cover what the rounds create, not the framework's and the test
-    # session's objects: a full collection over those took 330-730 ms in 2 of 10 MobileNetV2 .h5
-    # rounds here (made them the slowest by far, and a 1.2x regression vanished in the spread) and
-    # grows with whatever the session loaded before. gc.freeze() is also what a server does after
-    # its imports (the cold-start advice says so).
-    # A suite that froze its own objects keeps them frozen: unfreezing would hand them all to the
-    # collector again, and what the rounds froze cannot be told apart from them.
+    # session's objects: a full collection in a MobileNetV2 .h5 round took 570-605 ms over those,
+    # 160-200 ms frozen (benchmarks/gc_rounds.py), and the former grows with whatever the session
+    # loaded before. gc.freeze() is also what a server does after its imports (the cold-start advice
+    # says so). A suite that froze its own objects keeps them frozen: unfreezing would hand them all
+    # to the collector again, and what the rounds froze cannot be told apart from them.
     frozen_by_the_suite = gc.get_freeze_count() > 0
     gc.freeze()
     try:
