@@ -12,7 +12,6 @@ import concurrent.futures
 
 import json
 import re
-import sys
 import textwrap
 from pathlib import Path
 from xml.etree import ElementTree
@@ -363,12 +362,12 @@ def test_the_plugin_writes_the_page_after_saving_and_shows_the_saved_run_once(py
     assert times_dots(page) == [2, 2], "the run just saved is this run, not a saved one as well"
 
 
-def test_without_pygal_the_page_is_a_problem_line_naming_the_extra_and_the_run_is_still_saved(
-    pytester, monkeypatch
-):
-    monkeypatch.setitem(sys.modules, "pygal", None)  # import pygal raises ImportError
+def test_without_pygal_the_page_is_a_problem_line_naming_the_extra_and_the_run_is_still_saved(pytester):
+    # In a process of its own: what this one's earlier tests imported stays out of it.
+    pytester.makeconftest('import sys\nsys.modules["pygal"] = None  # import pygal raises ImportError\n')
     pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest("--loadbudget-rounds=1", "--loadbudget-save=kept", "--loadbudget-html=page.html")
+    result = pytester.runpytest_subprocess("--loadbudget-rounds=1", "--loadbudget-save=kept",
+                                           "--loadbudget-html=page.html")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
         f"loadbudget: could not write {pytester.path / 'page.html'} (--loadbudget-html): the HTML report draws its "
