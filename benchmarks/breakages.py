@@ -610,16 +610,16 @@ BREAKAGES: list[Breakage] = [
     ),
     Breakage(
         "speed-spread-ignored", "pytest_loadbudget/baseline/compare.py",
-        "    if new.timing(figure, clock)[0].median / new.speed_ms.median <= max(ratios):",
+        "    if new.timing(figure, clock)[0].median / new.speed_ms.median ** exponent <= max(ratios):",
         "    if False:",
         ("tests/test_gate.py -k speed_the_machine_ran",),
         "a run taken while the machine ran slow for minutes fails unchanged code",
     ),
     Breakage(
         "speed-spread-on-scaled-medians", "pytest_loadbudget/baseline/compare.py",
-        "    every_ratio = [measured / probes.median for _, measured, probes in runs]",
-        "    every_ratio = [median / probes.median for median, _, probes in runs]",
-        ("tests/test_gate.py -k speed_the_machine_ran",),
+        "    every_ratio = [measured / probes.median ** exponent for _, measured, probes in runs]",
+        "    every_ratio = [median / probes.median ** exponent for median, _, probes in runs]",
+        ("tests/test_gate.py -k followed_the_machine",),
         "saved runs scaled to the baseline's speed are divided by their speed again: the spread narrows, "
         "unchanged code fails",
     ),
@@ -972,6 +972,13 @@ BREAKAGES: list[Breakage] = [
         "    return True",
         ("tests/test_machine_speed.py -k another_version",),
         "a saved run of another version of a loader teaches the speed correction that the load follows the machine 20x",
+    ),
+    Breakage(
+        "machine-units-assume-full-following", "pytest_loadbudget/baseline/compare.py",
+        "    exponent = following.follows if following is not None else 1.0",
+        "    exponent = 1.0",
+        ("tests/test_gate.py -k followed_the_machine",),
+        "a saved run timed on a faster machine excuses any slower run of a load that barely follows the machine",
     ),
     Breakage(
         "rounds-collect-the-whole-session", "pytest_loadbudget/measure/loads.py",

@@ -136,26 +136,49 @@ def test_with_the_spread_of_saved_runs_one_fast_round_does_not_hide_a_regression
     assert not alone.regression and alone.note == "the fastest new rounds are within the baseline's spread: noise"
 
 
+def saved_at_speeds(runs: tuple[tuple[float, float], ...]) -> tuple[ModelRecord, ...]:
+    """Saved runs of five rounds around each (median, speed workload reading)."""
+    return tuple(probed([value + offset for offset in (-2.0, -1.0, 0.0, 1.0, 2.0)], [probe] * 5)
+                 for value, probe in runs)
+
+
+def load_against(history: tuple[ModelRecord, ...], median: float, new: ModelRecord) -> Comparison:
+    """The load of ``new`` judged against ``history``, the run with ``median`` as baseline."""
+    (chosen,) = [run for run in history if run.load_ms.median == median]
+    (comparison,) = [c for c in compare(chosen, new, DEFAULTS, history=history) if c.figure == "ms"]
+    return comparison
+
+
 def test_the_spread_of_the_saved_runs_is_also_judged_at_the_speed_the_machine_ran() -> None:
-    # Medians 102, 112 and 127 ms; the fastest was taken while the speed workload ran fast (2.6 ms),
-    # the others at 3.3 and 3.7 ms: per ms of that workload the runs read 39.2, 33.9 and 34.3.
-    history = tuple(probed([value + offset for offset in (-2.0, -1.0, 0.0, 1.0, 2.0)], [probe] * 5)
-                    for value, probe in ((102.0, 2.6), (112.0, 3.3), (127.0, 3.7)))
-    (chosen,) = [run for run in history if run.load_ms.median == 112.0]
-
-    def load(new: ModelRecord) -> Comparison:
-        (comparison,) = [c for c in compare(chosen, new, DEFAULTS, history=history) if c.figure == "ms"]
-        return comparison
-
-    # 135 ms, above every saved run, at a speed of 3.5 ms: 38.6 per ms, within the runs' 33.9-39.2.
-    noise = load(probed([133.0, 134.0, 135.0, 136.0, 137.0], [3.5] * 5))
+    # Medians 110, 112 and 118 ms, taken while the speed workload read 3.0, 3.3 and 3.45 ms: too
+    # little spread to learn how far the load follows the machine, so it is taken to follow it fully:
+    # per ms of that workload the runs read 36.7, 33.9 and 34.2.
+    history = saved_at_speeds(((110.0, 3.0), (112.0, 3.3), (118.0, 3.45)))
+    # 124 ms, above every saved run, at a speed of 3.4 ms: 36.5 per ms, within the runs' 33.9-36.7.
+    noise = load_against(history, 112.0, probed([122.0, 123.0, 124.0, 125.0, 126.0], [3.4] * 5))
     assert noise.grown and not noise.regression
     assert noise.note.endswith("within the spread of the 3 saved runs at the speed the machine ran (a fixed "
-                               "workload after each round: 3.50 ms now, 2.60 ms-3.70 ms then): noise")
-    # 150 ms at the same speed is 42.9 per ms: slower than every run in both units.
-    assert load(probed([148.0, 149.0, 150.0, 151.0, 152.0], [3.5] * 5)).regression
+                               "workload after each round: 3.40 ms now, 3.00 ms-3.45 ms then): noise")
+    # 130 ms at the same speed is 38.2 per ms: slower than every run in both units.
+    assert load_against(history, 112.0, probed([128.0, 129.0, 130.0, 131.0, 132.0], [3.4] * 5)).regression
     # Without the speed gauged on every side, the raw spread alone decides.
-    assert load(rounds([133.0, 134.0, 135.0, 136.0, 137.0])).regression
+    assert load_against(history, 112.0, rounds([122.0, 123.0, 124.0, 125.0, 126.0])).regression
+
+
+def test_a_slower_machine_excuses_a_load_only_as_far_as_its_saved_runs_followed_the_machine() -> None:
+    # The first run was saved with the speed workload at 2.5 ms, the others at 3.0 and 3.1: the load read
+    # 100-102 ms at each, so it follows the machine's speed hardly at all (an exponent near 0).
+    history = saved_at_speeds(((100.0, 2.5), (101.0, 3.0), (102.0, 3.1)))
+    # 115 ms at 3.0 ms is 38.3 per ms of the workload, below the first run's 40: taken as fully following
+    # the machine, that run would excuse it. At the load's own following it is slower than every run.
+    slower = load_against(history, 101.0, probed([113.0, 114.0, 115.0, 116.0, 117.0], [3.0] * 5))
+    assert slower.regression, slower.note
+    # A load that follows the machine more (85 ms at 2.3, 101 and 103 at 3.0 and 3.1: an exponent of 0.64)
+    # is measured in those units from its runs as measured: the fast run brought to the baseline's speed
+    # first would count the machine's speed twice and excuse 118 ms.
+    following = saved_at_speeds(((85.0, 2.3), (101.0, 3.0), (103.0, 3.1)))
+    slower = load_against(following, 101.0, probed([116.0, 117.0, 118.0, 119.0, 120.0], [3.0] * 5))
+    assert slower.regression, slower.note
 
 
 def test_each_timed_figure_is_judged_against_the_run_with_its_own_median() -> None:
