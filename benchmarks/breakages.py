@@ -981,6 +981,20 @@ BREAKAGES: list[Breakage] = [
         "a saved run timed on a faster machine excuses any slower run of a load that barely follows the machine",
     ),
     Breakage(
+        "memory-bus-not-allowed-for", "pytest_loadbudget/baseline/compare.py",
+        "    streamed = _slowdown(old.stream_ms, new.stream_ms)",
+        "    streamed = 0.0",
+        ("tests/test_gate.py -k memory_bus",),
+        "a neighbour streaming memory fails unchanged loads the speed workload saw no slower",
+    ),
+    Breakage(
+        "memory-bus-gauged-after-the-rounds-only", "pytest_loadbudget/measure/loads.py",
+        "    timings.stream_ms.values.extend(speed.stream_readings())\n    while True:",
+        "    while True:",
+        ("tests/test_gate.py -k speed_workload_runs",),
+        "the memory bus's reading is three copies after the rounds: one burst decides it",
+    ),
+    Breakage(
         "rounds-collect-the-whole-session", "pytest_loadbudget/measure/loads.py",
         "    gc.freeze()\n    try:",
         "    try:",

@@ -256,6 +256,27 @@ def test_a_slower_cache_refill_after_each_round_is_allowed_for_like_a_slower_mac
     assert judged(refilled(BASE, 4.0), refilled(busy_bus.load_ms.values, 4.0))["ms"].regression
 
 
+def test_a_slower_memory_bus_is_allowed_for_even_where_the_speed_workload_did_not_move() -> None:
+    # +22% with the speed workload and its refill as fast as in the baseline's run, but copies past the
+    # last-level cache around the rounds 25% slower: a neighbour streaming memory.
+    def streamed(values: list[float], copy: float) -> ModelRecord:
+        record = probed(values, [3.0] * 5)
+        record.refill_ms = Samples([4.0] * 5)
+        record.stream_ms = Samples([copy] * 6)
+        return record
+
+    busy_bus = streamed([122.0, 123.0, 124.0, 125.0, 126.0], 10.0)
+    load = judged(streamed(BASE, 8.0), busy_bus)["ms"]
+    assert not load.grown and not load.regression
+    assert load.note == ("judged at ms:10% + 25%: the memory bus ran 25% slower than in the baseline's run, as "
+                         "when a neighbour streams memory (copies past the last-level cache around the rounds: "
+                         "10.0 ms now, 8.00 ms then)")
+    # The same rounds with copies as quick as the baseline's regress, and so do they against a baseline
+    # saved before the copies were timed: nothing to compare with, nothing allowed.
+    assert judged(streamed(BASE, 8.0), streamed(busy_bus.load_ms.values, 8.0))["ms"].regression
+    assert judged(probed(BASE, [3.0] * 5), busy_bus)["ms"].regression
+
+
 def test_a_faster_machine_does_not_tighten_the_threshold_and_few_probes_say_nothing() -> None:
     # +8% with the workload 30% faster: a tightened threshold would call it a regression.
     faster_machine = probed([108.0, 109.0, 110.0, 111.0, 112.0], [2.1] * 5)
@@ -604,6 +625,8 @@ def test_the_speed_workload_runs_after_every_round_and_is_saved(project):
     probes = model["speed_ms"]["samples"]
     assert len(probes) == len(model["load_ms"]["samples"]) == 5 and min(probes) > 0
     assert len(model["refill_ms"]["samples"]) == 5 and min(model["refill_ms"]["samples"]) > 0
+    # The memory bus is gauged before the first round and after the last, not between them.
+    assert len(model["stream_ms"]["samples"]) == 6 and min(model["stream_ms"]["samples"]) > 0
     saved = max((project.path / ".loadbudget").glob("*/*again.json"))
     (stored,) = [entry for entry in json.loads(saved.read_text())["models"] if entry["name"] == "model"]
     assert stored["speed_ms"]["samples"] == probes

@@ -10,6 +10,7 @@ import pytest
 
 from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
 from pytest_loadbudget.baseline.machine_speed import LEARN_ROUNDS, SpeedFollowing, learn
+from pytest_loadbudget.measure import speed
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
@@ -176,3 +177,29 @@ def test_a_saved_run_of_another_version_of_the_load_teaches_nothing_about_the_ma
     regressed = [c for c in compare(current, run_at(20.0, 2.8), DEFAULTS, history=(current, earlier_version))
                  if c.figure == "ms"][0]
     assert regressed.regression and regressed.change == "+1854%", regressed.line
+
+
+# The memory bus's gauge --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("level_sizes", "expected_mib"), [
+    ({1: "64K", 2: "1024K", 3: "32768K"}, 32),  # the last level's size
+    ({1: "48K", 2: "2048K", 3: "4M"}, 16),  # a small cache: still past the core's own caches
+    ({1: "32K", 2: "1M", 3: "1G"}, 64),  # a huge cache: a few ms a copy, not seconds
+    ({}, 32),  # no description of the caches: the default
+    ({3: "lots"}, 32),  # unreadable: the default
+])
+def test_the_memory_copies_are_sized_by_the_last_level_cache(tmp_path, monkeypatch, level_sizes, expected_mib):
+    for index, (level, size) in enumerate(level_sizes.items()):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        (folder / "level").write_text(f"{level}\n")
+        (folder / "size").write_text(f"{size}\n")
+    monkeypatch.setattr(speed, "CACHES", tmp_path)
+    assert speed._stream_bytes() == expected_mib << 20
+
+
+def test_a_copy_reading_times_each_copy(monkeypatch):
+    monkeypatch.setattr(speed, "_stream_bytes", lambda: 4 << 20)
+    readings = speed.stream_readings(copies=4)
+    assert len(readings) == 4 and min(readings) > 0

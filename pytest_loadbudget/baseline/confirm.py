@@ -26,7 +26,7 @@ from pytest_loadbudget.results.samples import Samples
 
 #: The series of the timed rounds, joined across the two measurements.
 ROUND_SERIES = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms", "speed_ms",
-                "refill_ms")
+                "refill_ms", "stream_ms")
 
 
 #: A second measurement of the model: ``remeasure(rounds, cold)`` gives a

@@ -2,7 +2,8 @@
 
 Each round records wall time, own time (wall less the loading thread's run-queue wait) and
 the process's CPU time: see ``measure/clock.py``; after each, outside its times, a fixed
-workload gauges the machine's speed (``measure/speed.py``).
+workload gauges the machine's speed, and before the first round and after the last, copies past
+the last-level cache gauge the memory bus's (``measure/speed.py``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class Timings:
     #: the first run straight after the round.
     speed_ms: Samples = field(default_factory=Samples)
     refill_ms: Samples = field(default_factory=Samples)
+    #: Copies past the last-level cache before the first round and after the last, own time in ms: the
+    #: memory bus's speed (``speed.stream_readings``).
+    stream_ms: Samples = field(default_factory=Samples)
 
     @property
     def load_ms(self) -> Samples:
@@ -117,6 +121,7 @@ def _timed_rounds(request: LoadRequest, timings: Timings, rounds: int | None) ->
     model: Any = None
     index = 0
     warm_up = None
+    timings.stream_ms.values.extend(speed.stream_readings())
     while True:
         # Never hold two copies while the next one loads: the warm-up call
         # closes over the previous model too.
@@ -138,6 +143,7 @@ def _timed_rounds(request: LoadRequest, timings: Timings, rounds: int | None) ->
         timings.refill_ms.values.append(reading.refill_ms)
         index += 1
         if index >= wanted and (fixed or spent >= ADAPTIVE_SECONDS or index >= MAX_ROUNDS):
+            timings.stream_ms.values.extend(speed.stream_readings())
             return model, timings
 
 

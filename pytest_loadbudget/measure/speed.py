@@ -31,7 +31,9 @@ a neighbour saturating the memory bus raises for every load on the machine
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
+from pathlib import Path
 
 from pytest_loadbudget.measure import clock
 
@@ -89,3 +91,65 @@ def read() -> SpeedReading:
     for _ in range(WARM_RUNS):
         workload()
     return SpeedReading(min(run_ms() for _ in range(TIMED_RUNS)), refill)
+
+
+#: Where Linux describes the first CPU's caches (``index<N>/level`` and ``size``, e.g. "32768K").
+CACHES = Path("/sys/devices/system/cpu/cpu0/cache")
+#: The copy's size where the last-level cache's is unknown, and the bounds of it: large enough to pass
+#: through the memory bus, small enough to cost a few ms a reading.
+STREAM_DEFAULT_BYTES = 32 << 20
+STREAM_MIN_BYTES = 16 << 20
+STREAM_MAX_BYTES = 64 << 20
+#: Timed copies before the first round and after the last: their median is the run's reading.
+STREAM_COPIES = 3
+
+
+def stream_readings(copies: int = STREAM_COPIES) -> list[float]:
+    """Own time (ms) of ``copies`` copies of a buffer the size of the last-level cache into another: the
+    memory bus's speed now.
+
+    The warmed speed workload lives in the core's caches and can miss a
+    neighbour copying 64 MiB arrays: in ``benchmarks/stream_gauge.py``'s
+    phases where the host's speed held, such a neighbour slowed a small CNN's
+    load 1.19x and 1.33x while the workload read 1.09x and 1.05x, and these
+    copies 1.10x and 1.92x.
+    Taken around the rounds, not between them: a copy that flushes the
+    last-level cache before every round would slow small loads that find
+    their data there, and make their rounds incomparable with runs saved
+    without it. Anonymous mappings, not Python objects: freeing a 32 MiB
+    allocation would move glibc's mmap threshold, and with it where the
+    load's own allocations come from.
+    """
+    size = _stream_bytes()
+    source, target = mmap.mmap(-1, size), mmap.mmap(-1, size)
+    try:
+        source.write(b"\1" * size)  # pages faulted in and not all zero, outside the timed copies
+        target[:] = source
+        readings = []
+        for _ in range(copies):
+            start = clock.stamp()
+            target[:] = source
+            span = clock.span(start, clock.end_stamp())
+            readings.append(span.own_ms if span.own_ms is not None else span.wall_ms)
+        return readings
+    finally:
+        source.close()
+        target.close()
+
+
+def _stream_bytes() -> int:
+    """The last-level cache's size, kept within the bounds: source and target together twice as large."""
+    try:
+        levels = [(int((index / "level").read_text()), (index / "size").read_text().strip())
+                  for index in CACHES.glob("index*")]
+    except (OSError, ValueError):
+        return STREAM_DEFAULT_BYTES
+    if not levels:
+        return STREAM_DEFAULT_BYTES
+    _, size = max(levels)
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    try:
+        bytes_ = int(size[:-1]) * units[size[-1]] if size[-1:] in units else int(size)
+    except ValueError:
+        return STREAM_DEFAULT_BYTES
+    return min(max(bytes_, STREAM_MIN_BYTES), STREAM_MAX_BYTES)

@@ -66,6 +66,9 @@ class ModelRecord:
     #: The same workload's first run after each round, before the runs ``speed_ms`` keeps: the caches the
     #: round and the machine's other tenants left, refilled (slower under a memory-bandwidth neighbour).
     refill_ms: Samples = field(default_factory=Samples)
+    #: Copies of a buffer the size of the last-level cache, before the first round and after the last
+    #: (``measure/speed.py``): the memory bus's speed, which a neighbour streaming memory takes a share of.
+    stream_ms: Samples = field(default_factory=Samples)
     #: The first load in the test process, before the rounds: one-time costs included.
     first_load_ms: float | None = None
     memory: MemoryFigures | None = None
@@ -172,7 +175,7 @@ class ModelRecord:
 
 #: The timing series of a record, each saved with its raw samples and summary.
 _SAMPLE_FIELDS = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms", "speed_ms",
-                  "refill_ms")
+                  "refill_ms", "stream_ms")
 
 
 def _samples_dict(samples: Samples) -> dict[str, Any]:

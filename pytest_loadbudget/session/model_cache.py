@@ -190,6 +190,7 @@ class ModelCache:
         record.warm_ms, record.warm_own_ms, record.warm_cpu_ms = warm.wall, warm.own, warm.cpu
         record.speed_ms = timings.speed_ms
         record.refill_ms = timings.refill_ms
+        record.stream_ms = timings.stream_ms
         if not request.format.loadable:  # reading a manifest is not a load
             for series in (record.load_ms, record.load_own_ms, record.load_cpu_ms):
                 series.values.clear()
