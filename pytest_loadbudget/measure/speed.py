@@ -117,13 +117,16 @@ def stream_readings(copies: int = STREAM_COPIES) -> list[float]:
     last-level cache before every round would slow small loads that find
     their data there, and make their rounds incomparable with runs saved
     without it. Anonymous mappings, not Python objects: freeing a 32 MiB
-    allocation would move glibc's mmap threshold, and with it where the
-    load's own allocations come from.
+    allocation would raise glibc's mmap threshold to 32 MiB, and with it
+    change where the load's own allocations come from.
     """
     size = _stream_bytes()
     source, target = mmap.mmap(-1, size), mmap.mmap(-1, size)
     try:
-        source.write(b"\1" * size)  # pages faulted in and not all zero, outside the timed copies
+        # A byte in every page: untouched pages all map the kernel's one zero page, which a copy reads
+        # from the cache. Faulted in here, outside the timed copies, without a buffer-sized object.
+        for offset in range(0, size, mmap.PAGESIZE):
+            source[offset] = 1
         target[:] = source
         readings = []
         for _ in range(copies):
