@@ -3,9 +3,10 @@
 Alternates phases without and with one neighbour copying 64 MiB arrays (the
 trust benchmark's ``membw`` scenario) and, in each phase, repeats the plugin's
 own load of the example small CNN (``.keras``) with each of the machine's
-gauges after it: the speed workload's warmed reading and its first run after
-the round (``speed.read()``: ``speed_ms``, ``refill_ms``) and a copy past the
-last-level cache (``speed.stream_readings()``: ``stream_ms``), all own time.
+gauges as the plugin takes them: the speed workload's warmed reading and its
+first run after each round (``speed.read()``: ``speed_ms``, ``refill_ms``), and
+copies past the last-level cache before the phase's first load and after its
+last (``speed.stream_readings()``: ``stream_ms``), all own time.
 Prints each phase pair's medians and the neighbour's ratio for each: a gauge
 that allows for the neighbour should move about as much as the load does,
 and little when the host's speed changes (the speed workload's own ratio).
@@ -42,13 +43,17 @@ def own_ms(call) -> float:  # type: ignore[no-untyped-def]
 def phase(load, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Each figure's median over as many rounds as fit in ``seconds``."""
     readings: dict[str, list[float]] = {figure: [] for figure in FIGURES}
+    # As the plugin takes them: the copies before the first load and after the last round (they flush the
+    # cache), the speed workload after every round.
+    readings["stream"].extend(speed.stream_readings())
+    load()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         readings["load"].append(own_ms(load))
         reading = speed.read()
         readings["speed"].append(reading.speed_ms)
         readings["refill"].append(reading.refill_ms)
-        readings["stream"].append(statistics.median(speed.stream_readings()))
+    readings["stream"].extend(speed.stream_readings())
     return {figure: statistics.median(values) for figure, values in readings.items()}
 
 

@@ -625,7 +625,7 @@ def test_the_speed_workload_runs_after_every_round_and_is_saved(project):
     probes = model["speed_ms"]["samples"]
     assert len(probes) == len(model["load_ms"]["samples"]) == 5 and min(probes) > 0
     assert len(model["refill_ms"]["samples"]) == 5 and min(model["refill_ms"]["samples"]) > 0
-    # The memory bus is gauged before the first round and after the last, not between them.
+    # The memory bus is gauged before the first load and after the last round, not between them.
     assert len(model["stream_ms"]["samples"]) == 6 and min(model["stream_ms"]["samples"]) > 0
     saved = max((project.path / ".loadbudget").glob("*/*again.json"))
     (stored,) = [entry for entry in json.loads(saved.read_text())["models"] if entry["name"] == "model"]

@@ -203,3 +203,11 @@ def test_a_copy_reading_times_each_copy(monkeypatch):
     monkeypatch.setattr(speed, "_stream_bytes", lambda: 4 << 20)
     readings = speed.stream_readings(copies=4)
     assert len(readings) == 4 and min(readings) > 0
+
+
+def test_no_room_for_the_copies_gives_no_reading_rather_than_failing_the_load(monkeypatch):
+    def no_memory(*args, **kwargs):
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(speed.mmap, "mmap", no_memory)
+    assert speed.stream_readings() == []

@@ -296,7 +296,7 @@ def _allowance(
     """``threshold`` widened by what this run's machine measurably took from it, and the note that
     says so ("" and ``threshold`` itself where it took nothing).
 
-    Two things own time cannot take away, the larger of them allowed:
+    What own time cannot take away, the largest of it allowed:
 
     - *contention's aftermath*: own time removes the wait, not what the wait
       leaves behind (after every switch the load refills its caches, and a

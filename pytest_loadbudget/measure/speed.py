@@ -100,7 +100,7 @@ CACHES = Path("/sys/devices/system/cpu/cpu0/cache")
 STREAM_DEFAULT_BYTES = 32 << 20
 STREAM_MIN_BYTES = 16 << 20
 STREAM_MAX_BYTES = 64 << 20
-#: Timed copies before the first round and after the last: their median is the run's reading.
+#: Timed copies before the first load and after the last round: their median is the run's reading.
 STREAM_COPIES = 3
 
 
@@ -113,15 +113,19 @@ def stream_readings(copies: int = STREAM_COPIES) -> list[float]:
     phases where the host's speed held, such a neighbour slowed a small CNN's
     load 1.19x and 1.33x while the workload read 1.09x and 1.05x, and these
     copies 1.10x and 1.92x.
-    Taken around the rounds, not between them: a copy that flushes the
-    last-level cache before every round would slow small loads that find
-    their data there, and make their rounds incomparable with runs saved
-    without it. Anonymous mappings, not Python objects: freeing a 32 MiB
-    allocation would raise glibc's mmap threshold to 32 MiB, and with it
-    change where the load's own allocations come from.
+    Taken before the first load and after the last round, not between
+    rounds: a copy that flushes the last-level cache before a round would
+    slow small loads that find their data there, and make their rounds
+    incomparable with runs saved without it. Anonymous mappings, not Python
+    objects: freeing a buffer of up to 32 MiB from malloc raises glibc's
+    dynamic mmap threshold to its size, and with it changes where the load's
+    own allocations come from.
     """
     size = _stream_bytes()
-    source, target = mmap.mmap(-1, size), mmap.mmap(-1, size)
+    try:
+        source, target = mmap.mmap(-1, size), mmap.mmap(-1, size)
+    except (OSError, MemoryError, ValueError):
+        return []  # no room for the copies (a memory limit): no reading, and no allowance from it
     try:
         # A byte in every page: untouched pages all map the kernel's one zero page, which a copy reads
         # from the cache. Faulted in here, outside the timed copies, without a buffer-sized object.
@@ -142,17 +146,16 @@ def stream_readings(copies: int = STREAM_COPIES) -> list[float]:
 
 def _stream_bytes() -> int:
     """The last-level cache's size, kept within the bounds: source and target together twice as large."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     try:
-        levels = [(int((index / "level").read_text()), (index / "size").read_text().strip())
-                  for index in CACHES.glob("index*")]
+        levels = []
+        for index in CACHES.glob("index*"):
+            size = (index / "size").read_text().strip()
+            bytes_ = int(size[:-1]) * units[size[-1]] if size[-1:] in units else int(size)
+            levels.append((int((index / "level").read_text()), bytes_))
     except (OSError, ValueError):
         return STREAM_DEFAULT_BYTES
     if not levels:
         return STREAM_DEFAULT_BYTES
-    _, size = max(levels)
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    try:
-        bytes_ = int(size[:-1]) * units[size[-1]] if size[-1:] in units else int(size)
-    except ValueError:
-        return STREAM_DEFAULT_BYTES
-    return min(max(bytes_, STREAM_MIN_BYTES), STREAM_MAX_BYTES)
+    _, last_level = max(levels)
+    return min(max(last_level, STREAM_MIN_BYTES), STREAM_MAX_BYTES)

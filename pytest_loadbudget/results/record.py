@@ -66,7 +66,7 @@ class ModelRecord:
     #: The same workload's first run after each round, before the runs ``speed_ms`` keeps: the caches the
     #: round and the machine's other tenants left, refilled (slower under a memory-bandwidth neighbour).
     refill_ms: Samples = field(default_factory=Samples)
-    #: Copies of a buffer the size of the last-level cache, before the first round and after the last
+    #: Copies of a buffer the size of the last-level cache, before the first load and after the last round
     #: (``measure/speed.py``): the memory bus's speed, which a neighbour streaming memory takes a share of.
     stream_ms: Samples = field(default_factory=Samples)
     #: The first load in the test process, before the rounds: one-time costs included.
