@@ -313,9 +313,9 @@ def _allowance(
       warmed runs unmoved), whichever grew more.
     - *a slower memory bus*: copies past the last-level cache before and
       after the rounds took longer than in the baseline's run. A neighbour
-      streaming memory slowed a small CNN's load 1.33x with the speed
-      workload, which lives in the core's caches, at 1.05x; the copies read
-      1.92x.
+      streaming memory slowed a small CNN's load 1.04-1.13x with the speed
+      workload, which lives in the core's caches, at 0.97-1.03x; the copies
+      read 1.10-1.23x (``benchmarks/stream_gauge.py``).
 
     None tightens a threshold: a faster machine is not held against a model.
     A slower machine is not allowed for where most rounds were brought to the

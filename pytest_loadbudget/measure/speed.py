@@ -110,9 +110,9 @@ def stream_readings(copies: int = STREAM_COPIES) -> list[float]:
 
     The warmed speed workload lives in the core's caches and can miss a
     neighbour copying 64 MiB arrays: in ``benchmarks/stream_gauge.py``'s
-    phases where the host's speed held, such a neighbour slowed a small CNN's
-    load 1.19x and 1.33x while the workload read 1.09x and 1.05x, and these
-    copies 1.10x and 1.92x.
+    four phase pairs where the host's speed held (the workload within 3%),
+    such a neighbour slowed a small CNN's load 1.04-1.13x; these copies read
+    1.10-1.23x, the workload's first run after each round 1.06-1.16x.
     Taken before the first load and after the last round, not between
     rounds: a copy that flushes the last-level cache before a round would
     slow small loads that find their data there, and make their rounds
