@@ -28,16 +28,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from trust_load import neighbours  # noqa: E402
 
-from pytest_loadbudget.measure import clock, speed  # noqa: E402
+from pytest_loadbudget.measure import speed  # noqa: E402
 
 FIGURES = ("load", "speed", "refill", "stream")
-
-
-def own_ms(call) -> float:  # type: ignore[no-untyped-def]
-    start = clock.stamp()
-    call()
-    span = clock.span(start, clock.end_stamp())
-    return span.own_ms if span.own_ms is not None else span.wall_ms
 
 
 def phase(load, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -49,7 +42,7 @@ def phase(load, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-
     load()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        readings["load"].append(own_ms(load))
+        readings["load"].append(speed.own_ms(load))
         reading = speed.read()
         readings["speed"].append(reading.speed_ms)
         readings["refill"].append(reading.refill_ms)

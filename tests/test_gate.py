@@ -238,42 +238,41 @@ def test_a_machine_that_ran_slower_is_judged_with_its_slowdown_added_to_the_thre
     assert judged(probed(BASE, [3.0] * 5), probed(slower_machine.load_ms.values, [3.0] * 5))["ms"].regression
 
 
+def gauged(values: list[float], refill: float = 4.0, copy: float | None = None) -> ModelRecord:
+    """Rounds with the warmed speed workload at 3.0 ms after each, its first run at ``refill`` ms, and
+    (when given) memory copies at ``copy`` ms before the first load and after the last round."""
+    record = probed(values, [3.0] * 5)
+    record.refill_ms = Samples([refill] * 5)
+    if copy is not None:
+        record.stream_ms = Samples([copy] * 6)
+    return record
+
+
 def test_a_slower_cache_refill_after_each_round_is_allowed_for_like_a_slower_machine() -> None:
     # +22% with the warmed workload as fast as in the baseline's run, but its first run after each round
     # (refilling the caches) 30% slower: a neighbour saturating the memory bus slows every load.
-    def refilled(values: list[float], refill: float) -> ModelRecord:
-        record = probed(values, [3.0] * 5)
-        record.refill_ms = Samples([refill] * 5)
-        return record
-
-    busy_bus = refilled([122.0, 123.0, 124.0, 125.0, 126.0], 5.2)
-    load = judged(refilled(BASE, 4.0), busy_bus)["ms"]
+    busy_bus = gauged([122.0, 123.0, 124.0, 125.0, 126.0], refill=5.2)
+    load = judged(gauged(BASE, refill=4.0), busy_bus)["ms"]
     assert not load.grown and not load.regression
     assert load.note == ("judged at ms:10% + 30%: refilling the caches after each round took 30% longer than in "
                          "the baseline's run (a fixed workload's first run after each round: 5.20 ms now, "
                          "4.00 ms then)")
     # The same rounds with the refill as quick as the baseline's regress.
-    assert judged(refilled(BASE, 4.0), refilled(busy_bus.load_ms.values, 4.0))["ms"].regression
+    assert judged(gauged(BASE, refill=4.0), gauged(busy_bus.load_ms.values, refill=4.0))["ms"].regression
 
 
 def test_a_slower_memory_bus_is_allowed_for_even_where_the_speed_workload_did_not_move() -> None:
     # +22% with the speed workload and its refill as fast as in the baseline's run, but copies past the
     # last-level cache around the rounds 25% slower: a neighbour streaming memory.
-    def streamed(values: list[float], copy: float) -> ModelRecord:
-        record = probed(values, [3.0] * 5)
-        record.refill_ms = Samples([4.0] * 5)
-        record.stream_ms = Samples([copy] * 6)
-        return record
-
-    busy_bus = streamed([122.0, 123.0, 124.0, 125.0, 126.0], 10.0)
-    load = judged(streamed(BASE, 8.0), busy_bus)["ms"]
+    busy_bus = gauged([122.0, 123.0, 124.0, 125.0, 126.0], copy=10.0)
+    load = judged(gauged(BASE, copy=8.0), busy_bus)["ms"]
     assert not load.grown and not load.regression
     assert load.note == ("judged at ms:10% + 25%: the memory bus ran 25% slower than in the baseline's run, as "
                          "when a neighbour streams memory (copies past the last-level cache around the rounds: "
                          "10.0 ms now, 8.00 ms then)")
     # The same rounds with copies as quick as the baseline's regress, and so do they against a baseline
     # saved before the copies were timed: nothing to compare with, nothing allowed.
-    assert judged(streamed(BASE, 8.0), streamed(busy_bus.load_ms.values, 8.0))["ms"].regression
+    assert judged(gauged(BASE, copy=8.0), gauged(busy_bus.load_ms.values, copy=8.0))["ms"].regression
     assert judged(probed(BASE, [3.0] * 5), busy_bus)["ms"].regression
 
 

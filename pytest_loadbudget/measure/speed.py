@@ -32,6 +32,7 @@ a neighbour saturating the memory bus raises for every load on the machine
 from __future__ import annotations
 
 import mmap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,13 +77,17 @@ class SpeedReading:
 
 
 def run_ms() -> float:
-    """One run of the workload: own time (wall time less the thread's run-queue wait) where the system keeps
-    it, else wall time, in ms: the machine's speed, not its other processes' share of it."""
+    """One run of the workload, own time in ms (``own_ms``)."""
+    return own_ms(workload)
+
+
+def own_ms(call: Callable[[], object]) -> float:
+    """``call``'s own time (wall time less the thread's run-queue wait) where the system keeps it, else wall
+    time, in ms: the machine's speed, not its other processes' share of it."""
     start = clock.stamp()
-    workload()
+    call()
     span = clock.span(start, clock.end_stamp())
-    own = span.own_ms
-    return own if own is not None else span.wall_ms
+    return span.own_ms if span.own_ms is not None else span.wall_ms
 
 
 def read() -> SpeedReading:
@@ -132,13 +137,11 @@ def stream_readings(copies: int = STREAM_COPIES) -> list[float]:
         for offset in range(0, size, mmap.PAGESIZE):
             source[offset] = 1
         target[:] = source
-        readings = []
-        for _ in range(copies):
-            start = clock.stamp()
+
+        def copy() -> None:
             target[:] = source
-            span = clock.span(start, clock.end_stamp())
-            readings.append(span.own_ms if span.own_ms is not None else span.wall_ms)
-        return readings
+
+        return [own_ms(copy) for _ in range(copies)]
     finally:
         source.close()
         target.close()
