@@ -29,9 +29,9 @@ SAVER = textwrap.dedent(
     # Large runs, so that a kill often lands in the middle of writing one.
     records = [ModelRecord(key=f"m{i}", name=f"m{i}", format="callable", load_ms=Samples([float(j) for j in range(200)]))
                for i in range(300)]
-    print("ready", flush=True)
     while True:
         store.save("loop", machine, records)
+        print("saved", flush=True)
     """
 )
 
@@ -42,8 +42,10 @@ def test_sigkill_during_saves_leaves_every_saved_run_readable(tmp_path):
     storage = tmp_path / "runs"
     for attempt in range(6):
         process = subprocess.Popen([sys.executable, str(script), str(storage)], stdout=subprocess.PIPE)
-        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
-        time.sleep(0.15 + 0.07 * attempt)
+        # Kill only once a save has completed, however slow the machine, and then at
+        # a different point of a later save each time.
+        assert process.stdout is not None and process.stdout.readline() == b"saved\n"
+        time.sleep(0.02 + 0.07 * attempt)
         process.send_signal(signal.SIGKILL)
         process.wait()
     runs = BaselineStore(storage).runs()
