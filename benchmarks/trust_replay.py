@@ -9,11 +9,13 @@ plugin would choose (the saved run with the median load of the newest
 ``--loadbudget-baseline-runs``, the others as the machine's spread), every
 figure at the default thresholds.
 
-A replay sees the first measurement only: the second measurement that
-confirms a suspected time regression cannot be taken again, so a replayed
-table counts suspects (an upper bound on false alarms, and on catches).
-The table it prints: per scenario and model, the reruns whose ``figure``
-regressed.
+Two tables: the suspects of the first measurement, and what stands after
+the second one (``baseline/confirm.py``). The report keeps the second
+measurement's rounds where the run took one (``remeasured``), so its
+confirmation is judged again too; a suspect the run itself did not suspect
+has no second measurement to judge, and stands (an upper bound), as do
+suspects in reports written before the second measurement was kept. Per
+scenario and model: the reruns whose ``figure`` regressed.
 
     python benchmarks/trust_replay.py SUITE_FOLDER [--figure ms] [--verbose]
 """
@@ -21,6 +23,7 @@ regressed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -31,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pytest_loadbudget.baseline.compare import compare, parse_compare_fail  # noqa: E402
+from pytest_loadbudget.baseline.confirm import confirm  # noqa: E402
 from pytest_loadbudget.results.record import ModelRecord  # noqa: E402
 from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL  # noqa: E402
 
@@ -54,6 +58,17 @@ def baseline(saved: list[dict[str, ModelRecord]], name: str) -> tuple[ModelRecor
     return min(middle, key=history.index), history
 
 
+def second_measurement(first: ModelRecord) -> ModelRecord | None:
+    """The second measurement the run took of ``first``, rebuilt from the rounds its report kept;
+    None where it took none."""
+    if not first.remeasured:
+        return None
+    again = dataclasses.replace(first, comparisons=[], remeasured={})
+    for name, samples in first.remeasured.items():
+        setattr(again, name, samples)
+    return again
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("suite", type=Path, help="the suite folder trustworthiness.py --keep left")
@@ -66,7 +81,8 @@ def main() -> int:
         parser.error(f"{runs_folder}: no saved runs (was the benchmark run with --keep?)")
     saved = [records(path) for path in saved_paths]
     thresholds = parse_compare_fail(DEFAULT_COMPARE_FAIL)
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    suspects: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    standing: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     reruns: dict[str, int] = defaultdict(int)
     names: list[str] = []
     for path in sorted(args.suite.glob("lb-*.json")):
@@ -79,16 +95,24 @@ def main() -> int:
             if name not in names:
                 names.append(name)
             old, history = baseline(saved, name)
-            for verdict in compare(old, new, thresholds, history=history):
+            verdicts = compare(old, new, thresholds, history=history)
+            suspected = any(verdict.figure == args.figure and verdict.regression for verdict in verdicts)
+            confirm(verdicts, old, new, thresholds, lambda rounds, cold, new=new: second_measurement(new),
+                    history=history)
+            for verdict in verdicts:
                 if verdict.figure == args.figure and verdict.regression:
-                    counts[scenario][name] += 1
+                    standing[scenario][name] += 1
                     if args.verbose:
                         print(f"{scenario} {path.name}: {verdict.line} [{verdict.note}]")
-    print(f"| scenario | {' | '.join(names)} |")
-    print(f"|---|{'---|' * len(names)}")
-    for scenario in sorted(reruns):
-        cells = " | ".join(f"{counts[scenario][name]}/{reruns[scenario]}" for name in names)
-        print(f"| {scenario} | {cells} |")
+            suspects[scenario][name] += suspected
+    for title, counts in (("suspected by the first measurement", suspects),
+                          ("standing after the second (where the run took one)", standing)):
+        print(f"\n{title}:\n")
+        print(f"| scenario | {' | '.join(names)} |")
+        print(f"|---|{'---|' * len(names)}")
+        for scenario in sorted(reruns):
+            cells = " | ".join(f"{counts[scenario][name]}/{reruns[scenario]}" for name in names)
+            print(f"| {scenario} | {cells} |")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import textwrap
 
 import pytest
@@ -155,6 +156,10 @@ def test_comparisons_travel_typed_through_json() -> None:
     again = ModelRecord.from_dict(new.to_dict())
     assert again.comparisons == new.comparisons
     assert all(isinstance(c, Comparison) for c in again.comparisons)
+    # So do the second measurement's rounds, as samples; a report without them reads as none taken.
+    new.remeasured = {"load_ms": Samples([120.0, 121.0, 122.0])}
+    assert ModelRecord.from_dict(json.loads(json.dumps(new.to_dict()))).remeasured == new.remeasured
+    assert again.remeasured == {}
     # A report written before ``change`` existed still loads.
     old_style = {"figure": "ms", "line": "m load 1 ms vs baseline 1 ms (+0%)", "regression": False, "note": ""}
     assert Comparison.from_dict(old_style).change == ""

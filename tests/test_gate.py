@@ -375,7 +375,9 @@ def test_a_second_measurement_that_is_noise_does_not_confirm() -> None:
 
 
 def test_without_a_second_measurement_the_regression_stands_and_says_so() -> None:
-    load, _ = confirmed(record(BASE, own=BASE), record(SLOWER, own=SLOWER), None)
+    first = record(SLOWER, own=SLOWER)
+    load, _ = confirmed(record(BASE, own=BASE), first, None)
+    assert first.remeasured == {}
     assert load.regression and load.confirmation == "not re-measured"
     assert load.note == "on one measurement: no second measurement could be taken"
     failed = record(error="RuntimeError: the disk went away")
@@ -618,6 +620,11 @@ def test_a_slow_first_measurement_is_measured_again_and_not_confirmed(project, m
     assert load["regression"] is False and load["confirmation"] == "not confirmed"
     assert "+" in load["change"] and load["grown"] is True
     assert "not confirmed: a second measurement was " in load["note"]
+    # The report keeps the second measurement's rounds, the ones that cleared it: none of them slept.
+    (model,) = json.loads((project.path / "out.json").read_text())["models"]
+    second = model["remeasured"]["load_ms"]["samples"]
+    assert len(second) == 5 and max(second) < min(model["load_ms"]["samples"])
+    assert len(model["remeasured"]["speed_ms"]["samples"]) == 5
 
 
 def test_a_persistent_regression_fails_confirmed_by_a_second_measurement(project, monkeypatch):

@@ -21,12 +21,8 @@ from collections.abc import Callable
 from pytest_loadbudget.baseline.compare import Threshold, judge
 from pytest_loadbudget.baseline.times import COLD, REMEASURED, TIMED
 from pytest_loadbudget.results.comparison import Comparison
-from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.results.record import ROUND_SERIES, ModelRecord
 from pytest_loadbudget.results.samples import Samples
-
-#: The series of the timed rounds, joined across the two measurements.
-ROUND_SERIES = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms", "speed_ms",
-                "refill_ms", "stream_ms")
 
 
 #: A second measurement of the model: ``remeasure(rounds, cold)`` gives a
@@ -52,9 +48,12 @@ def confirm(
     if not suspects:
         return
     cold = any(comparison.figure in COLD for comparison in suspects)
-    again = remeasure(any(comparison.figure not in COLD for comparison in suspects), cold)
+    rounds = any(comparison.figure not in COLD for comparison in suspects)
+    again = remeasure(rounds, cold)
     problem = "no second measurement could be taken" if again is None else \
         f"the second measurement failed ({again.error})" if again.error is not None else ""
+    if rounds and again is not None and not problem:
+        first.remeasured = {name: getattr(again, name) for name in ROUND_SERIES if getattr(again, name)}
     for comparison in suspects:
         judged = (joined(first, again) if comparison.figure in TIMED else again) if again is not None else None
         second = judge(comparison.figure, old, judged, thresholds.get(comparison.figure), clock, history) \

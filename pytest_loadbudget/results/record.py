@@ -69,6 +69,10 @@ class ModelRecord:
     #: Copies of a buffer the size of the last-level cache, before the first load and after the last round
     #: (``measure/speed.py``): the memory bus's speed, which a neighbour streaming memory takes a share of.
     stream_ms: Samples = field(default_factory=Samples)
+    #: The second measurement's timed rounds, by series, where a suspected time regression was measured
+    #: again (``baseline/confirm.py``): what confirmed or cleared it, kept so that the verdict can be
+    #: checked and judged again (``benchmarks/trust_replay.py``). Empty where none was taken.
+    remeasured: dict[str, Samples] = field(default_factory=dict)
     #: The first load in the test process, before the rounds: one-time costs included.
     first_load_ms: float | None = None
     memory: MemoryFigures | None = None
@@ -133,7 +137,7 @@ class ModelRecord:
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON: the one place its typed parts become dicts."""
         data = dataclasses.asdict(self)
-        for name in _SAMPLE_FIELDS:
+        for name in ROUND_SERIES:
             data[name] = _samples_dict(getattr(self, name))
         if self.memory is not None:
             data["memory"]["leak_bytes"] = self.memory.leak_bytes
@@ -141,6 +145,7 @@ class ModelRecord:
         data["fleet"] = self.fleet.to_dict() if self.fleet is not None else None
         data["predictions"] = self.predictions.to_dict() if self.predictions is not None else None
         data["comparisons"] = [comparison.to_dict() for comparison in self.comparisons]
+        data["remeasured"] = {name: _samples_dict(samples) for name, samples in self.remeasured.items()}
         return data
 
     @classmethod
@@ -163,7 +168,9 @@ class ModelRecord:
             size_bytes=data.get("size_bytes"),
             files=data.get("files", 0),
             artifact_sha256=data.get("artifact_sha256"),
-            **{name: Samples(list(data.get(name, {}).get("samples", []))) for name in _SAMPLE_FIELDS},
+            **{name: Samples(list(data.get(name, {}).get("samples", []))) for name in ROUND_SERIES},
+            remeasured={name: Samples(list(value.get("samples", [])))
+                        for name, value in (data.get("remeasured") or {}).items() if name in ROUND_SERIES},
             first_load_ms=data.get("first_load_ms"),
             memory=_memory_from_dict(memory) if memory else None,
             error=data.get("error"),
@@ -173,9 +180,10 @@ class ModelRecord:
         )
 
 
-#: The timing series of a record, each saved with its raw samples and summary.
-_SAMPLE_FIELDS = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms", "speed_ms",
-                  "refill_ms", "stream_ms")
+#: The timing series of a record, one value per timed round (the memory copies: before and after the
+#: rounds), each saved with its raw samples and summary; a second measurement joins them.
+ROUND_SERIES = ("load_ms", "warm_ms", "load_own_ms", "warm_own_ms", "load_cpu_ms", "warm_cpu_ms", "speed_ms",
+               "refill_ms", "stream_ms")
 
 
 def _samples_dict(samples: Samples) -> dict[str, Any]:
