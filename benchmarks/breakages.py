@@ -988,6 +988,20 @@ BREAKAGES: list[Breakage] = [
         "a neighbour streaming memory fails unchanged loads the speed workload saw no slower",
     ),
     Breakage(
+        "underpowered-growth-not-measured-again", "pytest_loadbudget/baseline/confirm.py",
+        "if (comparison.regression and comparison.figure in REMEASURED) or comparison.underpowered]",
+        "if comparison.regression and comparison.figure in REMEASURED]",
+        ("tests/test_gate.py -k too_few_rounds_could",),
+        "a 500 ms load's 1.2x regression passes whenever its 5 rounds a side leave the rank test short",
+    ),
+    Breakage(
+        "underpowered-growth-measured-against-another-machine", "pytest_loadbudget/baseline/compare.py",
+        "            result.underpowered = False  # nothing to measure again for: it could not fail\n",
+        "",
+        ("tests/test_gate.py -k too_few_rounds_could",),
+        "a baseline from other hardware fails a load the second measurement makes significant",
+    ),
+    Breakage(
         "second-measurement-not-kept", "pytest_loadbudget/baseline/confirm.py",
         "        first.remeasured = {name: getattr(again, name) for name in ROUND_SERIES if getattr(again, name)}",
         "        pass",

@@ -374,6 +374,22 @@ def test_a_second_measurement_that_is_noise_does_not_confirm() -> None:
     assert load.note.startswith("not confirmed: a second measurement was noise (load ")
 
 
+def test_a_growth_too_few_rounds_could_call_is_measured_again_only_where_the_gate_can_fail() -> None:
+    # +20% with two rounds as fast as the baseline's: not significant (p=0.274), and measured again.
+    scattered = [99.0, 100.5, 122.0, 123.0, 140.0]
+    load, remeasure = confirmed(rounds(BASE), rounds(scattered), rounds(SLOWER))
+    assert load.regression and load.confirmation == "confirmed" and remeasure.calls == [(True, False)]
+    # Without a second measurement it stays what one measurement said.
+    load, _ = confirmed(rounds(BASE), rounds(scattered), None)
+    assert not load.regression and load.confirmation == ""
+    assert load.note == "not significant (p=0.274 >= 0.05): noise"
+    # Against another machine's baseline nothing can fail: nothing is measured again.
+    comparisons = compare(rounds(BASE), rounds(scattered), DEFAULTS, same_machine=False)
+    remeasure = Remeasurer(rounds(SLOWER))
+    confirm(comparisons, rounds(BASE), rounds(scattered), DEFAULTS, remeasure)
+    assert remeasure.calls == [] and not any(comparison.regression for comparison in comparisons)
+
+
 def test_without_a_second_measurement_the_regression_stands_and_says_so() -> None:
     first = record(SLOWER, own=SLOWER)
     load, _ = confirmed(record(BASE, own=BASE), first, None)
@@ -532,8 +548,14 @@ SUITE = textwrap.dedent(
     def model():
         CALLS.append(1)
         # The first SLOW_CALLS loads of the session sleep: a first measurement
-        # that something slowed, as a busy moment would.
-        if len(CALLS) <= int(os.environ.get("SLOW_CALLS", "0")):
+        # that something slowed, as a busy moment would. SLOW_PATTERN picks
+        # the loads that sleep one by one ("1"), for rounds that scatter.
+        pattern = os.environ.get("SLOW_PATTERN", "")
+        if len(CALLS) <= len(pattern):
+            slow = pattern[len(CALLS) - 1] == "1"
+        else:
+            slow = len(CALLS) <= int(os.environ.get("SLOW_CALLS", "0"))
+        if slow:
             time.sleep(0.05)
             # Counted as time waiting for a CPU where the test injects contention.
             WAITED[0] += 50_000_000
@@ -591,7 +613,7 @@ def steady_machine(model: dict[str, Any]) -> None:
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     pytester.makepyfile(test_suite=SUITE)
-    for name in ("SLOW_CALLS", "CONTENTION"):
+    for name in ("SLOW_CALLS", "SLOW_PATTERN", "CONTENTION"):
         monkeypatch.delenv(name, raising=False)
     run(pytester, "--loadbudget-save=base").assert_outcomes(passed=3)
     set_saved(pytester, "model", fast_baseline)
@@ -638,6 +660,33 @@ def test_a_persistent_regression_fails_confirmed_by_a_second_measurement(project
         " [[]*confirmed by a second measurement (load * ms over both measurements' 10 rounds, +*%)[]]",
     ])
     assert load_comparison(project)["confirmation"] == "confirmed"
+
+
+def test_a_growth_too_few_rounds_could_call_fails_when_a_second_measurement_makes_it_significant(
+    project, monkeypatch,
+):
+    # The first load and three of the five rounds sleep: the median is past the threshold, but two
+    # rounds as fast as ever leave the rank test at p=0.345. The second measurement's loads all sleep.
+    monkeypatch.setenv("SLOW_PATTERN", "111100" + "111111")
+    result = run(project, "--loadbudget-compare")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*loads: 12"])
+    load = load_comparison(project)
+    assert load["regression"] is True and load["confirmation"] == "confirmed" and load["underpowered"] is True
+    # The first measurement's "not significant" no longer stands; the joined rounds' verdict does.
+    assert "not significant" not in load["note"] and "p=0.345" in load["line"]
+    assert "together the rounds are significant where the first measurement's alone were not" in load["note"]
+
+
+def test_a_growth_too_few_rounds_could_call_stays_noise_when_the_second_measurement_is_quick(project, monkeypatch):
+    monkeypatch.setenv("SLOW_PATTERN", "111100")
+    result = run(project, "--loadbudget-compare")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*loads: 12"])
+    load = load_comparison(project)
+    assert load["regression"] is False and load["grown"] is True and load["confirmation"] == "not confirmed"
+    assert "not significant (p=0.345 >= 0.05): noise" in load["note"]
+    assert "not confirmed: a second measurement was within the threshold" in load["note"]
 
 
 def test_the_speed_workload_runs_after_every_round_and_is_saved(project):
@@ -802,7 +851,7 @@ def slow_baseline(model: dict[str, Any]) -> None:
 def history(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple[pytest.Pytester, list[Path]]:
     """Three saved runs: two at 10-12 ms, the newest read slow at 60-62 ms."""
     pytester.makepyfile(test_suite=SUITE)
-    for name in ("SLOW_CALLS", "CONTENTION"):
+    for name in ("SLOW_CALLS", "SLOW_PATTERN", "CONTENTION"):
         monkeypatch.delenv(name, raising=False)
     paths = saved_runs(pytester, 3)
     for path in paths[:2]:

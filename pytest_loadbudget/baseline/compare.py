@@ -161,6 +161,7 @@ def compare(
                if (comparison := judge(figure, old, new, thresholds.get(figure), clock, history)) is not None]
     if not same_machine:
         for result in results:
+            result.underpowered = False  # nothing to measure again for: it could not fail
             if result.regression:
                 result.regression = False
                 result.add_note("baseline from another machine: not failing (--loadbudget-compare-any-machine to fail)")
@@ -213,6 +214,7 @@ def _compare_times(
         p_value = mann_whitney_greater(old_samples.values, new_samples.values)
         counted = f"p={p_value:.3g}, n={new_samples.count}/{old_samples.count}"
         noise = _why_noise(p_value, min(old_samples.count, new_samples.count))
+        underpowered = bool(noise) and min(old_samples.count, new_samples.count) >= MIN_SAMPLES
         if not noise:
             noise = _within_machine_noise(figure, new, new_samples, old, old_median, threshold, context.history, used,
                                           following)
@@ -220,6 +222,7 @@ def _compare_times(
         # Too few for a rank test's p: only every new run slower than every old one counts.
         unit = "runs" if figure in COLD else "rounds" if figure in BLOCK else "loads"
         counted = f"{unit} {new_samples.count}/{old_samples.count}"
+        underpowered = False
         fastest_within = not all_above(old_samples.values, new_samples.values)
         noise = f"the fastest new {unit[:-1]} is within the baseline's {unit}: noise" if fastest_within else ""
     noise = noise if grown else ""
@@ -227,7 +230,7 @@ def _compare_times(
     details = _details(change, counted, f"{used} time", context.artifact)
     line = f"{new.name} {FIGURE_LABELS[figure]} {format_ms(new_median)} vs baseline {format_ms(old_median)} ({details})"
     result = Comparison(figure, line, regression=grown and not noise, change=change, grown=grown,
-                        measured=format_ms(new_median))
+                        measured=format_ms(new_median), underpowered=grown and underpowered)
     result.add_note(f"wall time compared: {why_wall}" if why_wall else "")
     if following is not None and grown and abs(new_median / measured - 1.0) > MACHINE_SHARE:
         result.add_note(_at_reference_speed(following, new, measured, matched))

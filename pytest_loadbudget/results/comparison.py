@@ -37,7 +37,10 @@ class Comparison:
     ``grown``: the figure grew past its threshold (a regression unless the
     note says why not); ``measured``: the new figure alone ("152 ms"), for a
     second measurement's words;
-    ``confirmation``: the second measurement's verdict on a suspected regression.
+    ``confirmation``: the second measurement's verdict on a suspected regression;
+    ``underpowered``: timed rounds that grew past the threshold without the
+    rank test calling it (p >= ALPHA, as a 500 ms load's 5 rounds a side
+    often leave a 1.2x change): a second measurement's rounds, joined, may.
     """
 
     figure: str
@@ -48,6 +51,7 @@ class Comparison:
     grown: bool = False
     measured: str = ""
     confirmation: Confirmation = ""
+    underpowered: bool = False
 
     @property
     def label(self) -> str:
@@ -75,7 +79,7 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {"figure": self.figure, "line": self.line, "regression": self.regression, "note": self.note,
                 "change": self.change, "grown": self.grown, "measured": self.measured,
-                "confirmation": self.confirmation}
+                "confirmation": self.confirmation, "underpowered": self.underpowered}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Comparison:
@@ -85,7 +89,8 @@ class Comparison:
         return cls(figure=data["figure"], line=data["line"], regression=bool(data["regression"]),
                    note=data.get("note", ""), change=data.get("change", ""),
                    grown=bool(data.get("grown", data["regression"])), measured=data.get("measured", ""),
-                   confirmation=confirmation if confirmation in CONFIRMATIONS else "")
+                   confirmation=confirmation if confirmation in CONFIRMATIONS else "",
+                   underpowered=bool(data.get("underpowered", False)))
 
 
 CONFIRMATIONS: tuple[Confirmation, ...] = ("", "confirmed", "not confirmed", "not re-measured")
