@@ -1002,6 +1002,13 @@ BREAKAGES: list[Breakage] = [
         "a baseline from other hardware fails a load the second measurement makes significant",
     ),
     Breakage(
+        "time-floor-overrides-an-absolute-threshold", "pytest_loadbudget/baseline/compare.py",
+        "    floor = TIME_FLOOR_MS if threshold is None or threshold.relative else 0.0",
+        "    floor = TIME_FLOOR_MS",
+        ("tests/test_compare.py -k time_floor",),
+        "ms:0.5 on a 4 ms load cannot fail a 0.9 ms growth: the 1 ms floor overrides what the user named",
+    ),
+    Breakage(
         "second-measurement-not-kept", "pytest_loadbudget/baseline/confirm.py",
         "        first.remeasured = {name: getattr(again, name) for name in ROUND_SERIES if getattr(again, name)}",
         "        pass",

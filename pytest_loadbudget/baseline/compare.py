@@ -60,7 +60,9 @@ MIN_SAMPLES = 5
 FIGURES = tuple(FIGURE_LABELS)
 #: Changes of a peak below this are allocator page granularity, not the model.
 PEAK_FLOOR_BYTES = MIB
-#: Changes of a median time below this are timer and scheduler noise, whatever their percentage.
+#: Changes of a median time below this are timer and scheduler noise, whatever their percentage; an
+#: absolute threshold (``ms:0.4``) is its own floor: a user who names the growth that matters is taken at
+#: their word (a 4 ms TFLite load could otherwise never regress by less than 25%).
 TIME_FLOOR_MS = 1.0
 #: Saved runs needed to judge a run against their spread rather than its fastest round: with three
 #: exchangeable runs an unchanged run is slower than all of them one time in four, before the
@@ -209,7 +211,8 @@ def _compare_times(
     plain, widening = threshold, ""
     if figure in TIMED and threshold is not None and used == "own":
         threshold, widening = _allowance(figure, old, new, threshold, old_median, matched)
-    grown = _grew(threshold, old_median, new_median, TIME_FLOOR_MS, 1.0)
+    floor = TIME_FLOOR_MS if threshold is None or threshold.relative else 0.0
+    grown = _grew(threshold, old_median, new_median, floor, 1.0)
     if figure in TIMED:
         p_value = mann_whitney_greater(old_samples.values, new_samples.values)
         counted = f"p={p_value:.3g}, n={new_samples.count}/{old_samples.count}"
@@ -235,7 +238,7 @@ def _compare_times(
     if following is not None and grown and abs(new_median / measured - 1.0) > MACHINE_SHARE:
         result.add_note(_at_reference_speed(following, new, measured, matched))
     # Said where it mattered: where the plain threshold was passed.
-    result.add_note(widening if _grew(plain, old_median, new_median, TIME_FLOOR_MS, 1.0) else "")
+    result.add_note(widening if _grew(plain, old_median, new_median, floor, 1.0) else "")
     result.add_note(noise)
     return result
 
