@@ -86,10 +86,10 @@ def test_growth_below_the_time_floor_is_noise_whatever_its_percentage() -> None:
     result = by_figure(record(tiny), record(doubled))["ms"]
     assert result.change.startswith("+") and not result.regression and result.note == ""
     # An absolute threshold below the floor is the user's own floor.
-    (tight,) = [c for c in compare(record(tiny), record(doubled), parse_compare_fail("ms:0.5")) if c.figure == "ms"]
-    assert tight.regression
-    (loose,) = [c for c in compare(record(tiny), record(doubled), parse_compare_fail("ms:0.95")) if c.figure == "ms"]
-    assert not loose.regression and loose.note == ""
+    for amount, regresses in ((TIME_FLOOR_MS * 0.5, True), (TIME_FLOOR_MS * 0.95, False)):
+        (load,) = [c for c in compare(record(tiny), record(doubled), parse_compare_fail(f"ms:{amount}"))
+                   if c.figure == "ms"]
+        assert load.regression is regresses and load.note == ""
 
 
 def test_size_is_exact_one_byte_more_regresses() -> None:
