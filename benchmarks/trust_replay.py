@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from pytest_loadbudget.baseline.compare import compare, parse_compare_fail  # noqa: E402
 from pytest_loadbudget.baseline.confirm import confirm  # noqa: E402
-from pytest_loadbudget.results.record import ModelRecord  # noqa: E402
+from pytest_loadbudget.results.record import ROUND_SERIES, ModelRecord  # noqa: E402
+from pytest_loadbudget.results.samples import Samples  # noqa: E402
 from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL  # noqa: E402
 
 RERUN = re.compile(r"lb-(?P<scenario>.+)-(?P<index>\d+)\.json")
@@ -63,7 +64,9 @@ def second_measurement(first: ModelRecord) -> ModelRecord | None:
     None where it took none."""
     if not first.remeasured:
         return None
-    again = dataclasses.replace(first, comparisons=[], remeasured={})
+    # As the plugin's second record: only the rounds it measured again (cold runs and fleets are not kept).
+    again = dataclasses.replace(first, comparisons=[], remeasured={}, cold=None, fleet=None, first_load_ms=None,
+                                **{name: Samples() for name in ROUND_SERIES})
     for name, samples in first.remeasured.items():
         setattr(again, name, samples)
     return again
@@ -96,7 +99,8 @@ def main() -> int:
                 names.append(name)
             old, history = baseline(saved, name)
             verdicts = compare(old, new, thresholds, history=history)
-            suspected = any(verdict.figure == args.figure and verdict.regression for verdict in verdicts)
+            suspected = any(verdict.figure == args.figure and (verdict.regression or verdict.underpowered)
+                            for verdict in verdicts)
             confirm(verdicts, old, new, thresholds, lambda rounds, cold, new=new: second_measurement(new),
                     history=history)
             for verdict in verdicts:

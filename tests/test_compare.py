@@ -20,7 +20,7 @@ from pytest_loadbudget.baseline.compare import (
 from pytest_loadbudget.report.terminal import baseline_cell
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.memory import MemoryFigures
-from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.results.record import ModelRecord, merge_records
 from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.units import MIB
 
@@ -197,5 +197,13 @@ def test_baseline_column_in_the_report_for_a_model_named_with_a_space(pytester: 
     result = pytester.runpytest(*options, "--loadbudget-compare", "--loadbudget-report")
     result.assert_outcomes(passed=1)
     (row,) = [line for line in result.outlines if line.startswith("my model ")]
-    # A function's load grows by far less than the 1 ms floor: never a regression.
+    # A function's load grows by far less than the time floor: never a regression.
     assert row.split("  ")[-1].split(" ")[:2] == ["ok", "load"], row
+
+
+def test_merged_worker_records_keep_the_verdicts_with_the_second_measurement_they_rest_on() -> None:
+    unjudged, judged_one = record(BASE), record(BASE)
+    judged_one.comparisons = compare(record(BASE), record([150.0] * 5), THRESHOLDS)
+    judged_one.remeasured = {"load_ms": Samples([151.0] * 5)}
+    (merged,) = merge_records([unjudged, judged_one])
+    assert merged.comparisons == judged_one.comparisons and merged.remeasured == judged_one.remeasured

@@ -220,6 +220,10 @@ def test_rounds_that_waited_for_a_cpu_are_judged_with_that_wait_per_own_time_add
     crowded = record([263.0] * 5, own=[156.0, 157.0, 158.0, 159.0, 160.0])
     load = judged(rounds(BASE), crowded)["ms"]
     assert not load.grown and load.note.startswith("judged at ms:10% + 66%: these rounds waited 40%")
+    # Waiting 75% of the wall time allows no more than half did (+100%): a 3x regression still fails.
+    tripled = record([1224.0] * 5, own=[304.0, 305.0, 306.0, 307.0, 308.0])
+    load = judged(rounds(BASE), tripled)["ms"]
+    assert load.regression and load.note.startswith("judged at ms:10% + 100%: these rounds waited 75%")
     # The wait the baseline had too is not counted twice.
     assert judged(record([155.0] * 5, own=BASE), waited)["ms"].regression
     # On the wall clock nothing is widened: the wait is what it judges.

@@ -14,7 +14,7 @@ slower than the baseline's median. A noisy round, or a process that ran slow, ca
 build by itself. Under contention own time keeps part of it (caches refilled
 after every switch, a busy sibling core), and a virtual machine's host can
 slow the guest with nothing the guest can see: a run whose rounds waited for
-a CPU for a larger share of their wall time than the baseline's, or whose
+a CPU longer per unit of their own time than the baseline's, or whose
 speed workload or memory copies (``measure/speed.py``) ran slower, is judged
 with the largest of these added to the threshold, and the note says so. A run whose
 machine ran faster than the baseline's is judged at the baseline's speed,
@@ -60,6 +60,8 @@ MIN_SAMPLES = 5
 FIGURES = tuple(FIGURE_LABELS)
 #: Changes of a peak below this are allocator page granularity, not the model.
 PEAK_FLOOR_BYTES = MIB
+#: The share of wall time waited beyond which more waiting widens a threshold no further (``_per_own``).
+WAIT_SHARE_CAP = 0.5
 #: Changes of a median time below this are timer and scheduler noise, whatever their percentage; an
 #: absolute threshold (``ms:0.4``) is its own floor: a user who names the growth that matters is taken at
 #: their word. Own time leaves out the scheduler's waits: at 1 ms a 4.4 ms TFLite load could not regress
@@ -370,8 +372,11 @@ def _per_own(share: float) -> float:
     waited 38-43% of their wall time, and 4 of 10 unchanged runs failed at
     the threshold plus that share; allowed the wait per own time, none did
     (replayed over the 70 runs of that trust benchmark, the same catches).
+    Taken at most at half the wall time (+100%, the most a share of the wall
+    time ever allowed): past that a 2x regression would pass unseen.
     """
-    return min(share, 0.99) / (1.0 - min(share, 0.99))
+    capped = min(share, WAIT_SHARE_CAP)
+    return capped / (1.0 - capped)
 
 
 def _slowdown(old: Samples, new: Samples) -> float:

@@ -37,7 +37,8 @@ class Comparison:
     ``grown``: the figure grew past its threshold (a regression unless the
     note says why not); ``measured``: the new figure alone ("152 ms"), for a
     second measurement's words;
-    ``confirmation``: the second measurement's verdict on a suspected regression;
+    ``confirmation``: the second measurement's verdict on a suspected regression, or on an
+    ``underpowered`` growth it was taken for;
     ``underpowered``: timed rounds that grew past the threshold without the
     rank test calling it (p >= ALPHA, as a 500 ms load's 5 rounds a side
     often leave a 1.2x change): a second measurement's rounds, joined, may.

@@ -209,7 +209,8 @@ def merge_records(records: list[ModelRecord]) -> list[ModelRecord]:
         if kept.memory is None and record.memory is not None:
             kept.memory = record.memory
         if not kept.comparisons:
-            kept.comparisons = record.comparisons
+            # The verdicts and the second measurement they rest on travel together.
+            kept.comparisons, kept.remeasured = record.comparisons, record.remeasured
         if kept.cold is None and (record.cold is not None or not kept.cold_note):
             kept.cold, kept.cold_note = record.cold, record.cold_note
         if kept.fleet is None:
