@@ -619,9 +619,14 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
                               "--loadbudget-json=out.json", *args)
 
 
-def load_comparison(pytester: pytest.Pytester) -> dict[str, Any]:
+def reported_model(pytester: pytest.Pytester) -> dict[str, Any]:
+    """The one model of the run's JSON report."""
     (model,) = json.loads((pytester.path / "out.json").read_text())["models"]
-    (load,) = [comparison for comparison in model["comparisons"] if comparison["figure"] == "ms"]
+    return dict(model)
+
+
+def load_comparison(pytester: pytest.Pytester) -> dict[str, Any]:
+    (load,) = [comparison for comparison in reported_model(pytester)["comparisons"] if comparison["figure"] == "ms"]
     return dict(load)
 
 
@@ -637,7 +642,7 @@ def test_a_slow_first_measurement_is_measured_again_and_not_confirmed(project, m
     assert "+" in load["change"] and load["grown"] is True
     assert "not confirmed: a second measurement was " in load["note"]
     # The report keeps the second measurement's rounds, the ones that cleared it: none of them slept.
-    (model,) = json.loads((project.path / "out.json").read_text())["models"]
+    model = reported_model(project)
     second = model["remeasured"]["load_ms"]["samples"]
     assert len(second) == 5 and max(second) < min(model["load_ms"]["samples"])
     assert len(model["remeasured"]["speed_ms"]["samples"]) == 5
@@ -686,7 +691,7 @@ def test_a_growth_too_few_rounds_could_call_stays_noise_when_the_second_measurem
 def test_the_speed_workload_runs_after_every_round_and_is_saved(project):
     result = run(project, "--loadbudget-compare", "--loadbudget-save=again")
     result.assert_outcomes(passed=3)
-    (model,) = json.loads((project.path / "out.json").read_text())["models"]
+    model = reported_model(project)
     probes = model["speed_ms"]["samples"]
     assert len(probes) == len(model["load_ms"]["samples"]) == 5 and min(probes) > 0
     assert len(model["refill_ms"]["samples"]) == 5 and min(model["refill_ms"]["samples"]) > 0
