@@ -50,10 +50,10 @@ def records(path: Path) -> dict[str, ModelRecord]:
     return {model["name"]: ModelRecord.from_dict(model) for model in data["models"]}
 
 
-def baseline(saved: list[dict[str, ModelRecord]], name: str) -> tuple[ModelRecord, tuple[ModelRecord, ...]]:
-    """The saved run with the median load of the model (of two middle ones the newer), and all of them,
-    as ``baseline/lookup.py`` chooses; ``saved`` newest first."""
-    history = tuple(run[name] for run in saved if name in run)
+def baseline(saved: list[dict[str, ModelRecord]], name: str, depth: int = 5) -> tuple[ModelRecord, tuple[ModelRecord, ...]]:
+    """Of the newest ``depth`` saved runs, the one with the median load of the model (of two middle ones the
+    newer), and all of them, as ``baseline/lookup.py`` chooses; ``saved`` newest first."""
+    history = tuple(run[name] for run in saved[:depth] if name in run)
     ranked = sorted(history, key=lambda record: record.timing("ms", "own")[0].median)
     middle = ranked[(len(ranked) - 1) // 2], ranked[len(ranked) // 2]
     return min(middle, key=history.index), history
@@ -77,6 +77,8 @@ def main() -> int:
     parser.add_argument("suite", type=Path, help="the suite folder trustworthiness.py --keep left")
     parser.add_argument("--figure", default="ms", help="the figure counted (default: ms, the load)")
     parser.add_argument("--verbose", action="store_true", help="print each regressed verdict")
+    parser.add_argument("--baseline-runs", type=int, default=5,
+                        help="newest saved runs the baseline is chosen from (the plugin's default, 5)")
     args = parser.parse_args()
     runs_folder = args.suite / "loadbudget-runs"
     saved_paths = sorted(runs_folder.glob("*/*.json"), reverse=True)
@@ -97,7 +99,7 @@ def main() -> int:
         for name, new in records(path).items():
             if name not in names:
                 names.append(name)
-            old, history = baseline(saved, name)
+            old, history = baseline(saved, name, args.baseline_runs)
             verdicts = compare(old, new, thresholds, history=history)
             suspected = any(verdict.figure == args.figure and (verdict.regression or verdict.underpowered)
                             for verdict in verdicts)

@@ -3,8 +3,8 @@
 Baselines of four loads (MobileNetV2 ``.h5`` and ``.tflite``, the small CNN
 ``.keras``, a pure-Python loader doing fixed work) are saved on an idle
 machine, after one unsaved run of each suite (``--warmup-runs``): the plugin
-saves ``--baseline-runs`` runs (3, its default ``--loadbudget-baseline-runs``:
-each model is judged against the run with the median load of the three);
+saves ``--baseline-runs`` runs (5, its default ``--loadbudget-baseline-runs``:
+each model is judged against the run with the median load of the five);
 pytest-benchmark, which compares with one saved run, saves the last of them.
 Then each scenario reruns both suites N times against them (``trust_suite.py``):
 
@@ -24,7 +24,7 @@ flagged when a test failed. pytest-benchmark runs with
 so both see the same machine.
 
     python benchmarks/trustworthiness.py [--reruns 20] [--scenarios idle,cpu-1.2x] [--out table.md] [--keep]
-                                         [--rounds auto] [--warmup-runs 1] [--baseline-runs 3]
+                                         [--rounds auto] [--warmup-runs 1] [--baseline-runs 5]
 """
 
 from __future__ import annotations
@@ -200,8 +200,8 @@ def main() -> None:
                              "plugin: at least 5, more while under 2 s; pytest-benchmark: its calibration)")
     parser.add_argument("--warmup-runs", type=int, default=1,
                         help="unsaved idle runs of both suites before the baselines are saved (default 1)")
-    parser.add_argument("--baseline-runs", type=int, default=3,
-                        help="idle runs the plugin saves as its baseline (default 3; pytest-benchmark saves the last)")
+    parser.add_argument("--baseline-runs", type=int, default=5,
+                        help="idle runs the plugin saves as its baseline (default 5; pytest-benchmark saves the last)")
     parser.add_argument("--out", type=Path, help="also write the Markdown table here")
     parser.add_argument("--keep", action="store_true", help="keep the suites, saved runs and reports; say where")
     args = parser.parse_args()

@@ -193,7 +193,7 @@ OPTIONS = (
            f"(default {DEFAULT_COMPARE_FAIL}; N% relative, N absolute in ms or MiB)",
            compare_fail_value, None, metavar="EXPR"),
     Option("baseline-runs", "judge load and warm-up rounds against those of this many newest saved runs of the "
-           "same artifact and software on this machine (default 3; 1: the newest run alone)", positive_int, 3,
+           "same artifact and software on this machine (default 5; 1: the newest run alone)", positive_int, 5,
            metavar="N"),
     Option("clock", "what time budgets and the regression gate judge: 'own' (wall time minus the time the "
            "loading thread waited for a CPU; default) or 'wall'", clock_value, "own", metavar="CLOCK"),

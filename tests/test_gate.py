@@ -203,6 +203,64 @@ def test_a_saved_run_slower_than_twice_the_threshold_is_a_burst_not_the_spread()
     assert load.regression, load.note
 
 
+def around(median: float) -> list[float]:
+    return [median + offset for offset in (-2.0, -1.0, 0.0, 1.0, 2.0)]
+
+
+def test_of_five_saved_runs_the_slowest_is_left_out_of_the_spread() -> None:
+    # Medians 100, 102, 104, 106 and 118 ms: the last saved in a slow spell, not slow enough to be a burst
+    # (twice the 10% threshold above the median run). 116 ms (+12%) is above four of the five.
+    five = [around(100.0), around(102.0), around(104.0), around(106.0), around(118.0)]
+    load = judged_with(five, 2, rounds(around(116.0)))
+    assert load.regression, load.note
+    # Three saved runs keep every one of them in the spread.
+    three = [around(100.0), around(104.0), around(118.0)]
+    load = judged_with(three, 1, rounds(around(116.0)))
+    assert load.grown and not load.regression
+    assert load.note == "within the spread of the 3 saved runs (100 ms-118 ms): noise"
+
+
+def test_a_burst_among_five_saved_runs_is_the_only_run_left_out_of_the_spread() -> None:
+    # 126 ms is a burst (above 1.2 x 104); 116 ms stays in the spread: one run is left out, not two.
+    five = [around(100.0), around(101.0), around(104.0), around(116.0), around(126.0)]
+    load = judged_with(five, 2, rounds(around(115.0)))
+    assert load.grown and not load.regression
+    assert load.note == "within the spread of the 5 saved runs bar the slowest (100 ms-116 ms): noise"
+
+
+def paused(own: list[float], cpu: list[float], speed: float, refill: float, copy: float) -> ModelRecord:
+    """Rounds that waited for no CPU, ``own - cpu`` of each spent off the CPU (asleep, on I/O), with the
+    machine's gauges at the given readings."""
+    timed = rounds(own)
+    timed.load_cpu_ms = Samples(list(cpu))
+    timed.warm_own_ms, timed.warm_cpu_ms = Samples([20.0] * 5), Samples([20.0] * 5)
+    timed.speed_ms, timed.refill_ms = Samples([speed] * 5), Samples([refill] * 5)
+    timed.stream_ms = Samples([copy] * 6)
+    return timed
+
+
+def test_rounds_that_paused_longer_are_judged_without_the_machine_gauges_read_after_them() -> None:
+    baseline = paused(BASE, BASE, speed=3.0, refill=4.0, copy=8.0)
+    # +22%, 22 ms of each round asleep, and every gauge read after the rounds 50% slower: the CPU is slow
+    # for a while after a pause, and the gauges read the load's own pause as a slower machine.
+    sleeping = paused(around(124.0), BASE, speed=4.5, refill=6.0, copy=12.0)
+    sleeping.warm_own_ms = sleeping.warm_cpu_ms = Samples([26.0] * 5)
+    verdicts = judged(baseline, sleeping)
+    load = verdicts["ms"]
+    assert load.regression
+    assert load.note == ("the machine's speed gauges left out: these rounds paused 22.0 ms each off the CPU "
+                         "(asleep or waiting on I/O; the baseline's 0.00 ms), and after a pause the CPU runs "
+                         "slower for a while, which gauges read after the round would take for a slower machine")
+    # The warm-up after it paused no longer itself: it ran in the slower aftermath, as the gauges did.
+    warm = verdicts["warm_ms"]
+    assert not warm.grown and warm.note.startswith("judged at warm_ms:10% + 50%")
+    # The same growth on the CPU (no pause) is the slower machine the gauges say it is.
+    busy = paused(around(124.0), around(124.0), speed=4.5, refill=6.0, copy=12.0)
+    assert not judged(baseline, busy)["ms"].grown
+    # A pause the baseline's rounds took as well is no reason to doubt the gauges.
+    assert not judged(paused(BASE, [80.0] * 5, speed=3.0, refill=4.0, copy=8.0), sleeping)["ms"].grown
+
+
 def test_rounds_that_waited_for_a_cpu_are_judged_with_that_wait_per_own_time_added_to_the_threshold() -> None:
     # Own time 124 ms against 102 (+22%): past 10%, within 10% + the wait of these rounds, 20% of their
     # wall time, 25% of their own time.
@@ -870,6 +928,20 @@ def test_a_regression_hidden_by_one_slow_baseline_run_is_caught_by_the_runs_befo
                                  "; baseline: the median of 3 saved runs)*confirmed*"])
     # The newest run alone hides it: 50 ms is faster than its 61 ms.
     run(pytester, "--loadbudget-compare", "--loadbudget-baseline-runs=1").assert_outcomes(passed=3)
+
+
+def test_the_baseline_is_the_median_of_five_saved_runs_by_default(history):
+    pytester, paths = history
+    # Five runs, newest last: fast, fast, slow, fast, slow. The newest three have a slow median and hide the
+    # regression; the newest five have a fast one.
+    paths += saved_runs(pytester, 2)[3:]
+    set_model(paths[3], fast_baseline)
+    set_model(paths[4], slow_baseline)
+    result = run(pytester, "--loadbudget-compare")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*loadbudget: model load * ms vs baseline 11.0 ms (*; baseline: the median of 5 saved "
+                                 "runs)*confirmed*"])
+    run(pytester, "--loadbudget-compare", "--loadbudget-baseline-runs=3").assert_outcomes(passed=3)
 
 
 def test_the_history_of_baseline_runs_stops_where_the_artifact_changed(history):

@@ -172,7 +172,7 @@ ENVIRONMENT = [
     ("LOADBUDGET_CLOCK", "wall", "clock", "wall"),
     ("LOADBUDGET_MACHINE", "gpu-runner-3", "machine", "gpu-runner-3"),
     ("LOADBUDGET_AUTOSAVE", "1", "autosave", True),
-    ("LOADBUDGET_BASELINE_RUNS", "5", "baseline_runs", 5),
+    ("LOADBUDGET_BASELINE_RUNS", "7", "baseline_runs", 7),
 ]
 
 
