@@ -50,7 +50,9 @@ def records(path: Path) -> dict[str, ModelRecord]:
     return {model["name"]: ModelRecord.from_dict(model) for model in data["models"]}
 
 
-def baseline(saved: list[dict[str, ModelRecord]], name: str, depth: int = 5) -> tuple[ModelRecord, tuple[ModelRecord, ...]]:
+def baseline(
+    saved: list[dict[str, ModelRecord]], name: str, depth: int = 5,
+) -> tuple[ModelRecord, tuple[ModelRecord, ...]]:
     """Of the newest ``depth`` saved runs, the one with the median load of the model (of two middle ones the
     newer), and all of them, as ``baseline/lookup.py`` chooses; ``saved`` newest first."""
     history = tuple(run[name] for run in saved[:depth] if name in run)

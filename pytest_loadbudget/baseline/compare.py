@@ -213,7 +213,9 @@ def _compare_times(
     old_samples, new_samples, used, why_wall = same_clock(figure, old, new, context.clock)
     if not old_samples or not new_samples:
         return None
-    paused = _paused_longer(figure, old, new, threshold, old_samples.median) if figure in TIMED and used == "own" else ""
+    paused = ""
+    if figure in TIMED and used == "own":
+        paused = _paused_longer(figure, old, new, threshold, old_samples.median)
     if paused:
         old, new = _without_gauges(old), _without_gauges(new)
         context = dataclasses.replace(context, history=tuple(_without_gauges(record) for record in context.history))
@@ -294,7 +296,10 @@ def _paused_ms(figure: str, record: ModelRecord) -> float | None:
     The process's CPU time counts every thread: a multi-threaded load's
     workers can hide the main thread's pause, never invent one.
     """
-    own, cpu = (record.load_own_ms, record.load_cpu_ms) if figure == "ms" else (record.warm_own_ms, record.warm_cpu_ms)
+    if figure == "ms":
+        own, cpu = record.load_own_ms, record.load_cpu_ms
+    else:
+        own, cpu = record.warm_own_ms, record.warm_cpu_ms
     if not own or own.count != cpu.count:
         return None
     return statistics.median(max(mine - process, 0.0) for mine, process in zip(own.values, cpu.values))
