@@ -213,12 +213,12 @@ def _compare_times(
     old_samples, new_samples, used, why_wall = same_clock(figure, old, new, context.clock)
     if not old_samples or not new_samples:
         return None
-    paused = ""
-    if figure in TIMED and used == "own":
-        paused = _paused_longer(figure, old, new, threshold, old_samples.median)
-    if paused:
+    gauges_left_out = _why_gauges_left_out(figure, old, new, threshold, old_samples.median) if figure in TIMED \
+        else ""
+    if gauges_left_out:
+        # The saved runs' gauges go unused too: without the baseline run's readings nothing is learned from
+        # theirs, and without this run's there is no speed to judge the spread at.
         old, new = _without_gauges(old), _without_gauges(new)
-        context = dataclasses.replace(context, history=tuple(_without_gauges(record) for record in context.history))
     following = _following(figure, old, context, used) if figure in SPEED_SCALED else None
     measured = new_samples.median
     matched = False
@@ -254,7 +254,7 @@ def _compare_times(
     result = Comparison(figure, line, regression=grown and not noise, change=change, grown=grown,
                         measured=format_ms(new_median), underpowered=grown and underpowered)
     result.add_note(f"wall time compared: {why_wall}" if why_wall else "")
-    result.add_note(paused if grown else "")
+    result.add_note(gauges_left_out if grown else "")
     if following is not None and grown and abs(new_median / measured - 1.0) > MACHINE_SHARE:
         result.add_note(_at_reference_speed(following, new, measured, matched))
     # Said where it mattered: where the plain threshold was passed.
@@ -263,11 +263,12 @@ def _compare_times(
     return result
 
 
-def _paused_longer(
+def _why_gauges_left_out(
     figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, old_median: float,
 ) -> str:
     """Why the machine's gauges are left out of judging ``figure``: its rounds paused (asleep, blocked on
-    I/O) longer than the baseline's by more than half the growth the threshold allows; "" where they did not.
+    I/O) longer than the baseline's by more than half the growth the threshold allows, on a machine where
+    they barely waited for a CPU; "" where they are kept.
 
     After a pause the CPU runs slower for a while: on this 2-core VM the
     speed workload read 35-40% slower for its first few dozen runs after
@@ -276,13 +277,17 @@ def _paused_longer(
     1.5x slower by sleeping: the speed workload 48-56% slower, the memory
     copies up to 32%), and would allow the very regression they follow. A
     warm-up that did not pause longer itself ran in that slower aftermath,
-    as the gauges did, and keeps them.
+    as the gauges did, and keeps them. Rounds that waited for a CPU keep
+    them too: a multi-threaded load's main thread sleeps while its helpers
+    wait for a CPU, which reads as a pause where it is contention.
     """
     old_paused, new_paused = _paused_ms(figure, old), _paused_ms(figure, new)
-    if threshold is None or old_paused is None or new_paused is None:
+    share = waited_share(figure, new)
+    if threshold is None or old_paused is None or new_paused is None or share is None or share >= MACHINE_SHARE:
         return ""
     allowed = threshold.amount * old_median if threshold.relative else threshold.amount
-    if new_paused - old_paused <= max(TIME_FLOOR_MS, allowed / 2):
+    floor = TIME_FLOOR_MS if threshold.relative else 0.0
+    if new_paused - old_paused <= max(floor, allowed / 2):
         return ""
     return (f"the machine's speed gauges left out: these rounds paused {format_ms(new_paused)} each off the CPU "
             f"(asleep or waiting on I/O; the baseline's {format_ms(old_paused)}), and after a pause the CPU runs "
@@ -291,11 +296,7 @@ def _paused_longer(
 
 def _paused_ms(figure: str, record: ModelRecord) -> float | None:
     """The median time a round of ``figure`` spent neither on a CPU nor waiting for one: own time less the
-    process's CPU time; None without both for every round.
-
-    The process's CPU time counts every thread: a multi-threaded load's
-    workers can hide the main thread's pause, never invent one.
-    """
+    process's CPU time; None without both for every round (a TF.js runtime keeps no CPU time)."""
     if figure == "ms":
         own, cpu = record.load_own_ms, record.load_cpu_ms
     else:
@@ -491,7 +492,7 @@ def _within_machine_noise(
     the slowest, and, where every run gauged the
     machine's speed, slower than every one of them in units of that speed,
     as far as the load follows it, too (a machine that ran 2x slower for minutes slows a load more than
-    the threshold and all three runs). With fewer, a slower model is slower
+    the threshold and all the saved runs). With fewer, a slower model is slower
     in nearly every round: the fastest fifth of its rounds are above the
     baseline's median.
     """
@@ -505,7 +506,7 @@ def _within_machine_noise(
         return ""
     factor = _burst_factor(threshold, old_median)
     spread = _trimmed([median for median, _, _ in runs if median <= old_median * factor], len(runs))
-    saved = f"the {len(runs)} saved runs" + (" bar the slowest" if len(spread) == len(runs) - 1 else "")
+    saved = _saved_runs(len(runs), len(spread))
     if new_samples.median <= max(spread):
         return f"within the spread of {saved} ({format_ms(min(spread))}-{format_ms(max(spread))}): noise"
     if new.speed_ms.count < MIN_PROBES or old.speed_ms.count < MIN_PROBES or \
@@ -521,7 +522,7 @@ def _within_machine_noise(
     every_ratio = [measured / probes.median ** exponent for _, measured, probes in runs]
     typical = statistics.median(every_ratio)
     ratios = _trimmed([ratio for ratio in every_ratio if ratio <= typical * factor], len(every_ratio))
-    saved = f"the {len(runs)} saved runs" + (" bar the slowest" if len(ratios) == len(runs) - 1 else "")
+    saved = _saved_runs(len(runs), len(ratios))
     if new.timing(figure, clock)[0].median / new.speed_ms.median ** exponent <= max(ratios):
         then = [probes.median for _, _, probes in runs]
         return (f"within the spread of {saved} at the speed the machine ran (a fixed workload "
@@ -536,6 +537,13 @@ def _trimmed(spread: list[float], runs: int) -> list[float]:
     if runs < TRIMMED_SPREAD_RUNS or len(spread) < runs:
         return spread
     return sorted(spread)[:-1]
+
+
+def _saved_runs(runs: int, kept: int) -> str:
+    """The saved runs a spread was taken from, for a note: "the 5 saved runs bar the slowest"."""
+    left_out = runs - kept
+    bar = "" if left_out <= 0 else " bar the slowest" if left_out == 1 else f" bar the {left_out} slowest"
+    return f"the {runs} saved runs{bar}"
 
 
 def _at(following: SpeedFollowing | None, samples: Samples, probes: Samples) -> Samples:

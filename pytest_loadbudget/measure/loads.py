@@ -84,10 +84,32 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
     # The memory bus before the first load rather than before the first round: the copies leave the
     # last-level cache flushed, which the untimed first load absorbs.
     timings.stream_ms.values.extend(speed.stream_readings())
-    # One load and warm-up before the timed rounds, as benchmark tools do: the
-    # first load in a process pays one-time costs (lazy imports, registries;
-    # 486 and 515 ms against 280 ms for MobileNetV2 .h5 here) that belong to
-    # the cold start (cold_ms), and would otherwise blur the rounds.
+    # Collections during the first load and the rounds cover what they create, not the framework's and the
+    # test session's objects: a full collection in a MobileNetV2 .h5 round took 570-605 ms over those,
+    # 160-200 ms frozen (benchmarks/gc_rounds.py), and the former grows with whatever the session
+    # loaded before. gc.freeze() is also what a server does after its imports (the cold-start advice
+    # says so). A suite that froze its own objects keeps them frozen: unfreezing would hand them all
+    # to the collector again, and what the harness froze cannot be told apart from them.
+    frozen_by_the_suite = gc.get_freeze_count() > 0
+    gc.freeze()
+    try:
+        _first_load(request, timings)
+        # What the first load left for good (registries, lazily imported modules) is frozen too; the
+        # first model itself was collected just before, outside everything timed.
+        gc.freeze()
+        return _timed_rounds(request, timings, rounds)
+    finally:
+        if not frozen_by_the_suite:
+            gc.unfreeze()
+
+
+def _first_load(request: LoadRequest, timings: Timings) -> None:
+    """One load and warm-up before the timed rounds, as benchmark tools do, then the model collected.
+
+    The first load in a process pays one-time costs (lazy imports,
+    registries; 486 and 515 ms against 280 ms for MobileNetV2 .h5 here) that
+    belong to the cold start (cold_ms), and would otherwise blur the rounds.
+    """
     with placed(request.format_name, request.device):
         first_start = time.perf_counter()
         first = request.load()
@@ -98,23 +120,11 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
             first_warm_up()
             timings.first_warm_ms = (time.perf_counter() - first_start) * 1e3
     del first, first_warm_up
-    # The young generations only: with TensorFlow imported a full collection
-    # takes ~0.4 s (the harness would cost more than a TFLite load), while
-    # reference counting frees a dropped model without one.
-    gc.collect(1)
-    # Collections during the rounds cover what the rounds create, not the framework's and the test
-    # session's objects: a full collection in a MobileNetV2 .h5 round took 570-605 ms over those,
-    # 160-200 ms frozen (benchmarks/gc_rounds.py), and the former grows with whatever the session
-    # loaded before. gc.freeze() is also what a server does after its imports (the cold-start advice
-    # says so). A suite that froze its own objects keeps them frozen: unfreezing would hand them all
-    # to the collector again, and what the rounds froze cannot be told apart from them.
-    frozen_by_the_suite = gc.get_freeze_count() > 0
-    gc.freeze()
-    try:
-        return _timed_rounds(request, timings, rounds)
-    finally:
-        if not frozen_by_the_suite:
-            gc.unfreeze()
+    # A Keras model is reference cycles that only a full collection frees once its objects are old: the
+    # young generations alone left the first model in memory, frozen, through every round. With the
+    # session's objects frozen a full collection walks what the first load made, not TensorFlow's objects
+    # (0.4 s with them).
+    gc.collect()
 
 
 def _timed_rounds(request: LoadRequest, timings: Timings, rounds: int | None) -> tuple[Any, Timings]:
