@@ -170,15 +170,6 @@ def test_the_spread_of_the_saved_runs_is_also_judged_at_the_speed_the_machine_ra
     assert load_against(history, 112.0, rounds([122.0, 123.0, 124.0, 125.0, 126.0])).regression
 
 
-def test_of_five_saved_runs_the_slowest_at_the_machines_speed_is_left_out_too() -> None:
-    # Per ms of the speed workload the runs read 33.3, 34.0, 34.7 and 35.3, and 37.0 for the one timed on a
-    # machine 10% faster (100 ms at 2.7 ms): it is the slowest in the machine's units, and left out.
-    history = saved_at_speeds(((100.0, 3.0), (102.0, 3.0), (104.0, 3.0), (106.0, 3.0), (100.0, 2.7)))
-    # 114 ms at 3.14 ms (no allowance below 5%): above every run as measured, and 36.3 per ms.
-    load = load_against(history, 102.0, probed(around(114.0), [3.14] * 5))
-    assert load.regression, load.note
-
-
 def test_a_slower_machine_excuses_a_load_only_as_far_as_its_saved_runs_followed_the_machine() -> None:
     # The first run was saved with the speed workload at 2.5 ms, the others at 3.0 and 3.1: the load read
     # 100-102 ms at each, so it follows the machine's speed hardly at all (an exponent near 0).
@@ -217,21 +208,20 @@ def test_a_saved_run_slower_than_twice_the_threshold_is_a_burst_not_the_spread()
     assert load.regression, load.note
 
 
-def test_of_five_saved_runs_the_slowest_is_left_out_of_the_spread() -> None:
+def test_every_one_of_five_saved_runs_is_in_the_spread_bar_a_burst() -> None:
     # Medians 100, 102, 104, 106 and 118 ms: the last saved in a slow spell, not slow enough to be a burst
-    # (twice the 10% threshold above the median run). 116 ms (+12%) is above four of the five.
+    # (twice the 10% threshold above the median run). 116 ms (+12%) is above four of the five: noise. Leaving
+    # the slowest out failed an unchanged 6 ms warm-up in 6 of 20 idle trust benchmark runs, whose five
+    # saved runs had read 5.5-6.9 ms in a fast spell of the machine.
     five = [around(100.0), around(102.0), around(104.0), around(106.0), around(118.0)]
     load = judged_with(five, 2, rounds(around(116.0)))
-    assert load.regression, load.note
-    # Three saved runs keep every one of them in the spread.
-    three = [around(100.0), around(104.0), around(118.0)]
-    load = judged_with(three, 1, rounds(around(116.0)))
     assert load.grown and not load.regression
-    assert load.note == "within the spread of the 3 saved runs (100 ms-118 ms): noise"
+    assert load.note == "within the spread of the 5 saved runs (100 ms-118 ms): noise"
+    assert judged_with(five, 2, rounds(around(120.0))).regression
 
 
-def test_a_burst_among_five_saved_runs_is_the_only_run_left_out_of_the_spread() -> None:
-    # 126 ms is a burst (above 1.2 x 104); 116 ms stays in the spread: one run is left out, not two.
+def test_a_burst_among_five_saved_runs_is_left_out_of_the_spread_and_the_note_says_so() -> None:
+    # 126 ms is a burst (above 1.2 x 104); 116 ms stays in the spread.
     five = [around(100.0), around(101.0), around(104.0), around(116.0), around(126.0)]
     load = judged_with(five, 2, rounds(around(115.0)))
     assert load.grown and not load.regression

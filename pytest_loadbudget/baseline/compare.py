@@ -8,8 +8,7 @@ threshold *and* a one-sided Mann-Whitney U test on the raw samples agrees (p
 below ``alpha``, with at least ``MIN_SAMPLES`` on each side) *and* the run
 stands out from the machine's noise: its median is above every one of the
 saved runs the baseline was chosen from (five by default; a run slower than
-the median run by twice the threshold is a burst, not the spread, and of
-five or more the slowest is left out all the same), or, with
+the median run by twice the threshold is a burst, not the spread), or, with
 fewer runs to learn the spread from, even the fastest fifth of its rounds is
 slower than the baseline's median. A noisy round, or a process that ran slow, cannot fail a
 build by itself. Under contention own time keeps part of it (caches refilled
@@ -75,12 +74,6 @@ TIME_FLOOR_MS = 0.5
 #: exchangeable runs an unchanged run is slower than all of them one time in four, before the
 #: threshold, the U test and a second measurement each have their say.
 SPREAD_RUNS = 3
-#: Saved runs of which the slowest is left out of the spread (where no burst already was): one run in a
-#: slow spell of the machine otherwise hides every regression below it, and with five exchangeable runs an
-#: unchanged run is slower than four of them one time in three, before the other conditions. In the trust
-#: benchmark, three saved runs of a MobileNetV2 .h5 load read 475, 525 and 586 ms while ten unchanged reruns
-#: read 451-585 ms (median 483): the slowest saved run stood above 1.2x the typical load.
-TRIMMED_SPREAD_RUNS = 5
 #: The new rounds' percentile that must be above the baseline's median where there is no spread to learn
 #: from: the fastest round of 5, the second fastest of 10 (a second measurement joins the first's rounds).
 FAST_PERCENTILE = 20.0
@@ -488,8 +481,7 @@ def _within_machine_noise(
     ``SPREAD_RUNS`` saved runs the machine has shown how far its unchanged
     runs stray: a regression is slower than every one of them, bar one saved
     in a burst (slower than the median run by twice the threshold: it would
-    hide every regression below it) or, of ``TRIMMED_SPREAD_RUNS`` or more,
-    the slowest, and, where every run gauged the
+    hide every regression below it), and, where every run gauged the
     machine's speed, slower than every one of them in units of that speed,
     as far as the load follows it, too (a machine that ran 2x slower for minutes slows a load more than
     the threshold and all the saved runs). With fewer, a slower model is slower
@@ -505,7 +497,7 @@ def _within_machine_noise(
             return "the fastest new rounds are within the baseline's spread: noise"
         return ""
     factor = _burst_factor(threshold, old_median)
-    spread = _trimmed([median for median, _, _ in runs if median <= old_median * factor], len(runs))
+    spread = [median for median, _, _ in runs if median <= old_median * factor]
     saved = _saved_runs(len(runs), len(spread))
     if new_samples.median <= max(spread):
         return f"within the spread of {saved} ({format_ms(min(spread))}-{format_ms(max(spread))}): noise"
@@ -521,7 +513,7 @@ def _within_machine_noise(
     exponent = following.follows if following is not None else 1.0
     every_ratio = [measured / probes.median ** exponent for _, measured, probes in runs]
     typical = statistics.median(every_ratio)
-    ratios = _trimmed([ratio for ratio in every_ratio if ratio <= typical * factor], len(every_ratio))
+    ratios = [ratio for ratio in every_ratio if ratio <= typical * factor]
     saved = _saved_runs(len(runs), len(ratios))
     if new.timing(figure, clock)[0].median / new.speed_ms.median ** exponent <= max(ratios):
         then = [probes.median for _, _, probes in runs]
@@ -531,16 +523,8 @@ def _within_machine_noise(
     return ""
 
 
-def _trimmed(spread: list[float], runs: int) -> list[float]:
-    """``spread`` (the saved runs' medians, bursts left out) without its slowest, where ``runs`` are
-    ``TRIMMED_SPREAD_RUNS`` or more and no burst was left out already."""
-    if runs < TRIMMED_SPREAD_RUNS or len(spread) < runs:
-        return spread
-    return sorted(spread)[:-1]
-
-
 def _saved_runs(runs: int, kept: int) -> str:
-    """The saved runs a spread was taken from, for a note: "the 5 saved runs bar the slowest"."""
+    """The saved runs a spread was taken from, for a note: "the 5 saved runs bar the slowest" (a burst)."""
     left_out = runs - kept
     bar = "" if left_out <= 0 else " bar the slowest" if left_out == 1 else f" bar the {left_out} slowest"
     return f"the {runs} saved runs{bar}"
