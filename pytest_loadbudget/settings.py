@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 
 #: What counts as a regression unless --loadbudget-compare-fail says otherwise.
 #: 10% on load and warm-up: judged on own time and confirmed by a second
-#: measurement, unchanged runs stayed quiet with the machine idle and with
-#: two or four busy processes (README, "Trustworthiness"). 20% on the figures of a few fresh
+#: measurement, unchanged runs stayed quiet with two or four busy processes,
+#: and failed on a few figures in a few of 20 idle runs where the machine
+#: drifted from the speed it had when the baseline was saved (README,
+#: "Trustworthiness", for the counts). 20% on the figures of a few fresh
 #: processes or browser loads (cold_ms, import_ms, fleet_ms, first_load_ms,
 #: cached_load_ms): a process's start-up, imports and page cache move more
 #: than rounds within one process, and 3 runs (1 first load) give no test of
