@@ -7,7 +7,9 @@ it measures) can be tried on those hundreds of runs in seconds instead of
 hours of reruns: each model's rerun is judged against the baseline the
 plugin would choose (the saved run with the median load of the newest
 ``--loadbudget-baseline-runs``, the others as the machine's spread), every
-figure at the default thresholds.
+figure at the default thresholds, or at ``--compare-fail`` (what a user
+weighing a looser or tighter threshold wants to know: the same reruns'
+false alarms and catches at each).
 
 Two tables: the suspects of the first measurement, and what stands after
 the second one (``baseline/confirm.py``). The report keeps the second
@@ -17,7 +19,7 @@ has no second measurement to judge, and stands (an upper bound), as do
 suspects in reports written before the second measurement was kept. Per
 scenario and model: the reruns whose ``figure`` regressed.
 
-    python benchmarks/trust_replay.py SUITE_FOLDER [--figure ms] [--verbose]
+    python benchmarks/trust_replay.py SUITE_FOLDER [--figure ms] [--verbose] [--compare-fail ms:15%]
 """
 
 from __future__ import annotations
@@ -81,13 +83,18 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="print each regressed verdict")
     parser.add_argument("--baseline-runs", type=int, default=5,
                         help="newest saved runs the baseline is chosen from (the plugin's default, 5)")
+    parser.add_argument("--compare-fail", default=DEFAULT_COMPARE_FAIL,
+                        help="what counts as a regression, as --loadbudget-compare-fail; figures it leaves out keep "
+                             "the plugin's defaults")
     args = parser.parse_args()
     runs_folder = args.suite / "loadbudget-runs"
     saved_paths = sorted(runs_folder.glob("*/*.json"), reverse=True)
     if not saved_paths:
         parser.error(f"{runs_folder}: no saved runs (was the benchmark run with --keep?)")
     saved = [records(path) for path in saved_paths]
-    thresholds = parse_compare_fail(DEFAULT_COMPARE_FAIL)
+    # Figures the option leaves out keep the plugin's defaults: a sweep of the load's threshold leaves
+    # the warm-up judged as a default run judges it.
+    thresholds = {**parse_compare_fail(DEFAULT_COMPARE_FAIL), **parse_compare_fail(args.compare_fail)}
     suspects: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     standing: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     reruns: dict[str, int] = defaultdict(int)
