@@ -83,10 +83,13 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="print each regressed verdict")
     parser.add_argument("--baseline-runs", type=int, default=5,
                         help="newest saved runs the baseline is chosen from (the plugin's default, 5)")
-    parser.add_argument("--compare-fail", default=DEFAULT_COMPARE_FAIL,
+    parser.add_argument("--compare-fail", type=parse_compare_fail, default=DEFAULT_COMPARE_FAIL,
                         help="what counts as a regression, as --loadbudget-compare-fail; figures it leaves out keep "
                              "the plugin's defaults")
     args = parser.parse_args()
+    if not (args.suite / "loadbudget-runs").is_dir() and (args.suite / "suite" / "loadbudget-runs").is_dir():
+        # trustworthiness.py --keep prints the folder above the suite's.
+        args.suite = args.suite / "suite"
     runs_folder = args.suite / "loadbudget-runs"
     saved_paths = sorted(runs_folder.glob("*/*.json"), reverse=True)
     if not saved_paths:
@@ -94,7 +97,7 @@ def main() -> int:
     saved = [records(path) for path in saved_paths]
     # Figures the option leaves out keep the plugin's defaults: a sweep of the load's threshold leaves
     # the warm-up judged as a default run judges it.
-    thresholds = {**parse_compare_fail(DEFAULT_COMPARE_FAIL), **parse_compare_fail(args.compare_fail)}
+    thresholds = {**parse_compare_fail(DEFAULT_COMPARE_FAIL), **args.compare_fail}
     suspects: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     standing: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     reruns: dict[str, int] = defaultdict(int)
