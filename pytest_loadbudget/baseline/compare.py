@@ -108,9 +108,13 @@ class Threshold:
 
     def exceeded(self, old: float, new: float, unit: float) -> bool:
         growth = new - old
-        if self.relative:
-            return growth > self.amount * old if old > 0 else growth > 0
-        return growth > self.amount * unit
+        if self.relative and old <= 0:
+            return growth > 0
+        return growth > self.allowed(old, unit)
+
+    def allowed(self, old: float, unit: float = 1.0) -> float:
+        """The growth from ``old`` this threshold lets pass (``unit``: ms, MiB or tensors per absolute amount)."""
+        return self.amount * old if self.relative else self.amount * unit
 
     def __str__(self) -> str:
         return f"{self.figure}:{self.amount * 100:g}%" if self.relative else f"{self.figure}:{self.amount:g}"
@@ -223,7 +227,7 @@ def _compare_times(
     plain, widening = threshold, ""
     if figure in TIMED and threshold is not None and used == "own":
         threshold, widening = _allowance(figure, old, new, threshold, old_median, matched)
-    floor = TIME_FLOOR_MS if threshold is None or threshold.relative else 0.0
+    floor = _time_floor(threshold)
     grown = _grew(threshold, old_median, new_median, floor, 1.0)
     if figure in TIMED:
         p_value = mann_whitney_greater(old_samples.values, new_samples.values)
@@ -278,22 +282,22 @@ def _why_gauges_left_out(
     share = waited_share(figure, new)
     if threshold is None or old_paused is None or new_paused is None or share is None or share >= MACHINE_SHARE:
         return ""
-    allowed = threshold.amount * old_median if threshold.relative else threshold.amount
-    floor = TIME_FLOOR_MS if threshold.relative else 0.0
-    if new_paused - old_paused <= max(floor, allowed / 2):
+    if new_paused - old_paused <= max(_time_floor(threshold), threshold.allowed(old_median) / 2):
         return ""
     return (f"the machine's speed gauges left out: these rounds paused {format_ms(new_paused)} each off the CPU "
             f"(asleep or waiting on I/O; the baseline's {format_ms(old_paused)}), and after a pause the CPU runs "
             f"slower for a while, which gauges read after the round would take for a slower machine")
 
 
+def _time_floor(threshold: Threshold | None) -> float:
+    """Growth of a time below which it is noise: an absolute threshold (``ms:0.4``) is its own floor."""
+    return TIME_FLOOR_MS if threshold is None or threshold.relative else 0.0
+
+
 def _paused_ms(figure: str, record: ModelRecord) -> float | None:
     """The median time a round of ``figure`` spent neither on a CPU nor waiting for one: own time less the
     process's CPU time; None without both for every round (a TF.js runtime keeps no CPU time)."""
-    if figure == "ms":
-        own, cpu = record.load_own_ms, record.load_cpu_ms
-    else:
-        own, cpu = record.warm_own_ms, record.warm_cpu_ms
+    _, own, cpu = record.rounds(figure)
     if not own or own.count != cpu.count:
         return None
     return statistics.median(max(mine - process, 0.0) for mine, process in zip(own.values, cpu.values))

@@ -115,4 +115,4 @@ def joined(first: ModelRecord, second: ModelRecord) -> ModelRecord:
 
 
 def _round_count(record: ModelRecord, figure: str) -> int:
-    return (record.load_ms if figure == "ms" else record.warm_ms).count
+    return record.rounds(figure)[0].count

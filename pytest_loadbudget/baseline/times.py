@@ -80,7 +80,7 @@ def same_clock(figure: str, old: ModelRecord, new: ModelRecord, clock: str) -> t
 
 def waited_share(figure: str, record: ModelRecord) -> float | None:
     """The share of the timed rounds' wall time spent waiting for a CPU ("ms", "warm_ms"); None without own time."""
-    wall, own = (record.load_ms, record.load_own_ms) if figure == "ms" else (record.warm_ms, record.warm_own_ms)
+    wall, own, _ = record.rounds(figure)
     if not own or own.count != wall.count or sum(wall.values) <= 0:
         return None
     return max(sum(wall.values) - sum(own.values), 0.0) / sum(wall.values)

@@ -42,10 +42,9 @@ def _percent(value: float | None, limit: float | None) -> str:
 
 def _timing_cell(record: ModelRecord, figure: str, limit: float | None, clock: str) -> str:
     """Wall median, own median beside it where measured, the wall's range; (N%) of the budget on its clock."""
-    wall = record.load_ms if figure == "ms" else record.warm_ms
+    wall, own, _ = record.rounds(figure)
     if not wall:
         return "-"
-    own = record.load_own_ms if figure == "ms" else record.warm_own_ms
     judged, _ = record.timing(figure, clock)
     return (
         f"{format_ms(wall.median)}{f' (own {compact_ms(own.median)})' if own else ''} "

@@ -122,6 +122,12 @@ class ModelRecord:
         gpu = self.memory.gpu_peak if self.memory is not None else None
         return str(gpu["source"]) if gpu else ""
 
+    def rounds(self, figure: str) -> tuple[Samples, Samples, Samples]:
+        """The timed rounds of ``figure`` ("ms" or "warm_ms"): wall, own and process CPU time."""
+        if figure == "ms":
+            return self.load_ms, self.load_own_ms, self.load_cpu_ms
+        return self.warm_ms, self.warm_own_ms, self.warm_cpu_ms
+
     def timing(self, figure: str, clock: str) -> tuple[Samples, str]:
         """The samples that budgets and the gate judge for ``figure`` ("ms" or "warm_ms").
 
@@ -129,7 +135,7 @@ class ModelRecord:
         value is the clock the samples are in: "wall" where own time was not
         measured (no schedstat on this system, a TF.js browser run).
         """
-        wall, own = (self.load_ms, self.load_own_ms) if figure == "ms" else (self.warm_ms, self.warm_own_ms)
+        wall, own, _ = self.rounds(figure)
         if clock == "own" and own:
             return own, "own"
         return wall, "wall"
