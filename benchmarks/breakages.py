@@ -298,8 +298,8 @@ BREAKAGES: list[Breakage] = [
     ),
     Breakage(
         "cli-compare-any-machine-ignored", "pytest_loadbudget/cli/main.py",
-        "compare(previous, record, args.compare_fail, same_machine or args.any_machine)",
-        "compare(previous, record, args.compare_fail, same_machine)",
+        "compare(previous, record, thresholds, same_machine or args.any_machine)",
+        "compare(previous, record, thresholds, same_machine)",
         (f"{BASELINE} -k 'cli or any_machine or machine'",),
         "`loadbudget compare --any-machine` still forgives regressions between machines",
     ),
@@ -888,11 +888,27 @@ BREAKAGES: list[Breakage] = [
         "a browser's first and cached loads have budgets but no regression check",
     ),
     Breakage(
-        "default-times-30-percent", "pytest_loadbudget/settings.py",
+        "default-times-30-percent", "pytest_loadbudget/budget/thresholds.py",
         "DEFAULT_COMPARE_FAIL = (\"ms:10%,warm_ms:10%,",
         "DEFAULT_COMPARE_FAIL = (\"ms:30%,warm_ms:30%,",
         ("tests/test_gate.py -k default_threshold",),
         "the default threshold stays at 30%: a 1.25x slower load passes",
+    ),
+    Breakage(
+        "compare-fail-list-replaces-the-defaults", "pytest_loadbudget/budget/thresholds.py",
+        "    merged = {**base, **changes}",
+        "    merged = dict(changes)",
+        ("tests/test_baseline.py -k 'compare_fail_list or off_leaves'",
+         "tests/test_compare.py -k list_changes"),
+        "`--loadbudget-compare-fail=ms:15%` stops judging sizes and memory: a grown model passes",
+    ),
+    Breakage(
+        "compare-fail-off-keeps-the-default", "pytest_loadbudget/budget/thresholds.py",
+        "    return {figure: threshold for figure, threshold in merged.items() if threshold is not None}",
+        "    return {figure: threshold or base[figure] for figure, threshold in merged.items() if figure in base "
+        "or threshold is not None}",
+        ("tests/test_baseline.py -k off_leaves", "tests/test_compare.py -k list_changes"),
+        "`FIGURE:off` still fails on the figure at its default threshold",
     ),
     # --- Own time (wall less the wait for a CPU): recorded, reported, judged ---
     Breakage(

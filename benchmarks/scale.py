@@ -22,8 +22,8 @@ from pytest_loadbudget.baseline.history import THIS_RUN, RunInfo, current_entrie
 from pytest_loadbudget.baseline.storage import BaselineStore, read_run
 from pytest_loadbudget.report.html import html_page
 from pytest_loadbudget.cli.main import main as cli_main
-from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
-from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
+from pytest_loadbudget.baseline.compare import compare
+from pytest_loadbudget.budget.thresholds import default_thresholds
 from pytest_loadbudget.baseline.lookup import Baseline, GateSummary
 from pytest_loadbudget.report.files import markdown
 from pytest_loadbudget.report.github import append_step_summary, github_benchmarks, write_github_json
@@ -66,7 +66,7 @@ def main() -> None:
     rng = random.Random(0)
     machine = machine_facts()
     runs = [records(args.models, rng) for _ in range(args.runs)]
-    thresholds = parse_compare_fail(DEFAULT_COMPARE_FAIL)
+    thresholds = default_thresholds()
     with tempfile.TemporaryDirectory() as directory:
         store = BaselineStore(Path(directory))
         start = time.perf_counter()

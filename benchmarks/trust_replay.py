@@ -35,11 +35,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pytest_loadbudget.baseline.compare import compare, parse_compare_fail  # noqa: E402
+from pytest_loadbudget.baseline.compare import compare  # noqa: E402
 from pytest_loadbudget.baseline.confirm import confirm  # noqa: E402
+from pytest_loadbudget.budget.thresholds import default_thresholds, merge_thresholds, parse_compare_fail  # noqa: E402
 from pytest_loadbudget.results.record import ROUND_SERIES, ModelRecord  # noqa: E402
 from pytest_loadbudget.results.samples import Samples  # noqa: E402
-from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL  # noqa: E402
 
 RERUN = re.compile(r"lb-(?P<scenario>.+)-(?P<index>\d+)\.json")
 #: Runs of the suite that are not a scenario's reruns.
@@ -83,7 +83,7 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="print each regressed verdict")
     parser.add_argument("--baseline-runs", type=int, default=5,
                         help="newest saved runs the baseline is chosen from (the plugin's default, 5)")
-    parser.add_argument("--compare-fail", type=parse_compare_fail, default=DEFAULT_COMPARE_FAIL,
+    parser.add_argument("--compare-fail", type=parse_compare_fail, default={},
                         help="what counts as a regression, as --loadbudget-compare-fail; figures it leaves out keep "
                              "the plugin's defaults")
     args = parser.parse_args()
@@ -95,9 +95,9 @@ def main() -> int:
     if not saved_paths:
         parser.error(f"{runs_folder}: no saved runs (was the benchmark run with --keep?)")
     saved = [records(path) for path in saved_paths]
-    # Figures the option leaves out keep the plugin's defaults: a sweep of the load's threshold leaves
-    # the warm-up judged as a default run judges it.
-    thresholds = {**parse_compare_fail(DEFAULT_COMPARE_FAIL), **args.compare_fail}
+    # Figures the option leaves out keep the plugin's defaults, as in the plugin: a sweep of the load's
+    # threshold leaves the warm-up judged as a default run judges it.
+    thresholds = merge_thresholds(default_thresholds(), args.compare_fail)
     suspects: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     standing: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     reruns: dict[str, int] = defaultdict(int)

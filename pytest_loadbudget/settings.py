@@ -14,30 +14,14 @@ import argparse
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
+from pytest_loadbudget.budget.thresholds import DEFAULT_COMPARE_FAIL, Threshold, parse_compare_fail
 from pytest_loadbudget.fresh.protocol import DEFAULT_TIMEOUT_S
 
-if TYPE_CHECKING:
-    from pytest_loadbudget.baseline.compare import Threshold
 
-#: What counts as a regression unless --loadbudget-compare-fail says otherwise.
-#: 10% on load and warm-up: judged on own time and confirmed by a second
-#: measurement, unchanged runs stayed quiet with two or four busy processes,
-#: and failed on a few figures in a few of 20 idle runs where the machine
-#: drifted from the speed it had when the baseline was saved (README,
-#: "Trustworthiness", for the counts). 20% on the figures of a few fresh
-#: processes or browser loads (cold_ms, import_ms, fleet_ms, first_load_ms,
-#: cached_load_ms): a process's start-up, imports and page cache move more
-#: than rounds within one process, and 3 runs (1 first load) give no test of
-#: significance; every new run must also be slower than every old one.
-#: Memory is exact but for the page floors; a tensor leak (after dispose, or over
-#: the same number of predictions) is any increase.
-DEFAULT_COMPARE_FAIL = ("ms:10%,warm_ms:10%,mb:0,peak_mb:10%,leak_mb:100%,gpu_mb:10%,leak_tensors:0,"
-                        "cold_ms:20%,import_ms:20%,first_load_ms:20%,cached_load_ms:20%,predict_leak_tensors:0,"
-                        "fleet_ms:20%,block_ms:20%")
 MEMORY_CHOICES = ("budget", "all")
 DEVICE_CHOICES = ("cpu", "gpu")
 #: ``own``: wall time minus the time the working thread waited for a CPU (what
@@ -89,11 +73,8 @@ def device_value(text: str) -> str:
     return text
 
 
-def compare_fail_value(text: str) -> dict[str, Threshold]:
-    """Thresholds of --loadbudget-compare-fail; ArgumentTypeError says what is wrong."""
-    # The comparison code loads only in the runs that set thresholds.
-    from pytest_loadbudget.baseline.compare import parse_compare_fail
-
+def compare_fail_value(text: str) -> dict[str, Threshold | None]:
+    """The thresholds --loadbudget-compare-fail changes (None: ``off``); ArgumentTypeError says what is wrong."""
     return parse_compare_fail(text)
 
 
@@ -191,8 +172,9 @@ OPTIONS = (
     Option("compare", "compare with a saved run: its NAME, number, commit or path (default: each model with its "
            "newest saved figures on this machine)",
            str, None, metavar="NAME", optional_value=True),
-    Option("compare-fail", "what counts as a regression, e.g. ms:10%,peak_mb:5%,mb:0 "
-           f"(default {DEFAULT_COMPARE_FAIL}; N% relative, N absolute in ms or MiB)",
+    Option("compare-fail", "what counts as a regression: the figures named change the default, e.g. "
+           "ms:15%,peak_mb:5%,leak_mb:off (default "
+           f"{DEFAULT_COMPARE_FAIL}; N% relative, N absolute in ms or MiB, off: shown, never failing)",
            compare_fail_value, None, metavar="EXPR"),
     Option("baseline-runs", "judge load and warm-up rounds against those of this many newest saved runs of the "
            "same artifact and software on this machine (default 5; 1: the newest run alone)", positive_int, 5,
@@ -242,7 +224,7 @@ class Settings:
     storage: str | None
     save: str | None
     compare: str | None
-    compare_fail: dict[str, Threshold] | None
+    compare_fail: dict[str, Threshold | None] | None
     baseline_runs: int
     clock: str
     machine: str | None

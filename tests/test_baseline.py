@@ -119,6 +119,47 @@ def test_larger_artifact_is_a_size_regression_and_says_the_artifact_changed(proj
     result.stdout.fnmatch_lines(["*loadbudget: tokenizer size 0.191 MiB vs baseline 0.0954 MiB (+100%, artifact changed)"])
 
 
+@pytest.mark.parametrize("where", ["option", "ini", "env"])
+def test_a_compare_fail_list_changes_the_figures_it_names_and_keeps_the_others_gated(project, monkeypatch, where):
+    run(project, "--loadbudget-save").assert_outcomes(passed=2)
+    monkeypatch.setenv("LOAD_DELAY", "0.06")  # 3x slower: +200%
+    (project.path / "vocab.bin").write_bytes(b"v" * 200_000)
+    loose_load = "ms:1000%"
+    args = ["--loadbudget-compare", "--loadbudget-report"]
+    if where == "option":
+        args.append(f"--loadbudget-compare-fail={loose_load}")
+    elif where == "ini":
+        project.makeini(f"[pytest]\nloadbudget_compare_fail = {loose_load}\n")
+    else:
+        monkeypatch.setenv("LOADBUDGET_COMPARE_FAIL", loose_load)
+    result = run(project, *args)
+    # The load is judged at the looser threshold; the size keeps the default (mb:0).
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "loadbudget: tokenizer size 0.191 MiB vs baseline 0.0954 MiB (+100%, artifact changed)",
+        "  ok         slow load * ms vs baseline * ms (+*%, p=*, n=6/6, * time)",
+        "*BUDGET test_suite.py::test_tokenizer - loadbudget: tokenizer size*",
+    ])
+
+
+def test_off_leaves_a_figure_shown_and_never_failing(project, monkeypatch):
+    run(project, "--loadbudget-save").assert_outcomes(passed=2)
+    (project.path / "vocab.bin").write_bytes(b"v" * 200_000)
+    result = run(project, "--loadbudget-compare", "--loadbudget-compare-fail=mb:off", "--loadbudget-report")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["  ok         tokenizer size 0.191 MiB vs baseline 0.0954 MiB (+100%, artifact changed)"])
+    # A marker turns a figure off for its own test alone: the slower load passes, the other test's size fails.
+    project.write(compare_fail="ms:off")
+    (project.path / "vocab.bin").write_bytes(b"v" * 200_000)
+    monkeypatch.setenv("LOAD_DELAY", "0.06")
+    result = run(project, "--loadbudget-compare", "--loadbudget-report")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "  ok         slow load * ms vs baseline * ms (+*%, p=*, n=6/6, * time)",
+        "*BUDGET test_suite.py::test_tokenizer - loadbudget: tokenizer size*",
+    ])
+
+
 def test_changed_artifact_of_the_same_size_is_reported_as_changed(project):
     run(project, "--loadbudget-save").assert_outcomes(passed=2)
     (project.path / "vocab.bin").write_bytes(b"w" * 100_000)
@@ -598,7 +639,8 @@ def _with_leak(rss_after_cycles: list[int]) -> ModelRecord:
     ],
 )
 def test_leak_regresses_only_when_memory_grows_at_every_cycle(new_rss_mib, regression):
-    from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
+    from pytest_loadbudget.baseline.compare import compare
+    from pytest_loadbudget.budget.thresholds import parse_compare_fail
 
     old = _with_leak([100 * 2**20] * 5)
     new = _with_leak([value * 2**20 for value in new_rss_mib])
@@ -607,7 +649,8 @@ def test_leak_regresses_only_when_memory_grows_at_every_cycle(new_rss_mib, regre
 
 
 def test_a_slower_run_whose_fastest_rounds_match_the_baseline_is_noise():
-    from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
+    from pytest_loadbudget.baseline.compare import compare
+    from pytest_loadbudget.budget.thresholds import parse_compare_fail
 
     old = _record("m", [100.0 + i for i in range(10)])
     # The fastest fifth of the rounds as fast as before.

@@ -13,10 +13,9 @@ from pytest_loadbudget.baseline.compare import (
     MIN_SAMPLES,
     PEAK_FLOOR_BYTES,
     TIME_FLOOR_MS,
-    Threshold,
     compare,
-    parse_compare_fail,
 )
+from pytest_loadbudget.budget.thresholds import Threshold, default_thresholds, merge_thresholds, parse_compare_fail
 from pytest_loadbudget.report.terminal import baseline_cell
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.memory import MemoryFigures
@@ -146,13 +145,22 @@ def test_only_the_figures_both_runs_have_are_compared() -> None:
 
 
 def test_thresholds_parse_and_say_what_is_wrong() -> None:
-    assert parse_compare_fail("ms:10%, mb:0.5") == {
-        "ms": Threshold("ms", 0.10, relative=True), "mb": Threshold("mb", 0.5, relative=False),
+    assert parse_compare_fail("ms:10%, mb:0.5, leak_mb:off") == {
+        "ms": Threshold("ms", 0.10, relative=True), "mb": Threshold("mb", 0.5, relative=False), "leak_mb": None,
     }
-    for text, problem in [("speed:10%", "expected FIGURE:AMOUNT"), ("ms:fast", "is not a number"),
+    for text, problem in [("speed:10%", "expected FIGURE:AMOUNT"), ("ms:fast", "is not a number, a percentage or 'off'"),
                           ("ms:-5%", "cannot be negative")]:
         with pytest.raises(argparse.ArgumentTypeError, match=problem):
             parse_compare_fail(text)
+
+
+def test_a_list_changes_the_figures_it_names_and_off_removes_one() -> None:
+    defaults = default_thresholds()
+    merged = merge_thresholds(defaults, parse_compare_fail("ms:15%,leak_mb:off"))
+    assert merged["ms"] == Threshold("ms", 0.15, relative=True)
+    assert "leak_mb" not in merged
+    assert {figure: merged[figure] for figure in merged if figure != "ms"} == {
+        figure: threshold for figure, threshold in defaults.items() if figure not in ("ms", "leak_mb")}
 
 
 def test_comparisons_travel_typed_through_json() -> None:

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 import models
-from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
+from pytest_loadbudget.baseline.compare import compare
 from pytest_loadbudget.budget.marker import Budget
+from pytest_loadbudget.budget.thresholds import parse_compare_fail
 from pytest_loadbudget.diagnose.figures import Figures
 from pytest_loadbudget.diagnose.rules import diagnose
 from pytest_loadbudget.errors import MarkerError, MeasurementError

@@ -16,18 +16,18 @@ from typing import Any
 
 import pytest
 
-from pytest_loadbudget.baseline.compare import FIGURES, compare, parse_compare_fail
+from pytest_loadbudget.baseline.compare import compare
 from pytest_loadbudget.baseline.confirm import confirm
 from pytest_loadbudget.budget.marker import Budget
+from pytest_loadbudget.budget.thresholds import FIGURES, default_thresholds, merge_thresholds, parse_compare_fail
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.memory import MemoryFigures
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
-from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
 from pytest_loadbudget.units import MIB
 
-DEFAULTS = parse_compare_fail(DEFAULT_COMPARE_FAIL)
+DEFAULTS = default_thresholds()
 BASE = [100.0, 101.0, 102.0, 103.0, 104.0]
 SLOWER = [150.0, 151.0, 152.0, 153.0, 154.0]
 
@@ -40,7 +40,7 @@ def record(
 
 
 def judged(old: ModelRecord, new: ModelRecord, clock: str = "own", thresholds: str = "") -> dict[str, Comparison]:
-    chosen = {**DEFAULTS, **parse_compare_fail(thresholds)}
+    chosen = merge_thresholds(DEFAULTS, parse_compare_fail(thresholds))
     return {comparison.figure: comparison for comparison in compare(old, new, chosen, clock=clock)}
 
 

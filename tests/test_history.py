@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from pytest_loadbudget.baseline.fingerprint import machine_id, model_identity
-from pytest_loadbudget.baseline.compare import FIGURES
+from pytest_loadbudget.budget.thresholds import FIGURES
 from pytest_loadbudget.baseline.history import (
     FIGURE_UNITS, THIS_RUN, History, RunInfo, current_entries, figure_value, read_history,
 )

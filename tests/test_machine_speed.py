@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
+from pytest_loadbudget.baseline.compare import compare
 from pytest_loadbudget.baseline.machine_speed import LEARN_ROUNDS, SpeedFollowing, learn
+from pytest_loadbudget.budget.thresholds import DEFAULT_COMPARE_FAIL, parse_compare_fail
 from pytest_loadbudget.measure import speed
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
-from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
 
 DEFAULTS = parse_compare_fail(DEFAULT_COMPARE_FAIL)
 #: The speed workload's readings of a run in a slow spell: 2.0-3.0 ms, median 2.5 ms.

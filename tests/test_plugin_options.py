@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from models import copy_model, record_named
-from pytest_loadbudget.baseline.compare import Threshold
+from pytest_loadbudget.budget.thresholds import Threshold
 from pytest_loadbudget.settings import OPTIONS, resolve
 
 LOADERS = textwrap.dedent(

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from pytest_loadbudget.baseline.compare import judge, parse_compare_fail
+from pytest_loadbudget.baseline.compare import judge
+from pytest_loadbudget.budget.thresholds import parse_compare_fail
 from pytest_loadbudget.results.predictions import PredictionGrowth
 from pytest_loadbudget.results.record import ModelRecord
 from models import marker_error

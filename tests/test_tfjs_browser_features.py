@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
+from pytest_loadbudget.baseline.compare import compare
+from pytest_loadbudget.budget.thresholds import parse_compare_fail
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.tfjs_runtime.mainthread import main_thread_block
 from models import marker_error

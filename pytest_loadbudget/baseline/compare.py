@@ -38,7 +38,6 @@ floor (0.5 ms, 1 MiB of peak, 2 MiB of leak) is noise whatever its percentage.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import statistics
 from collections.abc import Callable
@@ -47,7 +46,9 @@ from dataclasses import dataclass
 from pytest_loadbudget.baseline.machine_speed import SpeedFollowing, learn
 from pytest_loadbudget.baseline.significance import all_above, mann_whitney_greater
 from pytest_loadbudget.baseline.times import BLOCK, COLD, TIMED, same_clock, waited_share
-from pytest_loadbudget.results.comparison import FIGURE_LABELS, Comparison
+from pytest_loadbudget.budget.thresholds import FIGURES, Threshold
+from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
+from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.units import MIB, format_mib, format_ms
@@ -58,7 +59,6 @@ from pytest_loadbudget.units import MIB, format_mib, format_ms
 ALPHA = 0.05
 #: With 5 samples a side the smallest one-sided p is 1/252 = 0.004, below ALPHA.
 MIN_SAMPLES = 5
-FIGURES = tuple(FIGURE_LABELS)
 #: Changes of a peak below this are allocator page granularity, not the model.
 PEAK_FLOOR_BYTES = MIB
 #: The share of wall time waited beyond which more waiting widens a threshold no further (``_per_own``).
@@ -96,53 +96,6 @@ LEAK_STEP_FLOOR_BYTES = MIB // 4
 #: Leak changes below this are noise: a model that leaks 0.7 MiB per reload
 #: (Keras 3 loading .h5, measured here) reads anywhere from 2.8 to 5.5 MiB over 5 cycles.
 LEAK_FLOOR_BYTES = 2 * MIB
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """Growth allowed before a figure regresses: a fraction, or an absolute amount (ms, MiB or tensors)."""
-
-    figure: str
-    amount: float
-    relative: bool
-
-    def exceeded(self, old: float, new: float, unit: float) -> bool:
-        growth = new - old
-        if self.relative and old <= 0:
-            return growth > 0
-        return growth > self.allowed(old, unit)
-
-    def allowed(self, old: float, unit: float = 1.0) -> float:
-        """The growth from ``old`` this threshold lets pass (``unit``: ms, MiB or tensors per absolute amount)."""
-        return self.amount * old if self.relative else self.amount * unit
-
-    def __str__(self) -> str:
-        return f"{self.figure}:{self.amount * 100:g}%" if self.relative else f"{self.figure}:{self.amount:g}"
-
-    def widened(self, share: float, old: float) -> Threshold:
-        """This threshold with ``share`` of the baseline ``old`` more growth allowed."""
-        return Threshold(self.figure, self.amount + share if self.relative else self.amount + share * old,
-                         self.relative)
-
-
-def parse_compare_fail(text: str) -> dict[str, Threshold]:
-    """``ms:10%,peak_mb:5%,mb:0`` into thresholds; ArgumentTypeError says what is wrong."""
-    thresholds: dict[str, Threshold] = {}
-    for part in filter(None, (piece.strip() for piece in text.split(","))):
-        figure, separator, amount = part.partition(":")
-        if not separator or figure not in FIGURES:
-            raise argparse.ArgumentTypeError(
-                f"{part!r}: expected FIGURE:AMOUNT with FIGURE one of {', '.join(FIGURES)} (e.g. ms:10%)"
-            )
-        relative = amount.endswith("%")
-        try:
-            value = float(amount[:-1] if relative else amount)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{part!r}: {amount!r} is not a number or a percentage") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{part!r}: a threshold cannot be negative")
-        thresholds[figure] = Threshold(figure, value / 100 if relative else value, relative)
-    return thresholds
 
 
 @dataclass(frozen=True)

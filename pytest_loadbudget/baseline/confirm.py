@@ -21,8 +21,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from pytest_loadbudget.baseline.compare import Threshold, judge
+from pytest_loadbudget.baseline.compare import judge
 from pytest_loadbudget.baseline.times import COLD, REMEASURED, TIMED
+from pytest_loadbudget.budget.thresholds import Threshold
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ROUND_SERIES, ModelRecord
 from pytest_loadbudget.results.samples import Samples

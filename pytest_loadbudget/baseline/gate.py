@@ -10,18 +10,19 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from pytest_loadbudget.baseline.compare import compare
+from pytest_loadbudget.baseline.confirm import Remeasure, confirm
+from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, software_facts
 from pytest_loadbudget.baseline.lookup import Baseline, GateSummary, annotate, environment_note, summarize
 from pytest_loadbudget.baseline.provenance import autosave_name, git_provenance
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
-from pytest_loadbudget.baseline.compare import Threshold, compare, parse_compare_fail
-from pytest_loadbudget.baseline.confirm import Remeasure, confirm
 from pytest_loadbudget.baseline.times import TIMED
-from pytest_loadbudget.errors import BaselineError
-from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, software_facts
 from pytest_loadbudget.budget.marker import Budget
+from pytest_loadbudget.budget.thresholds import Threshold, default_thresholds, merge_thresholds, parse_compare_fail
+from pytest_loadbudget.errors import BaselineError
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL, Settings
+from pytest_loadbudget.settings import Settings
 
 DEFAULT_STORAGE = ".loadbudget"
 
@@ -37,7 +38,7 @@ class RegressionGate:
         self.hardware = hardware_facts()
         self.software = software_facts()
         self.machine_id = settings.machine or machine_id(self.hardware)
-        self.thresholds = settings.compare_fail or parse_compare_fail(DEFAULT_COMPARE_FAIL)
+        self.thresholds = merge_thresholds(default_thresholds(), settings.compare_fail or {})
         #: Problems to show at the end of the run (an unreadable baseline, a failed save).
         self.problems: list[str] = []
         self.messages: list[str] = []
@@ -111,7 +112,7 @@ class RegressionGate:
                                         self.settings.clock)
         thresholds: dict[str, Threshold] = self.thresholds
         if budget is not None and budget.compare_fail is not None:
-            thresholds = {**thresholds, **parse_compare_fail(budget.compare_fail)}
+            thresholds = merge_thresholds(thresholds, parse_compare_fail(budget.compare_fail))
         same = self.enforced(run)
         comparisons = compare(old, record, thresholds, same_machine=same, clock=self.settings.clock,
                               history=history)

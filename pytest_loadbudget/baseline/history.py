@@ -18,8 +18,8 @@ from pytest_loadbudget.baseline.fingerprint import software_changes
 from pytest_loadbudget.baseline.provenance import SHORT_COMMIT
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
 from pytest_loadbudget.baseline.times import REMEASURED, time_series
+from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
 from pytest_loadbudget.errors import BaselineError
-from pytest_loadbudget.results.comparison import FIGURE_LABELS
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.units import MIB
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from pytest_loadbudget.budget.thresholds import parse_compare_fail
 from pytest_loadbudget.errors import MarkerError
 from pytest_loadbudget.measure.devices import DEVICES
 
@@ -72,10 +73,6 @@ def _interpreter(name: str, value: Any) -> None:
 
 
 def _compare_fail(name: str, value: Any) -> None:
-    # Imported here: the comparison code (and the results it reads) is only
-    # needed by a marker that sets compare_fail, not by every pytest start.
-    from pytest_loadbudget.baseline.compare import parse_compare_fail
-
     if not isinstance(value, str):
         raise MarkerError(f"{name}={value!r} must be a string such as 'ms:10%,mb:0'")
     try:
@@ -110,8 +107,8 @@ class Budget:
         "load/release cycles for leak_mb (at least 2)", _integer(2, " (the first cycle is the reference)"))
     rounds: int | None = _keyword("timed load rounds; the default adapts to the load time", _integer(1))
     compare_fail: str | None = _keyword(
-        "what counts as a regression against the baseline for this test, e.g. 'ms:30%,mb:0', "
-        "instead of --loadbudget-compare-fail", _compare_fail)
+        "what counts as a regression against the baseline for this test, e.g. 'ms:30%,leak_mb:off', "
+        "laid over --loadbudget-compare-fail", _compare_fail)
     device: str | None = _keyword(
         "'cpu' or 'gpu': where the model is placed and warmed; a test that asks for a GPU on a machine "
         "without one is skipped", _device)

@@ -19,17 +19,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
-from pytest_loadbudget.baseline.compare import compare, parse_compare_fail
-from pytest_loadbudget.baseline.lookup import annotate, environment_note
-from pytest_loadbudget.baseline.provenance import describe as describe_provenance
-from pytest_loadbudget.errors import BaselineError
+from pytest_loadbudget.baseline.compare import compare
 from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, software_changes
 from pytest_loadbudget.baseline.gate import DEFAULT_STORAGE
-from pytest_loadbudget.settings import machine_name
-from pytest_loadbudget.settings import DEFAULT_COMPARE_FAIL
-from pytest_loadbudget.cli.profile import add_profile_arguments, run_profile
+from pytest_loadbudget.baseline.lookup import annotate, environment_note
+from pytest_loadbudget.baseline.provenance import describe as describe_provenance
+from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
+from pytest_loadbudget.budget.thresholds import (
+    DEFAULT_COMPARE_FAIL,
+    default_thresholds,
+    merge_thresholds,
+    parse_compare_fail,
+)
 from pytest_loadbudget.cli.history import add_history_commands, run_prune, run_trend
+from pytest_loadbudget.cli.profile import add_profile_arguments, run_profile
+from pytest_loadbudget.errors import BaselineError
+from pytest_loadbudget.settings import machine_name
 from pytest_loadbudget.tfjs_runtime import jsenv
 
 MACHINE_HELP = "this machine's name, as --loadbudget-machine gave it (default: the id of its hardware)"
@@ -45,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     comparing.add_argument("old", help="the baseline: a saved-run file, or a name or number in --storage")
     comparing.add_argument("new", help="the run to judge: a saved-run file, or a name or number in --storage")
     comparing.add_argument("--storage", default=DEFAULT_STORAGE, help="directory of saved runs (default %(default)s)")
-    comparing.add_argument("--compare-fail", type=parse_compare_fail, default=parse_compare_fail(DEFAULT_COMPARE_FAIL),
-                           help=f"what counts as a regression (default {DEFAULT_COMPARE_FAIL.replace('%', '%%')})")
+    comparing.add_argument("--compare-fail", type=parse_compare_fail, default={},
+                           help="what counts as a regression: the figures named change the default, "
+                                f"'off' leaves one unjudged (default {DEFAULT_COMPARE_FAIL.replace('%', '%%')})")
     comparing.add_argument("--any-machine", action="store_true",
                            help="fail on regressions even when the runs come from different machines")
     comparing.add_argument("--machine", type=machine_name, help=MACHINE_HELP)
@@ -91,13 +97,14 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"software changed: {', '.join(changes)}")
     regressions = 0
     matched: set[int] = set()
+    thresholds = merge_thresholds(default_thresholds(), args.compare_fail)
     for record, identities in new.entries:
         previous = next((found for found in map(old.record, identities) if found is not None), None)
         if previous is None:
             print(f"  new        {record.name} [{record.format}]: no baseline")
             continue
         matched.add(id(previous))
-        comparisons = compare(previous, record, args.compare_fail, same_machine or args.any_machine)
+        comparisons = compare(previous, record, thresholds, same_machine or args.any_machine)
         annotate(comparisons, environment_note(old, new.software, previous, record))
         for comparison in comparisons:
             regressions += comparison.regression

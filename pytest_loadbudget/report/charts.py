@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pytest_loadbudget.baseline.history import ModelHistory, figure_value
-from pytest_loadbudget.results.comparison import FIGURE_LABELS
+from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
 from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.results.record import ModelRecord
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadbudget.atomic import write_atomically
-from pytest_loadbudget.results.comparison import FIGURE_LABELS
+from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
 from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples

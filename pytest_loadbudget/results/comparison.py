@@ -9,16 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-#: The figures a run is compared on (the keys of ``compare_fail``), and the
-#: words the lines and the table use for each.
-FIGURE_LABELS = {
-    "ms": "load", "warm_ms": "warm-up", "mb": "size", "peak_mb": "peak", "leak_mb": "leak",
-    "gpu_mb": "GPU memory", "leak_tensors": "leaked tensors", "cold_ms": "cold start", "import_ms": "import",
-    "first_load_ms": "first load", "cached_load_ms": "cached load",
-    "predict_leak_tensors": "tensors left by predictions",
-    "fleet_ms": "fleet start",
-    "block_ms": "main-thread block",
-}
+from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
+
 
 #: What a second measurement said of a suspected regression: "" when none was
 #: taken (not suspected, or a figure that is not re-measured).
