@@ -147,7 +147,9 @@ def test_off_leaves_a_figure_shown_and_never_failing(project, monkeypatch):
     (project.path / "vocab.bin").write_bytes(b"v" * 200_000)
     result = run(project, "--loadbudget-compare", "--loadbudget-compare-fail=mb:off", "--loadbudget-report")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["  ok         tokenizer size 0.191 MiB vs baseline 0.0954 MiB (+100%, artifact changed)"])
+    result.stdout.fnmatch_lines([
+        "  ok         tokenizer size 0.191 MiB vs baseline 0.0954 MiB (+100%, artifact changed)  [[]not judged (mb:off)[]]",
+    ])
     # A marker turns a figure off for its own test alone: the slower load passes, the other test's size fails.
     project.write(compare_fail="ms:off")
     (project.path / "vocab.bin").write_bytes(b"v" * 200_000)
@@ -155,7 +157,7 @@ def test_off_leaves_a_figure_shown_and_never_failing(project, monkeypatch):
     result = run(project, "--loadbudget-compare", "--loadbudget-report")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "  ok         slow load * ms vs baseline * ms (+*%, p=*, n=6/6, * time)",
+        "  ok         slow load * ms vs baseline * ms (+*%, p=*, n=6/6, * time)  [[]not judged (ms:off)[]]",
         "*BUDGET test_suite.py::test_tokenizer - loadbudget: tokenizer size*",
     ])
 

@@ -124,6 +124,10 @@ def compare(
     """
     results = [comparison for figure in FIGURES
                if (comparison := judge(figure, old, new, thresholds.get(figure), clock, history)) is not None]
+    for result in results:
+        if result.figure not in thresholds:
+            # Shown for the record, never failing (``FIGURE:off``): an "ok" beside +100% needs saying why.
+            result.add_note(f"not judged ({result.figure}:off)")
     if not same_machine:
         for result in results:
             result.underpowered = False  # nothing to measure again for: it could not fail
