@@ -27,7 +27,8 @@ round) have too few samples for the U test: they regress
 when the median grew past the threshold and every new run is slower than
 every baseline run.
 A suspected time regression of either kind is measured again and fails only
-when the second measurement regresses too (``baseline/confirm.py``).
+when the second measurement regresses too (``baseline/confirm.py``); so is a
+timed figure that only the gauges' allowance let pass (``excused``).
 Sizes are exact: any growth past the tolerance is a regression. Memory peaks
 (resident and GPU) are a single reading from a fresh process, which repeats
 to within a few pages, so they are judged on the threshold alone. A leak
@@ -131,6 +132,7 @@ def compare(
     if not same_machine:
         for result in results:
             result.underpowered = False  # nothing to measure again for: it could not fail
+            result.excused = False
             if result.regression:
                 result.regression = False
                 result.add_note("baseline from another machine: not failing (--loadbudget-compare-any-machine to fail)")
@@ -181,9 +183,10 @@ def _compare_times(
         old_samples = following.saved_at_reference() if matched else following.at_reference(old_samples, old.speed_ms)
         new_samples = following.at_reference(new_samples, new.speed_ms)
     old_median, new_median = old_samples.median, new_samples.median
-    plain, widening = threshold, ""
+    plain, by_wait, widening, allowed = threshold, threshold, "", 0.0
     if figure in TIMED and threshold is not None and used == "own":
-        threshold, widening = _allowance(figure, old, new, threshold, old_median, matched)
+        allowance = _allowance(figure, old, new, threshold, old_median, matched)
+        threshold, by_wait, widening, allowed = allowance.threshold, allowance.by_wait, allowance.note, allowance.share
     floor = _time_floor(threshold)
     grown = _grew(threshold, old_median, new_median, floor, 1.0)
     if figure in TIMED:
@@ -201,12 +204,19 @@ def _compare_times(
         underpowered = False
         fastest_within = not all_above(old_samples.values, new_samples.values)
         noise = f"the fastest new {unit[:-1]} is within the baseline's {unit}: noise" if fastest_within else ""
+    # Let pass by the gauges alone, with the rounds otherwise a regression: a gauge reads the machine, not
+    # this load, and a load that slows less than the gauge hides its own regression in the allowance (a
+    # pure-Python loader +18-48% at 1.2x passed where the memory copies read 12-45% slower, while its
+    # unchanged runs never moved more than 9%). A second measurement, gauged afresh, judges it again.
+    excused = figure in TIMED and bool(widening) and not grown and not noise and \
+        _grew(by_wait, old_median, new_median, floor, 1.0)
     noise = noise if grown else ""
     change = _change(old_median, new_median)
     details = _details(change, counted, f"{used} time", context.artifact)
     line = f"{new.name} {FIGURE_LABELS[figure]} {format_ms(new_median)} vs baseline {format_ms(old_median)} ({details})"
     result = Comparison(figure, line, regression=grown and not noise, change=change, grown=grown,
-                        measured=format_ms(new_median), underpowered=grown and underpowered)
+                        measured=format_ms(new_median), underpowered=grown and underpowered, excused=excused,
+                        allowance=allowed)
     result.add_note(f"wall time compared: {why_wall}" if why_wall else "")
     result.add_note(gauges_left_out if grown else "")
     if following is not None and grown and abs(new_median / measured - 1.0) > MACHINE_SHARE:
@@ -317,12 +327,26 @@ def _has(series: tuple[Samples, str], clock: str) -> bool:
     return bool(samples) and used == clock
 
 
+@dataclass(frozen=True)
+class Allowance:
+    """What a run's machine measurably took from a timed figure, added to its threshold.
+
+    ``threshold``: widened by ``share`` of the baseline; ``by_wait``: widened
+    by the wait for a CPU alone (what this process saw itself, not a gauge's
+    reading of the machine); ``note``: what was allowed and why ("" for nothing).
+    """
+
+    threshold: Threshold
+    by_wait: Threshold
+    share: float = 0.0
+    note: str = ""
+
+
 def _allowance(
     figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold, old_median: float,
     matched: bool = False,
-) -> tuple[Threshold, str]:
-    """``threshold`` widened by what this run's machine measurably took from it, and the note that
-    says so ("" and ``threshold`` itself where it took nothing).
+) -> Allowance:
+    """``threshold`` widened by what this run's machine measurably took from it (itself where nothing).
 
     What own time cannot take away, the largest of it allowed:
 
@@ -358,7 +382,8 @@ def _allowance(
     streamed = _slowdown(old.stream_ms, new.stream_ms)
     extra = max(waited, slower, refilled, streamed)
     if extra < MACHINE_SHARE:
-        return threshold, ""
+        return Allowance(threshold, threshold)
+    by_wait = threshold.widened(waited, old_median) if waited >= MACHINE_SHARE else threshold
     if waited == extra:
         assert new_share is not None and old_share is not None  # waited > 0
         why = (f"these rounds waited {new_share:.0%} of their wall time for a CPU, {_per_own(new_share):.0%} "
@@ -375,7 +400,8 @@ def _allowance(
         why = (f"the memory bus ran {streamed:.0%} slower than in the baseline's run, as when a neighbour "
                f"streams memory (copies past the last-level cache around the rounds: "
                f"{format_ms(new.stream_ms.median)} now, {format_ms(old.stream_ms.median)} then)")
-    return threshold.widened(extra, old_median), f"judged at {threshold} + {extra:.0%}: {why}"
+    return Allowance(threshold.widened(extra, old_median), by_wait, extra,
+                     f"judged at {threshold} + {extra:.0%}: {why}")
 
 
 def _per_own(share: float) -> float:

@@ -14,6 +14,10 @@ from a machine whose speed wanders 10-15% from one round to the next; and
 the second measurement's median must have grown past the threshold by
 itself, so that a burst that slowed the first set alone cannot carry both.
 Cold starts and a browser's loads are judged on the second measurement alone.
+
+A timed figure that the machine gauges' allowance alone let pass (``excused``)
+is measured again as well, and fails where the second measurement regresses
+with the gauges reading the machine as they did for the baseline.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ def confirm(
     regression where both measurements' rounds together are one.
     """
     suspects = [comparison for comparison in comparisons
-                if (comparison.regression and comparison.figure in REMEASURED) or comparison.underpowered]
+                if (comparison.regression and comparison.figure in REMEASURED) or comparison.underpowered
+                or comparison.excused]
     if not suspects:
         return
     cold = any(comparison.figure in COLD for comparison in suspects)
@@ -65,8 +70,8 @@ def confirm(
         judged = (joined(first, again) if comparison.figure in TIMED else again) if again is not None else None
         second = judge(comparison.figure, old, judged, thresholds.get(comparison.figure), clock, history) \
             if judged is not None and not problem else None
-        if second is None and comparison.underpowered:
-            continue  # noise on one measurement, as the note says
+        if second is None and (comparison.underpowered or comparison.excused):
+            continue  # as one measurement said, and its note says
         if second is None:
             comparison.confirmation = "not re-measured"
             comparison.add_note(f"on one measurement: {problem or 'the second measurement lacks this figure'}")
@@ -77,6 +82,9 @@ def confirm(
         said = f"{second.label} {second.measured}{over}, {second.change}"
         alone = judge(comparison.figure, old, again, thresholds.get(comparison.figure), clock, history) \
             if comparison.figure in TIMED and again is not None else None
+        if comparison.excused and alone is not None:
+            _judge_excused(comparison, alone)
+            continue
         if second.regression and alone is not None and not alone.grown:
             # Both sets together can be significant on the first set's strength alone: the second
             # measurement must show the growth itself.
@@ -104,6 +112,32 @@ def confirm(
             comparison.add_note(f"not confirmed: a second measurement was noise ({said}: {second.note})")
         else:
             comparison.add_note(f"not confirmed: a second measurement was within the threshold ({said})")
+
+
+def _judge_excused(comparison: Comparison, alone: Comparison) -> None:
+    """A growth the gauges' allowance let pass, judged on the second measurement alone: a regression only
+    where it regresses with the machine reading as it did for the baseline (no allowance).
+
+    A gauge reads the machine, not this load: a load that slows less than
+    its gauge hides its own regression in the allowance. A second
+    measurement whose gauges read as the baseline's tests the excuse; one
+    whose gauges still read slower does not (beside a memory hog, where a
+    TFLite load slows more than the copies that gauge the bus, judging it at
+    the second allowance gave unchanged loads a second chance to fail: 2 of
+    20 reruns).
+    """
+    said = f"{alone.label} {alone.measured}, {alone.change}"
+    if alone.regression and alone.allowance == 0.0:
+        comparison.regression = True
+        comparison.confirmation = "confirmed"
+        comparison.add_note(f"measured again, as the allowance let it pass: with the machine as fast as for the "
+                            f"baseline, a regression ({said}{': ' + alone.note if alone.note else ''})")
+    elif alone.allowance > 0.0:
+        comparison.add_note(f"measured again, as the allowance let it pass: the machine read slower the second "
+                            f"time too ({said}: {alone.note})")
+    else:
+        comparison.add_note(f"measured again, as the allowance let it pass: within the threshold the second "
+                            f"time ({said}{': ' + alone.note if alone.note else ''})")
 
 
 def joined(first: ModelRecord, second: ModelRecord) -> ModelRecord:

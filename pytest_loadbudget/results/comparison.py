@@ -33,7 +33,13 @@ class Comparison:
     ``underpowered`` growth it was taken for;
     ``underpowered``: timed rounds that grew past the threshold without the
     rank test calling it (p >= ALPHA, as a 500 ms load's 5 rounds a side
-    often leave a 1.2x change): a second measurement's rounds, joined, may.
+    often leave a 1.2x change): a second measurement's rounds, joined, may;
+    ``excused``: timed rounds that regressed past the threshold and were let
+    pass only by what the machine's gauges (speed workload, cache refill,
+    memory copies) read as a slower machine: a second measurement whose
+    gauges read the machine as it was may still call them;
+    ``allowance``: the share of the baseline added to a timed figure's
+    threshold for what the machine measurably took (0 where nothing).
     """
 
     figure: str
@@ -45,6 +51,8 @@ class Comparison:
     measured: str = ""
     confirmation: Confirmation = ""
     underpowered: bool = False
+    excused: bool = False
+    allowance: float = 0.0
 
     @property
     def label(self) -> str:
@@ -72,7 +80,8 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {"figure": self.figure, "line": self.line, "regression": self.regression, "note": self.note,
                 "change": self.change, "grown": self.grown, "measured": self.measured,
-                "confirmation": self.confirmation, "underpowered": self.underpowered}
+                "confirmation": self.confirmation, "underpowered": self.underpowered, "excused": self.excused,
+                "allowance": self.allowance}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Comparison:
@@ -83,7 +92,8 @@ class Comparison:
                    note=data.get("note", ""), change=data.get("change", ""),
                    grown=bool(data.get("grown", data["regression"])), measured=data.get("measured", ""),
                    confirmation=confirmation if confirmation in CONFIRMATIONS else "",
-                   underpowered=bool(data.get("underpowered", False)))
+                   underpowered=bool(data.get("underpowered", False)), excused=bool(data.get("excused", False)),
+                   allowance=float(data.get("allowance", 0.0)))
 
 
 CONFIRMATIONS: tuple[Confirmation, ...] = ("", "confirmed", "not confirmed", "not re-measured")
