@@ -354,6 +354,27 @@ def test_a_slower_memory_bus_is_allowed_for_even_where_the_speed_workload_did_no
     assert judged(probed(BASE, [3.0] * 5), busy_bus)["ms"].regression
 
 
+def test_each_gauge_is_compared_with_its_middle_reading_over_the_saved_runs() -> None:
+    # Five saved runs of the same load; the baseline run (the median load) read the memory copies at 8.0 ms
+    # in a fast spell of the bus, the other four at 9.8-10.2 ms.
+    copies = [10.2, 9.8, 8.0, 10.0, 10.1]
+    saved = tuple(gauged([value + offset for value in BASE], copy=copy)
+                  for offset, copy in zip([-1.0, -0.5, 0.0, 0.5, 1.0], copies))
+    baseline = saved[2]
+    # +22% with the copies at 10.0 ms, as the saved runs mostly read them: nothing to allow for, a regression.
+    slower = gauged([122.0, 123.0, 124.0, 125.0, 126.0], copy=10.0)
+    (load,) = [c for c in compare(baseline, slower, DEFAULTS, history=saved) if c.figure == "ms"]
+    assert load.regression and load.allowance == 0.0 and load.note == ""
+    # Judged against the baseline run's reading alone, the same run would have been allowed 25%.
+    assert not judged(baseline, slower)["ms"].regression
+    # Copies slower than the saved runs' middle reading are allowed for, and the note says against what.
+    crowded_bus = gauged([122.0, 123.0, 124.0, 125.0, 126.0], copy=13.0)
+    (load,) = [c for c in compare(baseline, crowded_bus, DEFAULTS, history=saved) if c.figure == "ms"]
+    assert not load.regression and load.allowance == pytest.approx(0.3)
+    assert load.note.endswith("(copies past the last-level cache around the rounds: 13.0 ms now, 10.0 ms then, "
+                              "the 5 saved runs' middle)")
+
+
 def test_a_faster_machine_does_not_tighten_the_threshold_and_few_probes_say_nothing() -> None:
     # +8% with the workload 30% faster: a tightened threshold would call it a regression.
     faster_machine = probed([108.0, 109.0, 110.0, 111.0, 112.0], [2.1] * 5)
