@@ -47,8 +47,7 @@ from dataclasses import dataclass
 from pytest_loadbudget.baseline.machine_speed import SpeedFollowing, learn
 from pytest_loadbudget.baseline.significance import all_above, mann_whitney_greater
 from pytest_loadbudget.baseline.times import BLOCK, COLD, TIMED, same_clock, waited_share
-from pytest_loadbudget.budget.thresholds import FIGURES, Threshold
-from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
+from pytest_loadbudget.budget.thresholds import FIGURE_LABELS, FIGURES, Threshold
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
