@@ -1025,6 +1025,28 @@ BREAKAGES: list[Breakage] = [
         "an unchanged load beside a memory hog gets a second chance to fail on the second measurement",
     ),
     Breakage(
+        "second-measurement-judged-at-its-own-gauges-after-a-calm-first", "pytest_loadbudget/baseline/confirm.py",
+        "        cap = CALM if _calm_suspect(comparison) else None\n",
+        "        cap = None\n",
+        ("tests/test_gate.py -k calm_gauges",),
+        "a 1.2x regression measured with calm gauges passes when the second measurement's gauges read a slower "
+        "spell that began after the first",
+    ),
+    Breakage(
+        "second-measurement-judged-at-calm-gauges-after-an-allowance", "pytest_loadbudget/baseline/confirm.py",
+        "    return comparison.figure in TIMED and not comparison.excused and comparison.allowance == 0.0\n",
+        "    return comparison.figure in TIMED and not comparison.excused\n",
+        ("tests/test_gate.py -k calm_gauges",),
+        "beside a memory hog an unchanged TFLite load, judged at the lower of two slow gauge readings, fails",
+    ),
+    Breakage(
+        "gauge-cap-ignored", "pytest_loadbudget/baseline/compare.py",
+        "        slower, refilled, streamed = (min(share, gauge_cap) for share in (slower, refilled, streamed))\n",
+        "        pass\n",
+        ("tests/test_gate.py -k calm_gauges",),
+        "the second measurement's gauges excuse a regression its calm first measurement showed",
+    ),
+    Breakage(
         "underpowered-growth-not-measured-again", "pytest_loadbudget/baseline/confirm.py",
         "if (comparison.regression and comparison.figure in REMEASURED) or comparison.underpowered\n",
         "if (comparison.regression and comparison.figure in REMEASURED)\n",

@@ -505,6 +505,37 @@ def test_a_growth_the_gauges_let_pass_is_judged_again_on_a_second_measurement() 
     assert not load.regression and load.confirmation == ""
 
 
+def test_a_regression_measured_with_calm_gauges_is_confirmed_at_them_whatever_the_second_gauges_read() -> None:
+    # +22% with every gauge reading as for the baseline: a regression, measured again.
+    grown = [122.0, 123.0, 124.0, 125.0, 126.0]
+    baseline, first = gauged(BASE, copy=8.0), gauged(grown, copy=8.0)
+    assert compare(baseline, first, DEFAULTS)[0].regression
+    # The second measurement's copies read the bus 25% slower: judged at its own gauges it would pass,
+    # a spell that began after the first measurement's rounds excusing the growth both show.
+    alone = compare(baseline, gauged(grown, copy=10.0), DEFAULTS)[0]
+    assert not alone.regression and alone.allowance == pytest.approx(0.25)
+    load, _ = confirmed(baseline, first, gauged(grown, copy=10.0))
+    assert load.regression and load.confirmation == "confirmed"
+    assert load.note == ("confirmed by a second measurement (load 124 ms over both measurements' 10 rounds, +22%); "
+                         "the second measurement's gauges read the machine 25% slower, not allowed for: the first "
+                         "measurement regressed with them reading as for the baseline")
+    # Where the second measurement's gauges would not have changed the verdict, nothing more is said.
+    load, _ = confirmed(baseline, first, gauged(grown, copy=8.0))
+    assert load.note == "confirmed by a second measurement (load 124 ms over both measurements' 10 rounds, +22%)"
+    # Back to the baseline's time the second time: still not confirmed, calm gauges or not.
+    load, _ = confirmed(baseline, first, gauged(BASE, copy=10.0))
+    assert not load.regression and load.confirmation == "not confirmed"
+    # A first measurement already judged at an allowance keeps each measurement's own gauges: beside a
+    # memory hog both read slower, and a load may slow more than its gauge.
+    hogged = gauged([132.0, 133.0, 134.0, 135.0, 136.0], copy=9.0)
+    suspect = compare(baseline, hogged, DEFAULTS)[0]
+    assert suspect.regression and suspect.allowance == pytest.approx(0.125)
+    load, _ = confirmed(baseline, hogged, gauged(grown, copy=10.0))
+    assert not load.regression
+    assert load.note.endswith("not confirmed: a second measurement was within the threshold (load 129 ms over both "
+                              "measurements' 10 rounds, +26%)")
+
+
 def test_a_growth_within_the_wait_for_a_cpu_is_not_measured_again() -> None:
     # The wait for a CPU is this process's own reading, not a gauge's: what it allows stands.
     waited = record([155.0] * 5, own=[122.0, 123.0, 124.0, 125.0, 126.0])

@@ -107,6 +107,9 @@ class Context:
     artifact: str
     clock: str
     history: tuple[ModelRecord, ...] = ()
+    #: The most the machine gauges may add to a time's threshold (None: what they read); the wait for a CPU,
+    #: which the rounds measure themselves, is allowed for all the same (``baseline/confirm.py``).
+    gauge_cap: float | None = None
 
 
 #: Judges one figure of two records; None when either lacks it.
@@ -140,10 +143,11 @@ def compare(
 
 def judge(
     figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold | None, clock: str = "own",
-    history: tuple[ModelRecord, ...] = (),
+    history: tuple[ModelRecord, ...] = (), *, gauge_cap: float | None = None,
 ) -> Comparison | None:
-    """``figure`` of ``new`` against ``old``; None when either record lacks it."""
-    return JUDGES[figure](figure, old, new, threshold, Context(_artifact(old, new), clock, history))
+    """``figure`` of ``new`` against ``old``; None when either record lacks it. ``gauge_cap``: the most the
+    machine gauges may add to a time's threshold, as a share (None: what they read)."""
+    return JUDGES[figure](figure, old, new, threshold, Context(_artifact(old, new), clock, history, gauge_cap))
 
 
 def _artifact(old: ModelRecord, new: ModelRecord) -> str:
@@ -184,7 +188,8 @@ def _compare_times(
     old_median, new_median = old_samples.median, new_samples.median
     plain, by_wait, widening, allowed = threshold, threshold, "", 0.0
     if figure in TIMED and threshold is not None and used == "own":
-        allowance = _allowance(figure, old, new, threshold, old_median, matched, context.history)
+        allowance = _allowance(figure, old, new, threshold, old_median, matched, context.history,
+                               context.gauge_cap)
         threshold, by_wait, widening, allowed = allowance.threshold, allowance.by_wait, allowance.note, allowance.share
     floor = _time_floor(threshold)
     grown = _grew(threshold, old_median, new_median, floor, 1.0)
@@ -343,7 +348,7 @@ class Allowance:
 
 def _allowance(
     figure: str, old: ModelRecord, new: ModelRecord, threshold: Threshold, old_median: float,
-    matched: bool = False, history: tuple[ModelRecord, ...] = (),
+    matched: bool = False, history: tuple[ModelRecord, ...] = (), gauge_cap: float | None = None,
 ) -> Allowance:
     """``threshold`` widened by what this run's machine measurably took from it (itself where nothing).
 
@@ -372,7 +377,9 @@ def _allowance(
     A slower machine is not allowed for where most rounds were brought to the
     baseline's speed by saved rounds timed at theirs (``matched``): that
     would count the machine's speed twice. The memory bus is allowed for all
-    the same: saved rounds at the same speed say nothing of it.
+    the same: saved rounds at the same speed say nothing of it. ``gauge_cap``
+    bounds what each gauge may add (a second measurement judged at its first's
+    calm gauges, ``baseline/confirm.py``); the wait for a CPU is not bounded.
 
     Each gauge is compared with its middle reading over the saved runs the
     baseline was chosen from (``_gauge_then``), not the baseline run's alone:
@@ -390,6 +397,8 @@ def _allowance(
     slower = 0.0 if matched else _slowdown(speed_then, new.speed_ms)
     refilled = 0.0 if matched else _slowdown(refill_then, new.refill_ms)
     streamed = _slowdown(stream_then, new.stream_ms)
+    if gauge_cap is not None:
+        slower, refilled, streamed = (min(share, gauge_cap) for share in (slower, refilled, streamed))
     then = f", {_saved_runs(len(history), len(history))}' middle" if _pooled(history) else ""
     extra = max(waited, slower, refilled, streamed)
     if extra < MACHINE_SHARE:
