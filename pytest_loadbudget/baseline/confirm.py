@@ -23,8 +23,8 @@ show (the wait for a CPU, which the rounds measure themselves, is allowed
 for all the same). Judged at its own gauges, a pure-Python loader at 1.2x
 read +18% in both measurements and passed, its second measurement's memory
 copies 14% slower; replayed over four kept trust benchmark suites, 8 more
-of 320 loads at 1.2x were caught, and none of 640 unchanged reruns failed
-that did not fail before. Where the first measurement's gauges read slower
+of 320 loads at 1.2x were caught, and no load of 220 unchanged reruns
+failed that did not fail before. Where the first measurement's gauges read slower
 too, the machine stayed slow, and each measurement keeps its own: beside a
 memory hog a TFLite load slows more than the copies, and judging it at the
 lower of the two readings failed 4 more of 80 unchanged reruns.
