@@ -525,6 +525,13 @@ def test_a_regression_measured_with_calm_gauges_is_confirmed_at_them_whatever_th
     # Back to the baseline's time the second time: still not confirmed, calm gauges or not.
     load, _ = confirmed(baseline, first, gauged(BASE, copy=10.0))
     assert not load.regression and load.confirmation == "not confirmed"
+    # A growth the rank test did not call is judged so too, and the note says so where it mattered.
+    scattered = gauged([100.5, 103.5, 122.0, 124.0, 126.0], copy=8.0)
+    assert compare(baseline, scattered, DEFAULTS)[0].underpowered
+    load, _ = confirmed(baseline, scattered, gauged([121.0, 122.0, 123.0, 124.0, 125.0], copy=10.0))
+    assert load.regression and load.note.endswith(
+        "where the first measurement's alone were not; the second measurement's gauges read the machine 25% "
+        "slower, not allowed for: the first measurement regressed with them reading as for the baseline")
     # A first measurement already judged at an allowance keeps each measurement's own gauges: beside a
     # memory hog both read slower, and a load may slow more than its gauge.
     hogged = gauged([132.0, 133.0, 134.0, 135.0, 136.0], copy=9.0)

@@ -107,8 +107,9 @@ class Context:
     artifact: str
     clock: str
     history: tuple[ModelRecord, ...] = ()
-    #: The most the machine gauges may add to a time's threshold (None: what they read); the wait for a CPU,
-    #: which the rounds measure themselves, is allowed for all the same (``baseline/confirm.py``).
+    #: The most the machine gauges' allowance may add to a time's threshold (None: what they read); the wait
+    #: for a CPU, which the rounds measure themselves, is allowed for all the same (``baseline/confirm.py``).
+    #: The saved runs' spread at the machine's speed and the scaling of faster rounds are not bounded.
     gauge_cap: float | None = None
 
 

@@ -15,19 +15,21 @@ the second measurement's median must have grown past the threshold by
 itself, so that a burst that slowed the first set alone cannot carry both.
 Cold starts and a browser's loads are judged on the second measurement alone.
 
-A timed figure that grew past the threshold with the machine gauges reading
-as they did for the baseline is judged again at that reading: a gauge that
-reads the machine slower in the second measurement alone saw a spell that
-began after the first, and does not excuse the growth both measurements
-show (the wait for a CPU, which the rounds measure themselves, is allowed
-for all the same). Judged at its own gauges, a pure-Python loader at 1.2x
-read +18% in both measurements and passed, its second measurement's memory
-copies 14% slower; replayed over four kept trust benchmark suites, 8 more
-of 320 loads at 1.2x were caught, and no load of 220 unchanged reruns
-failed that did not fail before. Where the first measurement's gauges read slower
-too, the machine stayed slow, and each measurement keeps its own: beside a
-memory hog a TFLite load slows more than the copies, and judging it at the
-lower of the two readings failed 4 more of 80 unchanged reruns.
+A timed figure that grew past the threshold with nothing allowed for (the
+gauges reading as they did for the baseline, the rounds barely waiting for
+a CPU) is judged again with the gauges adding nothing to its threshold: a
+gauge that reads the machine slower in the second measurement alone saw a
+spell that began after the first, and does not excuse the growth both
+measurements show (the second measurement's wait for a CPU, which its
+rounds measure themselves, is allowed for all the same). Judged at its own
+gauges, a pure-Python loader at 1.2x read +18% in both measurements and
+passed, its second measurement's memory copies 14% slower; replayed over
+four kept trust benchmark suites, 8 more of 320 loads at 1.2x were caught,
+and no load of 220 unchanged reruns failed that did not fail before. Where
+the first measurement was judged at an allowance, each measurement keeps
+its own: beside a memory hog a TFLite load slows more than the copies, and
+judging every suspect at the lower of the two gauge readings failed 4 more
+of 80 unchanged reruns there, and 2 more of 80 idle ones.
 
 A timed figure that the machine gauges' allowance alone let pass (``excused``)
 is measured again as well, and fails where the second measurement regresses
@@ -118,8 +120,10 @@ def confirm(
             comparison.regression = True
             comparison.confirmation = "confirmed"
             comparison.note = second.note
+            calmed = _gauges_not_allowed(comparison, old, first, again, thresholds, clock, history) \
+                if cap is not None else ""
             comparison.add_note(f"confirmed by a second measurement ({said}): together the rounds are "
-                                f"significant where the first measurement's alone were not")
+                                f"significant where the first measurement's alone were not{calmed}")
             continue
         if second.regression:
             comparison.confirmation = "confirmed"
@@ -136,9 +140,10 @@ def confirm(
 
 
 def _calm_suspect(comparison: Comparison) -> bool:
-    """Whether a suspect's second measurement is judged at its first measurement's calm gauges: a timed
-    figure whose first measurement grew past the plain threshold, the gauges allowing nothing."""
-    return comparison.figure in TIMED and not comparison.excused and comparison.allowance == 0.0
+    """Whether a suspect's second measurement is judged with the gauges adding nothing: a timed figure
+    whose first measurement grew past the plain threshold with nothing allowed for (no gauge and no wait
+    for a CPU read 5% or more beyond the baseline's)."""
+    return comparison.figure in TIMED and comparison.allowance == 0.0
 
 
 def _gauges_not_allowed(
