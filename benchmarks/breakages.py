@@ -1047,6 +1047,20 @@ BREAKAGES: list[Breakage] = [
         "the second measurement's gauges excuse a regression its calm first measurement showed",
     ),
     Breakage(
+        "creep-never-said", "pytest_loadbudget/baseline/gate.py",
+        "                    comparison.crept = crept(",
+        "                    comparison.crept = \"\" and crept(",
+        ("tests/test_gate.py -k crept",),
+        "a load that grew 5% a run for ten saved runs is never mentioned: each run was judged against the last",
+    ),
+    Breakage(
+        "creep-without-separation", "pytest_loadbudget/baseline/creep.py",
+        "    if min(new_medians) <= max(old_medians):\n        return \"\"\n",
+        "",
+        ("tests/test_gate.py -k did_not_creep",),
+        "saved runs that scatter over the machine's spread read as a baseline that crept",
+    ),
+    Breakage(
         "underpowered-growth-not-measured-again", "pytest_loadbudget/baseline/confirm.py",
         "if (comparison.regression and comparison.figure in REMEASURED) or comparison.underpowered\n",
         "if (comparison.regression and comparison.figure in REMEASURED)\n",

@@ -889,6 +889,56 @@ def test_the_speed_workload_runs_after_every_round_and_is_saved(project):
     assert stored["speed_ms"]["samples"] == probes
 
 
+def saved_history(pytester: pytest.Pytester, loads: list[float]) -> None:
+    """Replace the saved runs with one run per ``loads`` (oldest first), the model's rounds around each."""
+    runs = sorted((pytester.path / ".loadbudget").glob("*/*.json"))
+    saved, document = runs[0], json.loads(runs[0].read_text())
+    for path in runs:
+        path.unlink()
+    for number, load in enumerate(loads, start=1):
+        (model,) = [model for model in document["models"] if model["name"] == "model"]
+        model["load_ms"] = model["load_own_ms"] = {"samples": around(load)}
+        steady_machine(model)
+        document["name"], document["created"] = f"run{number}", f"2026-01-{number:02d}T12:00:00+00:00"
+        (saved.parent / f"{number:04d}_run{number}.json").write_text(json.dumps(document))
+
+
+def test_a_baseline_that_crept_is_said_and_fails_nothing(project):
+    # Ten saved runs of the same artifact and software, each step within the threshold: 20 ms, then 26 ms.
+    saved_history(project, [20.0, 20.5, 21.0, 20.2, 20.8, 24.0, 25.0, 26.0, 25.5, 26.5])
+    result = run(project, "--loadbudget-compare")
+    result.assert_outcomes(passed=3)  # this run's load, far below either, is judged against the newest runs
+    line = ("loadbudget: crept: model [callable, cpu] load: the baseline crept: the 5 newest saved runs "
+            "(24.0 ms-26.5 ms) are all slower than the 5 oldest of this artifact and software "
+            "(20.0 ms-21.0 ms, the first saved as run1), +24%: slowdowns within the threshold that were "
+            "saved, or a machine that slowed")
+    result.stdout.fnmatch_lines([line])
+    assert load_comparison(project)["crept"] == line.split(" load: ", 1)[1]
+    # In the reports too: the Markdown's gate lines.
+    result = run(project, "--loadbudget-compare", "--loadbudget-markdown=report.md")
+    assert "- crept: model [callable, cpu] load: the baseline crept" in (project.path / "report.md").read_text()
+
+
+def test_saved_runs_that_overlap_or_changed_software_did_not_creep(project):
+    # One of the newest five as fast as one of the oldest: the machine's spread, not a creep.
+    saved_history(project, [20.0, 20.5, 21.0, 20.2, 20.8, 24.0, 25.0, 20.9, 25.5, 26.5])
+    result = run(project, "--loadbudget-compare")
+    result.assert_outcomes(passed=3)
+    assert "crept" not in result.stdout.str() and load_comparison(project)["crept"] == ""
+    # Fewer than ten runs since the last change: nothing to tell.
+    saved_history(project, [20.0, 20.5, 21.0, 24.0, 25.0, 26.0, 25.5, 26.5])
+    result = run(project, "--loadbudget-compare")
+    assert "crept" not in result.stdout.str()
+    # The oldest runs in other software: the history starts after the change, too short to tell.
+    saved_history(project, [20.0, 20.5, 21.0, 20.2, 20.8, 24.0, 25.0, 26.0, 25.5, 26.5])
+    for path in sorted((project.path / ".loadbudget").glob("*/*.json"))[:3]:
+        document = json.loads(path.read_text())
+        document["software"]["python"] = "3.10.0"
+        path.write_text(json.dumps(document))
+    result = run(project, "--loadbudget-compare")
+    assert "crept" not in result.stdout.str()
+
+
 def test_a_baselines_older_single_run_speed_readings_do_not_excuse_a_regression(project, monkeypatch):
     # Saved by an earlier version: one cold run of the workload per round
     # (`probe_ms`), here as if the machine had been 1000x faster then. Read as

@@ -12,6 +12,7 @@ from typing import Any
 
 from pytest_loadbudget.baseline.compare import compare
 from pytest_loadbudget.baseline.confirm import Remeasure, confirm
+from pytest_loadbudget.baseline.creep import CREEP_LOOKBACK, crept
 from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, software_facts
 from pytest_loadbudget.baseline.lookup import Baseline, GateSummary, annotate, environment_note, summarize
 from pytest_loadbudget.baseline.provenance import autosave_name, git_provenance
@@ -106,6 +107,7 @@ class RegressionGate:
         if found is None:
             return []  # a new model: the summary lists it
         old, run = found
+        newest = old
         baseline = self.baseline()
         assert baseline is not None  # a model was found in it
         old, history = baseline.typical(record.identity, old, run, self.settings.baseline_runs,
@@ -122,6 +124,14 @@ class RegressionGate:
         if remeasure is not None:
             confirm(comparisons, old, record, thresholds, remeasure, clock=self.settings.clock, history=history)
         annotate(comparisons, environment_note(run, self.software, old, record))
+        if baseline.per_model and same:
+            # A named run is read alone; another machine's runs are not this machine's history.
+            lineage = [(saved, older.name or older.path.stem)
+                       for saved, older in baseline.lineage(record.identity, newest, run, CREEP_LOOKBACK)]
+            for comparison in comparisons:
+                if comparison.figure in TIMED:
+                    comparison.crept = crept(comparison.figure, lineage, thresholds.get(comparison.figure),
+                                             self.settings.clock)
         record.comparisons = comparisons
         return record.comparisons
 

@@ -83,9 +83,24 @@ class Baseline:
         """
         if depth <= 1 or not self.same_machine(run):
             return newest, (newest,)
-        candidates = [newest]
+        candidates = [record for record, _ in self.lineage(identity, newest, run, depth)]
+        timed = [record for record in candidates if record.timing("ms", clock)[0]]
+        if len(timed) < 2:
+            return newest, (newest,)
+        ranked = sorted(timed, key=lambda record: record.timing("ms", clock)[0].median)
+        # Of two middle runs (an even count), the newer: two runs alone are judged as before, by the newest.
+        middle = ranked[(len(ranked) - 1) // 2], ranked[len(ranked) // 2]
+        return min(middle, key=timed.index), tuple(timed)
+
+    def lineage(
+        self, identity: str, newest: ModelRecord, run: SavedRun, limit: int,
+    ) -> list[tuple[ModelRecord, SavedRun]]:
+        """The model's saved records, ``newest`` (saved in ``run``) first, back to the last change of its
+        artifact, device or software on this machine, at most ``limit``, each with its run; runs are read
+        only as far as that."""
+        lineage = [(newest, run)]
         index = self.runs.index(run) + 1
-        while len(candidates) < depth and (index < len(self.runs) or self.read_next()):
+        while len(lineage) < limit and (index < len(self.runs) or self.read_next()):
             older = self.runs[index]
             index += 1
             if not self.same_machine(older):
@@ -96,14 +111,8 @@ class Baseline:
             if (record.artifact_sha256 != newest.artifact_sha256 or record.device != newest.device
                     or older.software != run.software):
                 break
-            candidates.append(record)
-        timed = [record for record in candidates if record.timing("ms", clock)[0]]
-        if len(timed) < 2:
-            return newest, (newest,)
-        ranked = sorted(timed, key=lambda record: record.timing("ms", clock)[0].median)
-        # Of two middle runs (an even count), the newer: two runs alone are judged as before, by the newest.
-        middle = ranked[(len(ranked) - 1) // 2], ranked[len(ranked) // 2]
-        return min(middle, key=timed.index), tuple(timed)
+            lineage.append((record, older))
+        return lineage
 
     def saved_models(self) -> list[tuple[ModelRecord, list[str], SavedRun]]:
         """Every model the runs read hold, once: the newest figures of each identity."""
@@ -151,25 +160,30 @@ class GateSummary:
     not_enforced: str = ""
     new: tuple[str, ...] = ()
     not_measured: tuple[str, ...] = ()
+    #: Each figure whose saved runs crept: "model [format, device] load: why" (``baseline/creep.py``).
+    crept: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
-        """The "new" and "not measured" lines, when there are any."""
+        """The "new", "not measured" and "crept" lines, when there are any."""
         lines = []
         if self.new:
             lines.append(f"new (no baseline, nothing compared): {_listed(self.new)}")
         if self.not_measured:
             lines.append(f"not measured (in the baseline, not loaded by this run): {_listed(self.not_measured)}")
+        lines.extend(f"crept: {entry}" for entry in self.crept)
         return lines
 
     def to_dict(self) -> dict[str, Any]:
         return {"described": self.described, "not_enforced": self.not_enforced, "new": list(self.new),
-                "not_measured": list(self.not_measured)}
+                "not_measured": list(self.not_measured), "crept": list(self.crept)}
 
 
 def summarize(baseline: Baseline, records: list[ModelRecord], enforce_any_machine: bool) -> GateSummary:
     """The summary of a run's ``records`` against ``baseline``."""
     measured: set[str] = set()
     new: list[str] = []
+    crept = [f"{_label(record)} {comparison.label}: {comparison.crept}"
+             for record in records for comparison in record.comparisons if comparison.crept]
     models_from: Counter[Path] = Counter()
     for record in records:
         if record.error is not None or not record.identity:
@@ -190,7 +204,7 @@ def summarize(baseline: Baseline, records: list[ModelRecord], enforce_any_machin
     return GateSummary(
         described=_described(baseline, counted or [(run, 0) for run in runs]),
         not_enforced="" if enforce_any_machine else _not_enforced(baseline, runs),
-        new=tuple(new), not_measured=tuple(not_measured),
+        new=tuple(new), not_measured=tuple(not_measured), crept=tuple(crept),
     )
 
 

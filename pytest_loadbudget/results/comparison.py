@@ -39,7 +39,9 @@ class Comparison:
     memory copies) read as a slower machine: a second measurement whose
     gauges read the machine as it was may still call them;
     ``allowance``: the share of the baseline added to a timed figure's
-    threshold for what the machine measurably took (0 where nothing).
+    threshold for what the machine measurably took (0 where nothing);
+    ``crept``: where the saved runs themselves drifted, why the baseline
+    crept (``baseline/creep.py``), else "": it fails nothing.
     """
 
     figure: str
@@ -53,6 +55,7 @@ class Comparison:
     underpowered: bool = False
     excused: bool = False
     allowance: float = 0.0
+    crept: str = ""
 
     @property
     def label(self) -> str:
@@ -81,7 +84,7 @@ class Comparison:
         return {"figure": self.figure, "line": self.line, "regression": self.regression, "note": self.note,
                 "change": self.change, "grown": self.grown, "measured": self.measured,
                 "confirmation": self.confirmation, "underpowered": self.underpowered, "excused": self.excused,
-                "allowance": self.allowance}
+                "allowance": self.allowance, "crept": self.crept}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Comparison:
@@ -93,7 +96,7 @@ class Comparison:
                    grown=bool(data.get("grown", data["regression"])), measured=data.get("measured", ""),
                    confirmation=confirmation if confirmation in CONFIRMATIONS else "",
                    underpowered=bool(data.get("underpowered", False)), excused=bool(data.get("excused", False)),
-                   allowance=float(data.get("allowance", 0.0)))
+                   allowance=float(data.get("allowance", 0.0)), crept=str(data.get("crept", "")))
 
 
 CONFIRMATIONS: tuple[Confirmation, ...] = ("", "confirmed", "not confirmed", "not re-measured")
