@@ -18,6 +18,7 @@ import pytest
 
 from pytest_loadbudget.baseline.compare import compare
 from pytest_loadbudget.baseline.confirm import confirm
+from pytest_loadbudget.baseline.creep import crept
 from pytest_loadbudget.budget.marker import Budget
 from pytest_loadbudget.budget.thresholds import FIGURES, default_thresholds, merge_thresholds, parse_compare_fail
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun
@@ -908,15 +909,34 @@ def test_a_baseline_that_crept_is_said_and_fails_nothing(project):
     saved_history(project, [20.0, 20.5, 21.0, 20.2, 20.8, 24.0, 25.0, 26.0, 25.5, 26.5])
     result = run(project, "--loadbudget-compare")
     result.assert_outcomes(passed=3)  # this run's load, far below either, is judged against the newest runs
-    line = ("loadbudget: crept: model [callable, cpu] load: the baseline crept: the 5 newest saved runs "
-            "(24.0 ms-26.5 ms) are all slower than the 5 oldest of this artifact and software "
-            "(20.0 ms-21.0 ms, the first saved as run1), +24%: slowdowns within the threshold that were "
-            "saved, or a machine that slowed")
-    result.stdout.fnmatch_lines([line])
-    assert load_comparison(project)["crept"] == line.split(" load: ", 1)[1]
-    # In the reports too: the Markdown's gate lines.
-    result = run(project, "--loadbudget-compare", "--loadbudget-markdown=report.md")
-    assert "- crept: model [callable, cpu] load: the baseline crept" in (project.path / "report.md").read_text()
+    said = ("model [callable, cpu] load: the baseline crept: the 5 newest saved runs (24.0 ms-26.5 ms) are all "
+            "slower than the 5 oldest of the 10 read since its last change of artifact, device or software "
+            "(20.0 ms-21.0 ms, the oldest saved as run1), +24%, own time: slowdowns within the threshold that "
+            "were saved, or a machine that slowed")
+    result.stdout.fnmatch_lines([f"loadbudget: crept: {said}"])
+    assert load_comparison(project)["crept"] == said.split(" load: ", 1)[1]
+    report = json.loads((project.path / "out.json").read_text())
+    assert report["baseline_summary"]["crept"] == [said]
+    # Once in the report's own lines, in the terminal and the Markdown alike; and from xdist's workers too.
+    result = run(project, "--loadbudget-compare", "--loadbudget-report", "--loadbudget-markdown=report.md",
+                 "-n", "2")
+    assert result.stdout.str().count(said) == 1
+    assert f"- crept: {said}" in (project.path / "report.md").read_text()
+
+
+def test_a_creep_is_told_on_the_clock_the_saved_runs_have() -> None:
+    loads = [26.5, 25.5, 26.0, 25.0, 24.0, 20.8, 20.2, 21.0, 20.5, 20.0]  # newest first
+    # Saved where own time could not be measured (no schedstat): wall times only, judged as such.
+    wall_only = [(record(around(load)), f"run{10 - index}") for index, load in enumerate(loads)]
+    said = crept("ms", wall_only, DEFAULTS["ms"], "own")
+    assert said.startswith("the baseline crept: the 5 newest saved runs (24.0 ms-26.5 ms)")
+    assert "(20.0 ms-21.0 ms, the oldest saved as run1), +24%, wall time:" in said
+    # An absolute threshold is its own floor: 0.4 ms past ms:0.3 is said, the 0.5 ms floor of a relative
+    # threshold would not.
+    small = [(rounds(around(load)), "run") for load in [10.4, 10.45, 10.5, 10.42, 10.48, 10.0, 10.02, 10.05,
+                                                        10.01, 10.03]]
+    assert crept("ms", small, parse_compare_fail("ms:0.3")["ms"], "own")
+    assert not crept("ms", small, DEFAULTS["ms"], "own")
 
 
 def test_saved_runs_that_overlap_or_changed_software_did_not_creep(project):
@@ -925,10 +945,6 @@ def test_saved_runs_that_overlap_or_changed_software_did_not_creep(project):
     result = run(project, "--loadbudget-compare")
     result.assert_outcomes(passed=3)
     assert "crept" not in result.stdout.str() and load_comparison(project)["crept"] == ""
-    # Fewer than ten runs since the last change: nothing to tell.
-    saved_history(project, [20.0, 20.5, 21.0, 24.0, 25.0, 26.0, 25.5, 26.5])
-    result = run(project, "--loadbudget-compare")
-    assert "crept" not in result.stdout.str()
     # The oldest runs in other software: the history starts after the change, too short to tell.
     saved_history(project, [20.0, 20.5, 21.0, 20.2, 20.8, 24.0, 25.0, 26.0, 25.5, 26.5])
     for path in sorted((project.path / ".loadbudget").glob("*/*.json"))[:3]:
@@ -937,6 +953,19 @@ def test_saved_runs_that_overlap_or_changed_software_did_not_creep(project):
         path.write_text(json.dumps(document))
     result = run(project, "--loadbudget-compare")
     assert "crept" not in result.stdout.str()
+
+
+def test_reading_a_history_back_does_not_add_to_the_models_not_measured(project):
+    # A model saved in the oldest runs only: the lookup of this run's model stops at the newest run, and
+    # the runs read further back for its history are not the baseline.
+    saved_history(project, [20.0, 20.5, 21.0, 20.2, 20.8, 24.0, 25.0, 26.0, 25.5, 26.5])
+    for path in sorted((project.path / ".loadbudget").glob("*/*.json"))[:3]:
+        document = json.loads(path.read_text())
+        document["models"].append({**document["models"][0], "name": "gone", "identity": "callable:gone",
+                                   "key": "callable:gone"})
+        path.write_text(json.dumps(document))
+    result = run(project, "--loadbudget-compare")
+    assert "crept" in result.stdout.str() and "gone" not in result.stdout.str()
 
 
 def test_a_baselines_older_single_run_speed_readings_do_not_excuse_a_regression(project, monkeypatch):

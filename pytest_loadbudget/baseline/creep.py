@@ -37,20 +37,26 @@ def crept(
     ``history``: the model's saved records since its last change, newest
     first, each with the name of its run (the short commit of an autosave).
     """
+    if threshold is None or not history:
+        return ""
+    # The newest run's clock for all (own time where it has it, else wall time, as the gate falls back):
+    # a machine without schedstat keeps wall times only.
+    _, used = history[0][0].timing(figure, clock)
     timed = [(samples.median, name) for record, name in history
-             for samples, used in [record.timing(figure, clock)] if samples and used == clock]
-    if threshold is None or len(timed) < 2 * CREEP_RUNS:
+             for samples, clock_used in [record.timing(figure, used)] if samples and clock_used == used]
+    if len(timed) < 2 * CREEP_RUNS:
         return ""
     newest, oldest = timed[:CREEP_RUNS], timed[-CREEP_RUNS:]
     new_medians, old_medians = [median for median, _ in newest], [median for median, _ in oldest]
     if min(new_medians) <= max(old_medians):
         return ""
     then, now = statistics.median(old_medians), statistics.median(new_medians)
-    if now - then <= CREEP_FLOOR_MS or not threshold.exceeded(then, now, 1.0):
+    # An absolute threshold (``ms:0.3``) is its own floor, as for the gate.
+    floor = CREEP_FLOOR_MS if threshold.relative else 0.0
+    if now - then <= floor or not threshold.exceeded(then, now, 1.0):
         return ""
-    since = oldest[-1][1]
     return (f"the baseline crept: the {CREEP_RUNS} newest saved runs ({format_ms(min(new_medians))}-"
-            f"{format_ms(max(new_medians))}) are all slower than the {CREEP_RUNS} oldest of this artifact "
-            f"and software ({format_ms(min(old_medians))}-{format_ms(max(old_medians))}, the first saved as "
-            f"{since}), {(now - then) / then * 100:+.0f}%: slowdowns within the threshold that were saved, or a "
-            f"machine that slowed")
+            f"{format_ms(max(new_medians))}) are all slower than the {CREEP_RUNS} oldest of the {len(timed)} "
+            f"read since its last change of artifact, device or software ({format_ms(min(old_medians))}-"
+            f"{format_ms(max(old_medians))}, the oldest saved as {oldest[-1][1]}), {(now - then) / then * 100:+.0f}%"
+            f", {used} time: slowdowns within the threshold that were saved, or a machine that slowed")

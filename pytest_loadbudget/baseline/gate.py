@@ -124,10 +124,10 @@ class RegressionGate:
         if remeasure is not None:
             confirm(comparisons, old, record, thresholds, remeasure, clock=self.settings.clock, history=history)
         annotate(comparisons, environment_note(run, self.software, old, record))
-        if baseline.per_model and same:
+        if baseline.per_model and baseline.same_machine(run):
             # A named run is read alone; another machine's runs are not this machine's history.
-            lineage = [(saved, older.name or older.path.stem)
-                       for saved, older in baseline.lineage(record.identity, newest, run, CREEP_LOOKBACK)]
+            lineage = [(saved, older.name or older.path.stem) for saved, older
+                       in baseline.lineage(record.identity, newest, run, CREEP_LOOKBACK, consult=False)]
             for comparison in comparisons:
                 if comparison.figure in TIMED:
                     comparison.crept = crept(comparison.figure, lineage, thresholds.get(comparison.figure),

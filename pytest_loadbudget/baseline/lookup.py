@@ -43,6 +43,9 @@ class Baseline:
         #: True for a bare --loadbudget-compare (each model its newest figures), False for one named run.
         self.per_model = per_model
         self.machine_id = machine_id
+        #: The runs a baseline lookup consulted (``find``, ``typical``), from the newest: the runs "not
+        #: measured" speaks of. Reading further back for a history (``lineage(consult=False)``) leaves it.
+        self._consulted = 0
 
     def read_next(self) -> bool:
         """Read the next run that can be read (an unreadable one is the reader's to report); False when none is left."""
@@ -59,8 +62,10 @@ class Baseline:
             run = self.runs[index]
             record = run.record(identity)
             if record is not None:
+                self._consulted = max(self._consulted, index + 1)
                 return record, run
             index += 1
+        self._consulted = len(self.runs)
         return None
 
     def typical(
@@ -93,11 +98,11 @@ class Baseline:
         return min(middle, key=timed.index), tuple(timed)
 
     def lineage(
-        self, identity: str, newest: ModelRecord, run: SavedRun, limit: int,
+        self, identity: str, newest: ModelRecord, run: SavedRun, limit: int, *, consult: bool = True,
     ) -> list[tuple[ModelRecord, SavedRun]]:
         """The model's saved records, ``newest`` (saved in ``run``) first, back to the last change of its
         artifact, device or software on this machine, at most ``limit``, each with its run; runs are read
-        only as far as that."""
+        only as far as that. ``consult``: the runs it looked at count among those the baseline consulted."""
         lineage = [(newest, run)]
         index = self.runs.index(run) + 1
         while len(lineage) < limit and (index < len(self.runs) or self.read_next()):
@@ -112,13 +117,15 @@ class Baseline:
                     or older.software != run.software):
                 break
             lineage.append((record, older))
+        if consult:
+            self._consulted = max(self._consulted, index)
         return lineage
 
     def saved_models(self) -> list[tuple[ModelRecord, list[str], SavedRun]]:
-        """Every model the runs read hold, once: the newest figures of each identity."""
+        """Every model the runs consulted hold, once: the newest figures of each identity."""
         seen: set[str] = set()
         models = []
-        for run in self.runs:
+        for run in self.runs[:max(self._consulted, 1)]:
             for record, identities in run.entries:
                 if identities and not seen.intersection(identities):
                     seen.update(identities)
