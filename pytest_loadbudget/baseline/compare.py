@@ -192,7 +192,7 @@ def _compare_times(
         allowance = _allowance(figure, old, new, threshold, old_median, matched, context.history,
                                context.gauge_cap)
         threshold, by_wait, widening, allowed = allowance.threshold, allowance.by_wait, allowance.note, allowance.share
-    floor = _time_floor(threshold)
+    floor = time_floor(threshold)
     grown = _grew(threshold, old_median, new_median, floor, 1.0)
     if figure in TIMED:
         p_value = mann_whitney_greater(old_samples.values, new_samples.values)
@@ -254,14 +254,14 @@ def _why_gauges_left_out(
     share = waited_share(figure, new)
     if threshold is None or old_paused is None or new_paused is None or share is None or share >= MACHINE_SHARE:
         return ""
-    if new_paused - old_paused <= max(_time_floor(threshold), threshold.allowed(old_median) / 2):
+    if new_paused - old_paused <= max(time_floor(threshold), threshold.allowed(old_median) / 2):
         return ""
     return (f"the machine's speed gauges left out: these rounds paused {format_ms(new_paused)} each off the CPU "
             f"(asleep or waiting on I/O; the baseline's {format_ms(old_paused)}), and after a pause the CPU runs "
             f"slower for a while, which gauges read after the round would take for a slower machine")
 
 
-def _time_floor(threshold: Threshold | None) -> float:
+def time_floor(threshold: Threshold | None) -> float:
     """Growth of a time below which it is noise: an absolute threshold (``ms:0.4``) is its own floor."""
     return TIME_FLOOR_MS if threshold is None or threshold.relative else 0.0
 

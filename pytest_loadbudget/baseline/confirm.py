@@ -114,21 +114,19 @@ def confirm(
             comparison.add_note(f"not confirmed: a second measurement was within the threshold "
                                 f"({alone.label} {alone.measured}, {alone.change}; {said})")
             continue
+        calmed = _gauges_not_allowed(comparison, old, judged, again, thresholds, clock, history) \
+            if cap is not None and second.regression else ""
         if second.regression and comparison.underpowered:
             # The first measurement's verdict ("not significant") no longer holds: the joined rounds' notes
             # (an allowance, the machine's speed) say how the regression was judged.
             comparison.regression = True
             comparison.confirmation = "confirmed"
             comparison.note = second.note
-            calmed = _gauges_not_allowed(comparison, old, first, again, thresholds, clock, history) \
-                if cap is not None else ""
             comparison.add_note(f"confirmed by a second measurement ({said}): together the rounds are "
                                 f"significant where the first measurement's alone were not{calmed}")
             continue
         if second.regression:
             comparison.confirmation = "confirmed"
-            calmed = _gauges_not_allowed(comparison, old, first, again, thresholds, clock, history) \
-                if cap is not None else ""
             comparison.add_note(f"confirmed by a second measurement ({said}){calmed}")
             continue
         comparison.regression = False
@@ -147,16 +145,16 @@ def _calm_suspect(comparison: Comparison) -> bool:
 
 
 def _gauges_not_allowed(
-    comparison: Comparison, old: ModelRecord, first: ModelRecord, again: ModelRecord | None,
+    comparison: Comparison, old: ModelRecord, judged: ModelRecord, again: ModelRecord | None,
     thresholds: dict[str, Threshold], clock: str, history: tuple[ModelRecord, ...],
 ) -> str:
     """Where the second measurement's own gauges would have let the regression pass, what they read, for
-    the note; "" where they would not have."""
+    the note; "" where they would not have. ``judged``: both measurements' rounds, ``again`` the second's."""
     if again is None:
         return ""
     threshold = thresholds.get(comparison.figure)
     alone = judge(comparison.figure, old, again, threshold, clock, history)
-    both = judge(comparison.figure, old, joined(first, again), threshold, clock, history)
+    both = judge(comparison.figure, old, judged, threshold, clock, history)
     if alone is None or both is None or (alone.grown and both.regression):
         return ""
     return (f"; the second measurement's gauges read the machine {alone.allowance:.0%} slower, not allowed "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 
+from pytest_loadbudget.baseline.compare import time_floor
 from pytest_loadbudget.budget.thresholds import Threshold
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.units import format_ms
@@ -25,8 +26,6 @@ from pytest_loadbudget.units import format_ms
 CREEP_RUNS = 5
 #: How far back the history is read for the oldest runs: a bound on the files a lookup reads.
 CREEP_LOOKBACK = 30
-#: Growth of a median time below this is timer noise (``compare.TIME_FLOOR_MS``).
-CREEP_FLOOR_MS = 0.5
 
 
 def crept(
@@ -51,9 +50,7 @@ def crept(
     if min(new_medians) <= max(old_medians):
         return ""
     then, now = statistics.median(old_medians), statistics.median(new_medians)
-    # An absolute threshold (``ms:0.3``) is its own floor, as for the gate.
-    floor = CREEP_FLOOR_MS if threshold.relative else 0.0
-    if now - then <= floor or not threshold.exceeded(then, now, 1.0):
+    if now - then <= time_floor(threshold) or not threshold.exceeded(then, now, 1.0):
         return ""
     return (f"the baseline crept: the {CREEP_RUNS} newest saved runs ({format_ms(min(new_medians))}-"
             f"{format_ms(max(new_medians))}) are all slower than the {CREEP_RUNS} oldest of the {len(timed)} "
