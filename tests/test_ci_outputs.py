@@ -208,19 +208,55 @@ def test_github_json_has_every_figure_of_the_json_report(pytester: pytest.Pytest
         assert entries[name]["unit"] == unit, name
         if name != "tokenizer cold peak":
             assert entries[name]["value"] == pytest.approx(value, abs=1e-3), name
-    # Two fresh processes: the median lies between their peaks.
-    peaks = sorted(run["peak_bytes"] / MIB for run in cold["runs"])
-    assert peaks[0] - 1e-3 <= entries["tokenizer cold peak"]["value"] <= peaks[-1] + 1e-3
-    # Three timed rounds: their spread goes with the median.
-    assert entries[f"tokenizer load ({clock})"]["range"].startswith("± ")
-    assert entries[f"tokenizer load ({clock})"]["extra"].startswith("median of 3 rounds")
+    # Two fresh processes: their median, the mean of the two peaks.
+    peaks = [run["peak_bytes"] for run in cold["runs"]]
+    assert entries["tokenizer cold peak"] == {
+        "name": "tokenizer cold peak", "unit": "MiB", "value": round(round(sum(peaks) / 2) / MIB, 4),
+        "extra": "median of 2 fresh processes",
+    }
+    # Three timed rounds: their spread (half the interquartile range) and their span go with the median.
+    for name, summary in ((f"tokenizer load ({clock})", load), (f"tokenizer warm-up ({clock})", warm)):
+        assert entries[name]["range"] == f"± {(summary['q3'] - summary['q1']) / 2:.3f}", name
+        assert entries[name]["extra"] == (f"median of 3 rounds, min {summary['min']:.3f} ms, "
+                                          f"max {summary['max']:.3f} ms"), name
 
 
 def test_github_json_judges_the_clock_asked_for(suite: pytest.Pytester) -> None:
-    run(suite, "--loadbudget-github-json=github.json", "--loadbudget-clock=wall").assert_outcomes(passed=2)
-    names = set(entries_by_name(suite.path / "github.json"))
-    assert {"tokenizer load (wall)", "tokenizer first load", "tokenizer size", "encoder load (wall)"} <= names
-    assert not any("(own)" in name for name in names)
+    run(suite, "--loadbudget-github-json=github.json", "--loadbudget-json=out.json",
+        "--loadbudget-clock=wall").assert_outcomes(passed=2)
+    entries = entries_by_name(suite.path / "github.json")
+    assert {"tokenizer load (wall)", "tokenizer first load", "tokenizer size", "encoder load (wall)"} <= set(entries)
+    assert not any("(own)" in name for name in entries)
+    # The wall time's median, not the own time's under the wall time's name.
+    for model in json.loads((suite.path / "out.json").read_text())["models"]:
+        assert entries[f"{model['name']} load (wall)"]["value"] == pytest.approx(median(model["load_ms"]), abs=1e-3)
+
+
+def test_github_json_range_is_half_the_interquartile_range() -> None:
+    rounds = [10.0, 20.0, 30.0, 40.0, 50.0]  # quartiles 20 and 40 (inclusive method): an IQR of 20 ms
+    record = ModelRecord(key="k", name="model.keras", format="keras", identity="keras:model.keras",
+                         load_ms=Samples([value + 5 for value in rounds]), load_own_ms=Samples(rounds))
+    (load,) = github_benchmarks([record], clock="own")
+    assert load == {"name": "model.keras load (own)", "unit": "ms", "value": 30.0, "range": "± 10.000",
+                    "extra": "median of 5 rounds, min 10.000 ms, max 50.000 ms"}
+    (wall,) = github_benchmarks([record], clock="wall")
+    assert (wall["name"], wall["value"], wall["range"]) == ("model.keras load (wall)", 35.0, "± 10.000")
+
+
+def test_github_json_names_the_gpu_a_python_model_ran_on_without_its_driver() -> None:
+    def on(device: str) -> ModelRecord:
+        return ModelRecord(key=f"k-{device}", name="model.keras", format="keras", device=device,
+                           identity=f"keras:model.keras@{device.split(' (driver')[0]}",
+                           load_own_ms=Samples([12.0, 10.0, 11.0]), size_bytes=2 * MIB, files=1)
+
+    records = [on("cpu"), on("gpu: NVIDIA H100 80GB HBM3 (driver 550.54.15)"), on("gpu")]
+    entries = {entry["name"]: entry["value"] for entry in github_benchmarks(records, clock="own")}
+    # One chart per device; a driver upgrade keeps the GPU's chart.
+    assert entries == {
+        "model.keras load (own)": 11.0, "model.keras size": 2.0,
+        "model.keras [gpu: NVIDIA H100 80GB HBM3] load (own)": 11.0, "model.keras [gpu: NVIDIA H100 80GB HBM3] size": 2.0,
+        "model.keras [gpu] load (own)": 11.0, "model.keras [gpu] size": 2.0,
+    }
 
 
 def test_github_json_names_tfjs_figures_and_tells_models_of_one_name_apart() -> None:

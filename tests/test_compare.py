@@ -52,7 +52,7 @@ def test_a_slower_load_in_every_round_is_a_regression() -> None:
 def test_an_unchanged_load_is_ok() -> None:
     result = by_figure(record(BASE), record([101.0, 100.5, 103.0, 102.0, 104.5]))["ms"]
     assert not result.regression and result.note == ""
-    assert result.verdict_line().startswith("ok         model load ")
+    assert result.verdict_line() == "ok         model load 102 ms vs baseline 102 ms (+0%, p=0.458, n=5/5, wall time)"
 
 
 def test_growth_that_is_not_significant_is_not_flagged() -> None:
@@ -83,7 +83,9 @@ def test_growth_below_the_time_floor_is_noise_whatever_its_percentage() -> None:
     tiny = [0.10, 0.11, 0.12, 0.13, 0.14]
     doubled = [t + TIME_FLOOR_MS * 0.9 for t in tiny]
     result = by_figure(record(tiny), record(doubled))["ms"]
-    assert result.change.startswith("+") and not result.regression and result.note == ""
+    # +375% and significant (every new round above every old one), but 0.45 ms: below the floor.
+    assert result.line == "model load 0.57 ms vs baseline 0.12 ms (+375%, p=0.00397, n=5/5, wall time)"
+    assert not result.grown and not result.regression and result.note == ""
     # An absolute threshold below the floor is the user's own floor.
     for amount, regresses in ((TIME_FLOOR_MS * 0.5, True), (TIME_FLOOR_MS * 0.95, False)):
         (load,) = [c for c in compare(record(tiny), record(doubled), parse_compare_fail(f"ms:{amount}"))
@@ -137,7 +139,8 @@ def test_a_leak_regresses_only_when_rss_grew_in_every_cycle() -> None:
 def test_a_baseline_from_another_machine_never_fails() -> None:
     result = by_figure(record(size=1000), record(size=2000), same_machine=False)["mb"]
     assert not result.regression
-    assert result.note.startswith("baseline from another machine: not failing")
+    assert result.grown
+    assert result.note == "baseline from another machine: not failing (--loadbudget-compare-any-machine to fail)"
 
 
 def test_only_the_figures_both_runs_have_are_compared() -> None:
@@ -148,10 +151,16 @@ def test_thresholds_parse_and_say_what_is_wrong() -> None:
     assert parse_compare_fail("ms:10%, mb:0.5, leak_mb:off") == {
         "ms": Threshold("ms", 0.10, relative=True), "mb": Threshold("mb", 0.5, relative=False), "leak_mb": None,
     }
-    for text, problem in [("speed:10%", "expected FIGURE:AMOUNT"), ("ms:fast", "is not a number, a percentage or 'off'"),
-                          ("ms:-5%", "cannot be negative")]:
-        with pytest.raises(argparse.ArgumentTypeError, match=problem):
+    for text, problem in [
+        ("speed:10%", "'speed:10%': expected FIGURE:AMOUNT with FIGURE one of ms, warm_ms, mb, peak_mb, leak_mb, "
+                      "gpu_mb, leak_tensors, cold_ms, import_ms, first_load_ms, cached_load_ms, "
+                      "predict_leak_tensors, fleet_ms, block_ms (e.g. ms:10%)"),
+        ("ms:fast", "'ms:fast': 'fast' is not a number, a percentage or 'off'"),
+        ("ms:-5%", "'ms:-5%': a threshold cannot be negative"),
+    ]:
+        with pytest.raises(argparse.ArgumentTypeError) as raised:
             parse_compare_fail(text)
+        assert str(raised.value) == problem
 
 
 def test_a_list_changes_the_figures_it_names_and_off_removes_one() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import platform
 import re
 from typing import Any
 
 import pytest
 
 from pytest_loadbudget.baseline import fingerprint
-from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id
+from pytest_loadbudget.baseline.fingerprint import machine_facts, machine_id, software_changes, software_facts
 
 FACTS: dict[str, Any] = {
     "cpu": "Intel(R) Xeon(R) CPU @ 2.20GHz",
@@ -109,3 +111,31 @@ def test_the_facts_record_every_installed_framework_version():
             continue
     assert "tensorflow" in installed, "the test environment installs TensorFlow"
     assert machine_facts()["frameworks"] == installed
+
+
+def test_a_kernel_upgrade_is_named_as_the_kernel():
+    old = {"python": "CPython 3.11.7", "release": "6.1.0", "frameworks": {}, "environment": {}}
+    assert software_changes(old, {**old, "release": "6.8.0-45-generic"}) == ["kernel 6.1.0 → 6.8.0-45-generic"]
+    assert software_facts()["release"] == platform.release()
+
+
+def test_the_verdict_names_a_kernel_change_since_the_baseline(pytester):
+    pytester.makepyfile(
+        """
+        def model():
+            return dict()
+
+        def test_model(load_model):
+            load_model(model, warmup=None)
+        """
+    )
+    args = ("--loadbudget-rounds=3", "-p", "no:randomly", "-p", "no:cacheprovider")
+    pytester.runpytest(*args, "--loadbudget-save=before").assert_outcomes(passed=1)
+    (saved,) = (pytester.path / ".loadbudget").glob("*/*.json")
+    document = json.loads(saved.read_text())
+    document["software"]["release"] = "5.10.0-old"
+    saved.write_text(json.dumps(document))
+    result = pytester.runpytest(*args, "--loadbudget-compare", "--loadbudget-report")
+    (line,) = [line for line in result.outlines if re.match(r"  \S+ +model load ", line)]
+    # The kernel alone changed: the note names it, and nothing else (a second measurement's note may follow).
+    assert f"; env changed: kernel 5.10.0-old → {platform.release()})" in line, line

@@ -148,6 +148,36 @@ def test_trend_without_runs_of_this_machine_says_so(tmp_path, capsys):
 
 
 
+def timed(load_ms: float, own_ms: float | None) -> ModelRecord:
+    """alpha loaded in ``load_ms`` of wall time, ``own_ms`` of own time (None: the system could not tell)."""
+    own = Samples([own_ms * factor for factor in (0.98, 0.99, 1.0, 1.01, 1.02)]) if own_ms is not None else Samples()
+    return record("alpha", load_ms, load_own_ms=own)
+
+
+def test_trend_shows_own_time_by_default_and_wall_time_when_asked(tmp_path, capsys):
+    store = BaselineStore(tmp_path / "runs")
+    # Wall time doubled while own time fell: a machine that got busier, a load that got faster.
+    save(store, "r1", [timed(100, 80)])
+    save(store, "r2", [timed(200, 60)])
+    where = ("--storage", str(store.directory), "--machine", HERE)
+    code, lines = cli(capsys, "trend", *where)
+    assert (code, lines[1:]) == (0, ["alpha [callable, cpu]  █▁  60 ms (-25%)"])
+    code, lines = cli(capsys, "trend", "--clock", "wall", *where)
+    assert (code, lines[1:]) == (0, ["alpha [callable, cpu]  ▁█  200 ms (+100%)"])
+
+
+def test_trend_never_mixes_own_and_wall_time_in_one_line(tmp_path, capsys):
+    store = BaselineStore(tmp_path / "runs")
+    # The middle run has no own time: the line is wall time throughout (100, 140, 200), and says why.
+    # Mixed, it would read 80, 140, 60: a step up and back where nothing changed.
+    save(store, "r1", [timed(100, 80)])
+    save(store, "r2", [timed(140, None)])
+    save(store, "r3", [timed(200, 60)])
+    code, lines = cli(capsys, "trend", "--storage", str(store.directory), "--machine", HERE)
+    assert code == 0
+    assert lines[1:] == ["alpha [callable, cpu]  ▁▄█  200 ms (+43%)  wall time: some runs have no own time"]
+
+
 def predicting(name: str, tensors: list[int], rss_mib: list[float]) -> ModelRecord:
     """A model whose ``len(tensors) - 1`` predictions ran, with the live tensors and RSS read around them."""
     growth = PredictionGrowth(count=len(tensors) - 1, where="python", tensors=tensors,
@@ -326,6 +356,43 @@ def test_the_page_marks_where_the_artifact_and_the_software_changed(store):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), "nothing to fetch"
 
 
+def test_the_page_lists_the_saved_runs_it_could_not_show(store):
+    pytest.importorskip("pygal", reason="the charts are drawn by pygal: pip install 'pytest-loadbudget[html]'")
+    from pytest_loadbudget.report.html import html_page
+
+    records, history = page_history(store)
+    text = html_page(records, history)
+    broken = store.directory / HERE / "0009_broken.json"
+    assert (f'<p class="warning">Saved runs not shown:</p><ul class="problems"><li>left out: {broken}: corrupt '
+            "baseline, not valid JSON (Expecting property name enclosed in double quotes: line 1 column 3 "
+            "(char 2)); left untouched</li></ul>") in text
+
+
+def test_the_page_marks_a_device_change_between_saved_runs(tmp_path):
+    pytest.importorskip("pygal", reason="the charts are drawn by pygal: pip install 'pytest-loadbudget[html]'")
+    from pytest_loadbudget.report.html import html_page
+
+    store = BaselineStore(tmp_path / "runs")
+    # The same GPU after a driver upgrade: one model (the identity leaves the driver out), the same software.
+    before, after = "gpu: A100 (driver 535.1)", "gpu: A100 (driver 550.2)"
+    identity = model_identity(before, name="encoder")
+
+    def on(device: str) -> ModelRecord:
+        return ModelRecord(key="k", name="encoder", format="callable", identity=identity, device=device,
+                           load_ms=Samples([100.0, 101.0, 102.0]))
+
+    save(store, "r1", [on(before)], commit=None)
+    save(store, "r2", [on(after)], commit=None)
+    model = on(after)
+    history = read_history(store, HERE)
+    history.add_run(RunInfo(THIS_RUN, "now", OLD_TF), current_entries([model]))
+    text = html_page([model], history)
+    section = text.split(f'<section class="model" data-model="{identity}">', 1)[1].split("</section>", 1)[0]
+    # r2 alone is marked: the saved run before it ran on the old driver, this run on the same as r2.
+    assert f'<ul class="changes"><li>r2: env changed: device {before} → {after}</li></ul>' in section
+    assert ">r2◆</text>" in section and ">r1</text>" in section and ">this run</text>" in section
+
+
 SUITE = textwrap.dedent(
     """
     def tokenizer():
@@ -381,5 +448,9 @@ def test_the_ini_key_asks_for_the_page(pytester):
     pytest.importorskip("pygal", reason="the charts are drawn by pygal: pip install 'pytest-loadbudget[html]'")
     pytester.makepyfile(test_suite=SUITE)
     pytester.makeini("[pytest]\nloadbudget_html = from-ini.html\n")
-    pytester.runpytest("--loadbudget-rounds=1").assert_outcomes(passed=1)
-    assert '<section class="model" data-model="' in (pytester.path / "from-ini.html").read_text(encoding="utf-8")
+    pytester.runpytest("--loadbudget-rounds=1", "--loadbudget-json=out.json").assert_outcomes(passed=1)
+    text = (pytester.path / "from-ini.html").read_text(encoding="utf-8")
+    (model,) = json.loads((pytester.path / "out.json").read_text())["models"]
+    identity = model["identity"]
+    assert (f'<section class="model" data-model="{identity}"><h2>tokenizer [callable, cpu]</h2>'
+            f'<p class="about">1 run(s); identity <code>{identity}</code></p>') in text

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
+import types
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from pytest_loadbudget.baseline.compare import judge
+from pytest_loadbudget.measure import predictions as prediction_module
+from pytest_loadbudget.measure.predictions import measure_prediction_growth
+from pytest_loadbudget.measure.rss import current_rss
 from pytest_loadbudget.budget.thresholds import parse_compare_fail
 from pytest_loadbudget.results.predictions import PredictionGrowth
 from pytest_loadbudget.results.record import ModelRecord
+from pytest_loadbudget.session.request import LoadRequest
+from pytest_loadbudget.units import MIB
 from models import marker_error
 # The runtime fixtures skip, saying what to install, where node or Chromium is missing.
 from test_tfjs_plugin import LEAK_PRELOAD, browser_ready, node_ready  # noqa: F401 - fixtures used by name
@@ -200,3 +209,61 @@ def test_records_keep_the_growth_and_old_saved_runs_without_it_still_load():
     old = record.to_dict()
     del old["predictions"]
     assert ModelRecord.from_dict(old).predictions is None
+
+
+#: What each prediction of ``CycleLeaver`` leaves in a reference cycle: only a garbage collection frees it.
+GARBAGE_BYTES = 8 * MIB
+
+
+class CycleLeaver:
+    """A model whose every call leaves its scratch space in a reference cycle, then drops it."""
+
+    def __call__(self, inputs: Any) -> Any:
+        scratch: dict[str, Any] = {"buffer": bytearray(GARBAGE_BYTES)}
+        scratch["self"] = scratch  # unreachable once the call returns, freed by the collector alone
+        scratch["buffer"][::4096] = b"x" * (GARBAGE_BYTES // 4096)  # touch every page: resident
+        return inputs
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """The automatic collector off, so that only the measurement's own collections free the cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@pytest.mark.usefixtures("collector_off")
+def test_the_last_reading_is_taken_after_collecting_garbage_left_in_cycles() -> None:
+    if current_rss() is None:
+        pytest.skip("resident memory cannot be read on this system")
+    request = LoadRequest(format_name="callable", loader=CycleLeaver, name="cycles", warmup=1.0)
+    growth = measure_prediction_growth(request, CycleLeaver(), 4, "python")
+    assert len(growth.rss_bytes) == 5 and growth.memory_growth is not None
+    # Unsettled, the readings between carry each prediction's garbage (32 MiB after the fourth) ...
+    assert max(growth.rss_bytes[1:-1]) - growth.rss_bytes[0] >= 2 * GARBAGE_BYTES
+    # ... and the last, read after a collection, none of it: a model that keeps nothing grew by nothing.
+    assert growth.memory_growth < GARBAGE_BYTES // 2
+
+
+def test_the_first_and_last_readings_follow_a_collection_and_a_heap_trim(monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    collector = types.SimpleNamespace(collect=lambda: events.append("collect"), get_objects=gc.get_objects)
+    monkeypatch.setattr(prediction_module, "gc", collector)
+    monkeypatch.setattr(prediction_module, "release_free_heap", lambda: events.append("trim") or True)
+    monkeypatch.setattr(prediction_module, "current_rss", lambda: events.append("read") or 100 * MIB)
+    monkeypatch.setattr(prediction_module, "live_tensors", lambda: None)
+
+    def model(inputs: Any) -> Any:
+        events.append("predict")
+        return inputs
+
+    request = LoadRequest(format_name="callable", loader=dict, name="m", warmup=1.0)
+    growth = measure_prediction_growth(request, model, 3, "python")
+    assert events == ["collect", "trim", "read", "predict", "read", "predict", "read",
+                      "predict", "collect", "trim", "read"]
+    assert growth.rss_bytes == [100 * MIB] * 4

@@ -19,7 +19,7 @@ import pytest
 from pytest_loadbudget.baseline.compare import compare
 from pytest_loadbudget.budget.thresholds import parse_compare_fail
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.tfjs_runtime.mainthread import main_thread_block
+from pytest_loadbudget.tfjs_runtime.mainthread import PROBE_TASK_MS, long_tasks_probe_note, main_thread_block
 from models import marker_error
 from test_tfjs_plugin import browser_ready, node_ready  # noqa: F401 - fixtures: skip without Chromium
 
@@ -40,6 +40,22 @@ def example_models() -> dict[str, Path]:
             "layers": models.cnn_tfjs_layers}
 
 
+@pytest.fixture(scope="module")
+def long_tasks_reported(browser_ready: None) -> None:  # noqa: F811
+    """This Chromium's Long Tasks API reports a busy task run on purpose, as the plugin's own probe checks.
+
+    Some headless Chromium builds report no long task at all: there the plugin
+    says the block is not measured (and a block_ms budget fails as
+    unmeasurable), so a test of the measured block has nothing to read.
+    """
+    from pytest_loadbudget.tfjs_runtime.browser import BrowserSession
+
+    with BrowserSession() as browser:
+        problem = browser.long_tasks_problem()
+    if problem:
+        pytest.skip(f"block_ms reads the Long Tasks API, and {problem}")
+
+
 def report(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
     """The JSON report's records by their runtime label."""
     records = json.loads((pytester.path / "out.json").read_text())["models"]
@@ -47,7 +63,7 @@ def report(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
 
 
 def test_page_block_is_recorded_a_tight_budget_fails_and_a_worker_blocks_less(
-    pytester: pytest.Pytester, example_models: dict[str, Path], browser_ready: None,  # noqa: F811
+    pytester: pytest.Pytester, example_models: dict[str, Path], long_tasks_reported: None,
 ) -> None:
     pytester.makepyfile(
         f"""
@@ -155,6 +171,64 @@ def test_a_model_over_the_storage_quota_fails_naming_quota_and_size(
     ])
 
 
+def test_a_browser_that_fails_the_long_tasks_probe_measures_no_block_and_fails_the_budget(
+    pytester: pytest.Pytester, example_models: dict[str, Path], browser_ready: None,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_loadbudget.tfjs_runtime import browser
+
+    # Stands for a Chromium whose Long Tasks API reports nothing: the probe's verdict, as the plugin reads it.
+    note = long_tasks_probe_note({"supported": True, "durations": []}, "150.0")
+    monkeypatch.setattr(browser, "probe_long_tasks", lambda page, version: note)
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.load_budget(runtime="browser", block_ms=200)
+        def test_it(load_model):
+            load_model({str(example_models["layers"])!r})
+        """
+    )
+    result = pytester.runpytest("--loadbudget-rounds=1", "--loadbudget-json=out.json")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"load_budget: small_cnn_tfjs_layers/model.json main-thread block not measured: {note}"])
+    (record,) = report(pytester).values()
+    assert record["runtime_figures"]["block_ms"] is None and record["runtime_figures"]["block_note"] == note
+
+
+def test_the_storage_quota_counts_what_the_origin_already_uses(browser_ready: None) -> None:  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    from pytest_loadbudget.tfjs_runtime.browser import CHROMIUM_ARGS, find_chromium
+    from pytest_loadbudget.tfjs_runtime.jsenv import JS_DIR
+
+    # 300 bytes of model fit the 1000-byte quota alone, not beside the 800 bytes the origin already holds.
+    check = """async () => {
+      Object.defineProperty(navigator, 'storage', {value: {estimate: async () => ({usage: 800, quota: 1000})}});
+      const events = [];
+      const model = {save: async () => ({modelArtifactsInfo: {weightDataBytes: 300}})};
+      const options = {cachePolicy: 'indexeddb', modelBytes: 300, storageKey: 'm', storageQuotaBytes: null};
+      try {
+        await window.loadbudgetStorage.afterLoad(null, model, options, 0, (e) => events.push(e), () => 0);
+        return {refused: false, events};
+      } catch (error) {
+        return {refused: true, events, message: String(error.message)};
+      }
+    }"""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(find_chromium()), args=list(CHROMIUM_ARGS))
+        try:
+            page = chromium.new_page()
+            page.set_content("<html><body></body></html>")
+            page.add_script_tag(content=(JS_DIR / "storage.js").read_text())
+            outcome = page.evaluate(check)
+        finally:
+            chromium.close()
+    assert outcome["refused"], outcome
+    assert outcome["events"] == [{"event": "quota", "size_bytes": 300, "quota_bytes": 1000, "usage_bytes": 800,
+                                  "why": "navigator.storage.estimate()"}]
+
+
 @pytest.mark.parametrize(
     ("keywords", "message"),
     [
@@ -203,6 +277,34 @@ def test_block_of_a_task_over_a_load_and_its_warm_up_and_of_a_page_without_the_a
     assert (block.block_ms, block.total_blocking_ms) == (240, 190 + 10)
     none = main_thread_block({"observed": False, "tasks": [], "note": "this browser has no Long Tasks API"}, events, 2)
     assert (none.block_ms, none.note) == (None, "this browser has no Long Tasks API")
+
+
+def test_a_browser_whose_long_tasks_api_misses_the_probe_is_not_trusted() -> None:
+    assert long_tasks_probe_note({"supported": True, "durations": [PROBE_TASK_MS + 2]}, "156.0") == ""
+    # The probe's task reported short, or not at all: a block read there would be 0 ms whatever the page does.
+    for durations in ([], [PROBE_TASK_MS / 2]):
+        note = long_tasks_probe_note({"supported": True, "durations": durations}, "150.0")
+        assert note == (f"Chromium 150.0's Long Tasks API did not report a {PROBE_TASK_MS:g} ms busy task run on "
+                        f"purpose on the page (it reported {len(durations)} long task(s)): its long tasks cannot be "
+                        "trusted here")
+    assert long_tasks_probe_note({"supported": False}, None) == "this browser has no Long Tasks API"
+    assert long_tasks_probe_note(None, "150.0") == "Chromium 150.0 did not answer the Long Tasks API probe"
+
+
+def test_a_block_budget_on_an_untrusted_browser_fails_as_unmeasured() -> None:
+    from pytest_loadbudget.budget.check import check
+    from pytest_loadbudget.budget.marker import Budget
+    from pytest_loadbudget.tfjs_runtime.mainthread import apply_main_thread_block
+    from pytest_loadbudget.tfjs_runtime.figures import RuntimeFigures
+
+    note = long_tasks_probe_note({"supported": True, "durations": []}, "150.0")
+    figures = RuntimeFigures(runtime="browser", backend="wasm", model="m/model.json", format="graph-model", rounds=1)
+    apply_main_thread_block(figures, {"observed": False, "note": note}, stages(("load", 0, 0), ("done", 0, 10)))
+    assert (figures.block_ms, figures.block_note) == (None, note)
+    record = ModelRecord(key="m", name="m", format="tfjs-graph", runtime="browser wasm cache",
+                         runtime_figures=figures.to_dict())
+    (miss,) = check(Budget(runtime="browser", block_ms=100), record, "own")
+    assert miss.figure == "block_ms" and note in miss.line
 
 
 def browser_record(blocks: list[float]) -> ModelRecord:

@@ -62,7 +62,7 @@ def _placement_suffix(entry: ModelEntry) -> str:
     """Tells apart items of one artifact measured in different places: "[node-wasm]", "[gpu]"."""
     budget = entry.budget
     if budget.runtime not in (None, PYTHON):
-        words = [budget.runtime, budget.backend or "", budget.cache_policy or ""]
+        words = [budget.runtime, budget.backend or "", budget.cache_policy or "", "worker" if budget.worker else ""]
         return "[" + "-".join(word for word in words if word) + "]"
     return f"[{budget.device}]" if budget.device else ""
 

@@ -52,12 +52,15 @@ def time_limit(judged: Samples, wall: Samples, own: Samples) -> tuple[float, flo
     return upper_quantile(judged.values) * (1 + BASE_MARGIN + share), share
 
 
-def entry_values(record: ModelRecord, clock: str) -> tuple[dict[str, float | str], list[str]]:
+def entry_values(record: ModelRecord, clock: str) -> tuple[dict[str, float | str | bool], list[str]]:
     """The keywords of a model's suggested entry (placement, then limits) and why each time is what it is."""
-    values: dict[str, float | str] = {}
+    values: dict[str, float | str | bool] = {}
     words = record.runtime.split()
     if words and words[0] != PYTHON:
         values.update(zip(("runtime", "backend", "cache_policy"), words))
+        if words[3:] == ["worker"]:
+            # The browser label ends in "worker" for a model loaded in a Web Worker: measured apart from the page.
+            values["worker"] = True
     elif record.device.startswith("gpu"):
         values["device"] = "gpu"
     notes = []
@@ -113,8 +116,9 @@ def _glob_for(path: Path, base: Path) -> str:
 
 
 def _toml(value: Any) -> str:
-    # A JSON string is a TOML basic string for every character a path or a runtime holds.
-    return json.dumps(value) if isinstance(value, str) else repr(value)
+    # A JSON string is a TOML basic string for every character a path or a runtime holds;
+    # JSON's true and false are TOML's too.
+    return json.dumps(value) if isinstance(value, (str, bool)) else repr(value)
 
 
 def write_config_suggestions(terminal: Any, records: list[ModelRecord], target: str, rootdir: Path,

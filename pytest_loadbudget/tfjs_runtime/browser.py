@@ -31,7 +31,9 @@ from pytest_loadbudget.tfjs_runtime.errors import RuntimeFailure, RuntimeTimeout
 from pytest_loadbudget.tfjs_runtime.figures import RuntimeFigures
 from pytest_loadbudget.tfjs_runtime.jsenv import JS_DIR, installed_js
 from pytest_loadbudget.tfjs_runtime.own_thread import OwnThread
-from pytest_loadbudget.tfjs_runtime.mainthread import START_MEASUREMENT, apply_main_thread_block, collect_long_tasks
+from pytest_loadbudget.tfjs_runtime.mainthread import (
+    START_MEASUREMENT, apply_main_thread_block, collect_long_tasks, probe_long_tasks,
+)
 from pytest_loadbudget.tfjs_runtime.server import CACHE_POLICIES, ModelServer, RequestRecord, records_as_dicts
 from pytest_loadbudget.tfjs_runtime.storage import (
     INDEXEDDB, INDEXEDDB_MIN_ROUNDS, apply_storage_figures, quota_failure, storage_options,
@@ -102,6 +104,8 @@ class BrowserSession:
         self.server: ModelServer | None = None
         self._playwright: Any = None
         self._browser: Any = None
+        #: Why this browser's Long Tasks API cannot be trusted ("" when it can; None: not probed yet).
+        self.long_tasks_note: str | None = None
         #: Every Playwright call runs there (``own_thread.py``: why).
         self._thread = OwnThread("loadbudget-browser")
 
@@ -146,6 +150,23 @@ class BrowserSession:
             ) from None
         self.browser_version = self._browser.version
         self.startup_ms = (time.perf_counter() - began) * 1000
+
+    def long_tasks_problem(self) -> str:
+        """Why this browser's Long Tasks API cannot be trusted ("" when it can): the probe, run once per browser."""
+        return self._thread.call(self._probe_on_blank_page)
+
+    def _probe_on_blank_page(self) -> str:
+        self._start()
+        assert self.server is not None and self._browser is not None  # start() sets both or raises
+        if self.long_tasks_note is None:
+            context = self._browser.new_context()
+            try:
+                page = context.new_page()
+                page.goto(f"{self.server.url}/page.html", wait_until="load")
+                self.long_tasks_note = probe_long_tasks(page, self.browser_version)
+            finally:
+                context.close()
+        return self.long_tasks_note
 
     def close(self) -> None:
         """Close browser, Playwright and server; safe to call twice or after a failed start."""
@@ -240,6 +261,8 @@ class BrowserSession:
             try:
                 page.goto(f"{server.url}/page.html", wait_until="load", timeout=_left_ms(deadline))
                 page_ms = (time.perf_counter() - began) * 1000
+                if self.long_tasks_note is None:  # once per browser: before its first measurement, outside it
+                    self.long_tasks_note = probe_long_tasks(page, self.browser_version)
                 page.evaluate(START_MEASUREMENT, [options, worker])
                 page.wait_for_function(_DONE, polling=50, timeout=_left_ms(deadline))
             except PlaywrightTimeout:
@@ -248,7 +271,8 @@ class BrowserSession:
             except PlaywrightError as error:
                 raise RuntimeFailure(f"{what}: the page failed", f"{error}\n" + "\n".join(console[-20:])) from None
             state = _state(page)
-            long_tasks = collect_long_tasks(page)
+            long_tasks = collect_long_tasks(page) if not self.long_tasks_note else {
+                "observed": False, "note": self.long_tasks_note}
         finally:
             context.close()
         wall_ms = (time.perf_counter() - began) * 1000

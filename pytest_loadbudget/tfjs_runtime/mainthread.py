@@ -34,6 +34,9 @@ START_MEASUREMENT = """([options, inWorker]) => {
 }"""
 #: How long reading the long tasks of a finished run may take: a stuck page gives up.
 COLLECT_TIMEOUT_MS = 5000
+#: The busy task the probe runs on purpose before a browser's first measurement:
+#: long enough to be a long task on any machine, short enough to cost little.
+PROBE_TASK_MS = 80.0
 
 
 @dataclass
@@ -100,6 +103,34 @@ def _stage_spans(events: list[dict[str, Any]]) -> list[tuple[float, float, str, 
         end = float(stages[index + 1]["t_ms"]) if index + 1 < len(stages) else float("inf")
         spans.append((float(stage["t_ms"]), end, str(stage.get("stage")), int(stage.get("round") or 0)))
     return spans
+
+
+def long_tasks_probe_note(probed: dict[str, Any] | None, browser: str | None) -> str:
+    """Why this browser's Long Tasks API cannot be trusted, from ``probe()``'s answer; "" when it can.
+
+    The probe's own task must come back as one long task of about its length:
+    a browser that reports nothing (seen in some headless Chromium builds)
+    would read every page as never blocked.
+    """
+    name = f"Chromium {browser}" if browser else "this browser"
+    if probed is None:
+        return f"{name} did not answer the Long Tasks API probe"
+    if not probed.get("supported"):
+        return f"{name} has no Long Tasks API"
+    durations = [float(duration) for duration in probed.get("durations") or []]
+    if not any(duration >= PROBE_TASK_MS * 0.9 for duration in durations):
+        return (f"{name}'s Long Tasks API did not report a {PROBE_TASK_MS:g} ms busy task run on purpose on the page "
+                f"(it reported {len(durations)} long task(s)): its long tasks cannot be trusted here")
+    return ""
+
+
+def probe_long_tasks(page: Any, browser: str | None) -> str:
+    """Run the probe on a loaded page: "" when the Long Tasks API reports its busy task, else why not."""
+    try:
+        probed = page.evaluate("(ms) => window.loadbudgetLongTasks.probe(ms)", PROBE_TASK_MS)
+    except Exception:  # noqa: BLE001 - a page that fails here fails the measurement itself right after
+        probed = None
+    return long_tasks_probe_note(probed if isinstance(probed, dict) else None, browser)
 
 
 def collect_long_tasks(page: Any) -> dict[str, Any] | None:
