@@ -1062,8 +1062,8 @@ BREAKAGES: list[Breakage] = [
     ),
     Breakage(
         "creep-lost-between-xdist-workers", "pytest_loadbudget/results/comparison.py",
-        ', crept=str(data.get("crept", "")))',
-        ")",
+        ', crept=str(data.get("crept", "")),',
+        ",",
         ("tests/test_gate.py -k crept",),
         "under pytest-xdist the controller never says a baseline crept: the workers' finding is lost on the way",
     ),
@@ -1611,6 +1611,49 @@ BREAKAGES: list[Breakage] = [
         "    floor = SIZE_FLOOR_BYTES",
         ("tests/test_size_thresholds.py",),
         "mb:0 (any growth fails) lets 4 KiB grow unseen",
+    ),
+    # --- The paired gate: the baseline artifact measured in the same run ---
+    Breakage(
+        "paired-orders-unbalanced", "pytest_loadbudget/paired/pairs.py",
+        '    orders = ["AB", "BA"] * (count // 2)',
+        '    orders = ["AB", "AB"] * (count // 2)',
+        ("tests/test_paired.py -k 'balanced or slower_model'",),
+        "every pair loads the baseline first: whatever a pair's first load pays lands on one side",
+    ),
+    Breakage(
+        "paired-regression-without-significance", "pytest_loadbudget/paired/verdict.py",
+        "    if found.low > factor and found.p_greater <= ALPHA:",
+        "    if found.low > factor:",
+        ("tests/test_paired.py -k walsh",),
+        "seven pairs (p >= 1/128) fail a model: the interval alone decides",
+    ),
+    Breakage(
+        "paired-same-bytes-measured", "pytest_loadbudget/paired/gate.py",
+        "        if _digest(baseline_files, found.path) == _digest(candidate_files, request.path):",
+        "        if False:",
+        ("tests/test_paired.py -k slower_model",),
+        "the same bytes at SOURCE are loaded in pairs all the same",
+    ),
+    Breakage(
+        "paired-symlink-out-followed", "pytest_loadbudget/paired/source.py",
+        '                if str(link).startswith("..") or link.is_absolute():',
+        "                if False:",
+        ("tests/test_paired.py -k symbolic",),
+        "a link at SOURCE that leads out of the repository is followed",
+    ),
+    Breakage(
+        "paired-time-budget-ignored", "pytest_loadbudget/paired/pairs.py",
+        "            if done and spent / done * (total - done) > seconds - spent:",
+        "            if False:",
+        ("tests/test_paired.py -k extend",),
+        "undecided pairs run on past --loadbudget-against-seconds",
+    ),
+    Breakage(
+        "paired-never-extends", "pytest_loadbudget/paired/pairs.py",
+        "            if decided(pairs):",
+        "            if True:",
+        ("tests/test_paired.py -k extend",),
+        "an undecided figure stops at 11 pairs",
     ),
 ]
 

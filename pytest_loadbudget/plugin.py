@@ -19,14 +19,16 @@ import pytest
 from pytest_loadbudget import settings as settings_module
 from pytest_loadbudget.config import collect_root_config, may_declare_models
 from pytest_loadbudget.errors import LoadBudgetError, MarkerError
+from pytest_loadbudget.judge import BudgetExceeded, Judgement
 from pytest_loadbudget.settings import Settings
-from pytest_loadbudget.stash_keys import BUDGET_KEY, USED_KEY
+from pytest_loadbudget.stash_keys import BUDGET_KEY, JUDGEMENT_KEY, USED_KEY
 
 if TYPE_CHECKING:
     from pytest_loadbudget.baseline.confirm import Remeasure
     from pytest_loadbudget.baseline.gate import RegressionGate
     from pytest_loadbudget.baseline.lookup import GateSummary
     from pytest_loadbudget.budget.marker import Budget
+    from pytest_loadbudget.paired.gate import PairedGate
     from pytest_loadbudget.results.record import ModelRecord
     from pytest_loadbudget.session.fixture import LoadModel
     from pytest_loadbudget.session.model_cache import ModelCache
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 PLUGIN_KEY = pytest.StashKey["LoadBudgetPlugin"]()
 WORKER_OUTPUT_KEY = "loadbudget_records"
 BUDGET_SECTION = "loadbudget"
-REGRESSION_PREFIX = "loadbudget"
 #: The user property on the report of a test the plugin failed (a budget
 #: miss, a regression): it travels with the report to xdist's controller,
 #: where the BUDGET status is decided, and a user's own message cannot fake it.
@@ -70,6 +71,7 @@ class LoadBudgetPlugin:
         self.problems: list[str] = []
         self._store: ModelCache | None = None
         self._gate: RegressionGate | None = None
+        self._paired: PairedGate | None = None
         #: What the run was compared with (--loadbudget-compare), set when the session finishes.
         self._summary: GateSummary | None = None
 
@@ -92,6 +94,25 @@ class LoadBudgetPlugin:
 
             self._gate = RegressionGate(self.settings, self.config.rootpath)
         return self._gate
+
+    def paired_gate(self) -> PairedGate:
+        """The baseline artifacts measured beside each model (--loadbudget-against, load_model(against=))."""
+        if self._paired is None:
+            from pytest_loadbudget.paired.gate import PairedGate
+
+            self._paired = PairedGate(self.settings, self.config.rootpath)
+        return self._paired
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """A SOURCE that is neither a directory nor a revision is a usage error before any test runs."""
+        if self.settings.against is None or self.settings.disable:
+            return
+        from pytest_loadbudget.paired.source import SourceError
+
+        try:
+            self.paired_gate().source()
+        except SourceError as error:
+            raise pytest.UsageError(str(error)) from None
 
     def loader_for(self, item: pytest.Item) -> LoadModel:
         """The ``load_model`` of a test, or of a model entry of a configuration file."""
@@ -171,30 +192,64 @@ class LoadBudgetPlugin:
         pytest.skip(f"needs a GPU: {why}")
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Judge the test's budgets and the gate in its call: an error while judging is the test's own."""
+        try:
+            outcome = yield
+        except BaseException:
+            # The test's own failure (or skip) is what it reports; its figures still get their lines.
+            try:
+                self._judge(item, test_passed=False)
+            except Exception:  # noqa: BLE001 - the test's error stands; the judging one is shown beside it
+                item.stash[JUDGEMENT_KEY] = Judgement(details=[
+                    "judging the figures failed too:", *traceback.format_exc().splitlines()])
+            raise
+        judgement = self._judge(item, test_passed=True)
+        if judgement is not None and judgement.lines:
+            judgement.failed = True
+            raise BudgetExceeded(judgement.lines)
+        return outcome
+
+    def _judge(self, item: pytest.Item, *, test_passed: bool) -> Judgement | None:
+        budget = item.stash.get(BUDGET_KEY, None)
+        used = item.stash.get(USED_KEY, [])
+        if self.settings.disable or (budget is None and not used):
+            return None
+        from pytest_loadbudget.budget.marker import MARKER_NAME
+        from pytest_loadbudget.judge import GatePolicy, PairedPolicy, SavedRunsPolicy, judge
+
+        policies: list[GatePolicy] = [SavedRunsPolicy(self.gate, self._remeasurer)]
+        if self.settings.against is not None or any(entry.request.against is not None for entry in used):
+            policies.insert(0, PairedPolicy(self.paired_gate))
+        judgement = judge(item.nodeid, budget, used, policies, self.settings.clock)
+        if budget is not None and not used and test_passed:
+            judgement.lines.append(f"{MARKER_NAME}: {item.nodeid} has a budget but loaded no model through load_model")
+        item.stash[JUDGEMENT_KEY] = judgement
+        return judgement
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Render what the call judged: the failure lines, and the report section beside them."""
         test_report = yield
         if call.when != "call":
             return test_report
         if call.excinfo is not None and call.excinfo.errisinstance(LoadBudgetError):
             # The error names the file and the problem; a traceback into the loader adds nothing.
             test_report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
-        budget = item.stash.get(BUDGET_KEY, None)
-        used = item.stash.get(USED_KEY, [])
-        if self.settings.disable or (budget is None and not used):
+        judgement = item.stash.get(JUDGEMENT_KEY, None)
+        if judgement is None:
             return test_report
-        from pytest_loadbudget.budget.marker import MARKER_NAME
-
-        lines, details = self._verdicts(item, budget, [entry.record for entry in used])
-        if budget is not None and not used and call.excinfo is None:
-            lines.append(f"{MARKER_NAME}: {item.nodeid} has a budget but loaded no model through load_model")
-        if lines or details:
-            test_report.sections.append((BUDGET_SECTION, "\n".join(lines + details)))
-        if lines and test_report.passed:
-            test_report.outcome = "failed"
-            test_report.longrepr = "\n".join(lines)
+        failed_here = judgement.failed and test_report.failed
+        if failed_here:
+            # The failure is the lines themselves: no traceback, no exception name, each line once.
+            test_report.longrepr = "\n".join(judgement.lines)
             test_report.user_properties.append((VERDICT_PROPERTY, "failed"))
+        # Beside a failure of the plugin's, the section adds the details; beside the test's own, the lines too.
+        section = judgement.details if failed_here else judgement.lines + judgement.details
+        if section:
+            test_report.sections.append((BUDGET_SECTION, "\n".join(section)))
         return test_report
 
     def _remeasurer(self, key: str) -> Remeasure | None:
@@ -203,46 +258,6 @@ class LoadBudgetPlugin:
         if store is None:
             return None
         return lambda rounds, cold: store.remeasure_timings(key, rounds=rounds, cold=cold)
-
-    def _verdicts(
-        self, item: pytest.Item, budget: Budget | None, records: list[ModelRecord]
-    ) -> tuple[list[str], list[str]]:
-        """Failure lines (budget misses, regressions) and the details shown beside them."""
-        from pytest_loadbudget.budget.check import check
-        from pytest_loadbudget.budget.marker import MARKER_NAME, describe
-        from pytest_loadbudget.measure.floor import bandwidth_or_none
-        from pytest_loadbudget.report import terminal as terminal_report
-        from pytest_loadbudget.results.record import TestUse
-
-        lines: list[str] = []
-        hints: list[str] = []
-        notes: list[str] = []
-        for record in records:
-            misses = check(budget, record, self.settings.clock) if budget is not None else []
-            record.tests.append(TestUse(
-                nodeid=item.nodeid,
-                budget=describe(budget) if budget is not None else {},
-                misses=[miss.line for miss in misses],
-            ))
-            for miss in misses:
-                lines.append(f"{MARKER_NAME}: {miss.line}")
-                if miss.hint and f"  {miss.figure}: {miss.hint}" not in hints:
-                    hints.append(f"  {miss.figure}: {miss.hint}")
-            for comparison in self.gate().check(budget, record, self._remeasurer(record.key)):
-                # The note says which clock was compared and what a second measurement found.
-                if comparison.regression:
-                    lines.append(f"{REGRESSION_PREFIX}: {comparison.text}")
-                elif comparison.note:
-                    notes.append(f"{REGRESSION_PREFIX}: {comparison.text}")
-        diagnosis = []
-        if lines:
-            found = terminal_report.diagnosis_lines(records, bandwidth_or_none(), say_when_nothing=False)
-            diagnosis = ["  " + line for line in found]
-        if diagnosis:
-            details = notes + ["diagnosis (what dominates, and what usually fixes it):", *diagnosis]
-        else:
-            details = notes + (["what usually fixes it:", *hints] if hints else [])
-        return lines, details
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
         properties = getattr(report, "user_properties", ())
@@ -262,6 +277,8 @@ class LoadBudgetPlugin:
             # and a model server left open would live until the process exits.
             if self._store is not None:
                 self._store.runtimes.close()
+            if self._paired is not None:
+                self._paired.close()
 
     def _finish_run(self) -> None:
         records = self.records()

@@ -115,6 +115,14 @@ def suggest_value(text: str) -> str | None:
             f"{text!r}: choose 'markers', 'config' or a path ending in .toml") from None
 
 
+def against_value(text: str) -> str:
+    """A SOURCE as given: resolved (a directory, else a git revision) when the session first needs it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty SOURCE: give a git revision (origin/main, HEAD~1, a SHA) or a "
+                                         "directory")
+    return text.strip()
+
+
 @dataclass(frozen=True)
 class Option:
     name: str  # the part after the prefix: --loadbudget-NAME, loadbudget_NAME, LOADBUDGET_NAME
@@ -198,6 +206,11 @@ OPTIONS = (
            "this machine's saved runs (needs pytest-loadbudget[html])", str, None, metavar="PATH"),
     Option("github-json", "write every figure for github-action-benchmark (its customSmallerIsBetter format)",
            str, None, metavar="PATH"),
+    Option("against", "measure each model against its copy at SOURCE in this run, in balanced AB/BA pairs: a git "
+           "revision of the tests' repository (origin/main, HEAD~1, a SHA) or a directory; the model is looked up "
+           "at the same path relative to the repository root", against_value, None, metavar="SOURCE"),
+    Option("against-seconds", "the time the pairs of one model may take before a figure still undecided is said "
+           "undecided (default 60)", positive_seconds, 60.0, metavar="SECONDS"),
     Option("step-summary", "append the Markdown report to the file $GITHUB_STEP_SUMMARY names, where it is set "
            "(GitHub Actions; on by default)", boolean, True,
            negated_flag=True),
@@ -236,6 +249,9 @@ class Settings:
     benchmark_json: str | None
     html: str | None
     github_json: str | None
+    #: The paired gate's SOURCE (a git revision or a directory), None without one.
+    against: str | None
+    against_seconds: float
     step_summary: bool
 
     @property

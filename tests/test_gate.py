@@ -571,9 +571,9 @@ def test_only_suspects_are_measured_again() -> None:
     load, remeasure = confirmed(record(BASE, own=BASE), record(BASE, own=BASE), record(SLOWER, own=SLOWER))
     assert not load.regression and load.confirmation == "" and remeasure.calls == []
     # A size regression is exact: nothing to measure again.
-    comparisons = compare(record(size_bytes=1000), record(size_bytes=2000), DEFAULTS)
+    comparisons = compare(record(size_bytes=100_000), record(size_bytes=200_000), DEFAULTS)
     remeasure = Remeasurer(None)
-    confirm(comparisons, record(size_bytes=1000), record(size_bytes=2000), DEFAULTS, remeasure)
+    confirm(comparisons, record(size_bytes=100_000), record(size_bytes=200_000), DEFAULTS, remeasure)
     assert comparisons[0].regression and remeasure.calls == []
 
 

@@ -114,6 +114,8 @@ def test_load_time_over_budget_fails_with_one_line(pytester, suite):
         "*what usually fixes it:*",
         "*BUDGET test_suite.py::test_it - load_budget: slow load*",
     ])
+    # The failure is the line; the section beside it adds what fixes it, not the line again.
+    assert sum(line.startswith("load_budget: slow load") for line in result.stdout.lines) == 1
 
 
 def test_warm_up_over_budget_fails(pytester, suite):
@@ -376,6 +378,72 @@ def test_failing_test_keeps_its_own_error_and_gains_the_budget_section(pytester,
     result = pytester.runpytest("--loadbudget-rounds=1")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the test's own failure*", "*- loadbudget -*", "load_budget: slow load*"])
+
+
+def test_an_error_while_judging_is_that_tests_error_and_the_run_goes_on(pytester, suite):
+    # A broken budget check stands for any bug of the judging code: the test errs, never the session.
+    pytester.makeconftest(
+        """
+        import pytest
+        import pytest_loadbudget.budget.check as check_module
+
+        @pytest.fixture(autouse=True)
+        def broken_check(monkeypatch):
+            def check(*args, **kwargs):
+                raise RuntimeError("the budget check broke")
+            monkeypatch.setattr(check_module, "check", check)
+        """
+    )
+    suite(
+        """
+        @pytest.mark.load_budget(ms=5000)
+        def test_judged(load_model):
+            load_model(quick)
+
+        def test_after_it():
+            pass
+        """
+    )
+    result = pytester.runpytest("--loadbudget-rounds=1", "-p", "no:randomly", "--durations=0", "-vv")
+    result.assert_outcomes(failed=1, passed=1)
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "*RuntimeError: the budget check broke",
+        "*FAILED test_suite.py::test_judged - RuntimeError: the budget check broke*",
+    ])
+    # The judging ran in the test's call: --durations counts it there.
+    result.stdout.fnmatch_lines(["*s call *test_suite.py::test_judged"])
+
+
+def test_the_second_measurement_runs_in_the_tests_call(pytester, suite):
+    # The gate's second measurement is timed as part of the call: a judging step that sleeps shows there.
+    pytester.makeconftest(
+        """
+        import time
+        import pytest
+        import pytest_loadbudget.judge as judge_module
+
+        @pytest.fixture(autouse=True)
+        def slow_judging(monkeypatch):
+            judge = judge_module.judge
+            def slow(*args, **kwargs):
+                time.sleep(0.6)
+                return judge(*args, **kwargs)
+            monkeypatch.setattr(judge_module, "judge", slow)
+        """
+    )
+    suite(
+        """
+        @pytest.mark.load_budget(ms=5000)
+        def test_judged(load_model):
+            load_model(quick)
+        """
+    )
+    result = pytester.runpytest("--loadbudget-rounds=1", "--durations=0", "-vv")
+    result.assert_outcomes(passed=1)
+    durations = [line.split() for line in result.stdout.lines if line.rstrip().endswith("test_suite.py::test_judged")]
+    call = [float(words[0].rstrip("s")) for words in durations if len(words) >= 3 and words[1] == "call"]
+    assert call and call[0] >= 0.6
 
 
 def test_report_lists_every_model_once_with_its_budget_use(pytester, suite):

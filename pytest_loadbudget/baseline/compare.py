@@ -29,7 +29,8 @@ every baseline run.
 A suspected time regression of either kind is measured again and fails only
 when the second measurement regresses too (``baseline/confirm.py``); so is a
 timed figure that only the gauges' allowance let pass (``excused``).
-Sizes are exact: any growth past the tolerance is a regression. Memory peaks
+Sizes are exact: growth past the threshold and a floor of 4 KiB (what
+re-saving the same model changes in metadata) is a regression. Memory peaks
 (resident and GPU) are a single reading from a fresh process, which repeats
 to within a few pages, so they are judged on the threshold alone. A leak
 regresses only when RSS also grew at every one of the cycles, as a leak does
@@ -61,6 +62,12 @@ ALPHA = 0.05
 MIN_SAMPLES = 5
 #: Changes of a peak below this are allocator page granularity, not the model.
 PEAK_FLOOR_BYTES = MIB
+#: Size growth below this is metadata, not weights: re-saving the same model
+#: with one layer renamed adds 32-46 bytes (MobileNetV2 and a small CNN, .keras
+#: and .h5), while one Dense(64) layer more adds 328 KiB to MobileNetV2. A
+#: relative threshold (the default ``mb:1%``) needs both; an absolute one
+#: (``mb:0``, ``mb:0.5``) is its own floor.
+SIZE_FLOOR_BYTES = 4 * 1024
 #: The share of wall time waited beyond which more waiting widens a threshold no further (``_per_own``).
 WAIT_SHARE_CAP = 0.5
 #: Changes of a median time below this are timer and scheduler noise, whatever their percentage; an
@@ -572,7 +579,8 @@ def _compare_size(
 ) -> Comparison | None:
     if old.size_bytes is None or new.size_bytes is None:
         return None
-    return _compare_bytes(figure, new.name, old.size_bytes, new.size_bytes, threshold, context)
+    floor = SIZE_FLOOR_BYTES if threshold is not None and threshold.relative else 0
+    return _compare_bytes(figure, new.name, old.size_bytes, new.size_bytes, threshold, context, floor=floor)
 
 
 def _compare_peak(

@@ -200,6 +200,11 @@ def write_terminal_report(
                 terminal.write_line(f"  {comparison.verdict_line()}")
         for line in baseline.lines():
             terminal.write_line(line)
+    elif any(comparison.rule.startswith("paired") for record in records for comparison in record.comparisons):
+        terminal.write_line("against the baseline artifacts, measured in this run:")
+        for record in records:
+            for comparison in record.comparisons:
+                terminal.write_line(f"  {comparison.verdict_line()}")
     for record in records:
         if record.error is not None:
             terminal.write_line(f"{record.name}: {record.error}")

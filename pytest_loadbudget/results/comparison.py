@@ -6,7 +6,7 @@ from an xdist worker to the controller, and into the JSON report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
@@ -42,6 +42,10 @@ class Comparison:
     threshold for what the machine measurably took (0 where nothing);
     ``crept``: where the saved runs themselves drifted, why the baseline
     crept (``baseline/creep.py``), else "": it fails nothing.
+    ``rule``: the stable code of the rule that decided (``paired-signed-rank``,
+    ``paired-undecided``, ...; "" for the saved-run gate's verdicts, whose
+    rules its notes name); ``numbers``: the figures the rule decided on
+    (ratio, interval, p, pairs...), for the JSON.
     """
 
     figure: str
@@ -56,6 +60,8 @@ class Comparison:
     excused: bool = False
     allowance: float = 0.0
     crept: str = ""
+    rule: str = ""
+    numbers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -84,7 +90,7 @@ class Comparison:
         return {"figure": self.figure, "line": self.line, "regression": self.regression, "note": self.note,
                 "change": self.change, "grown": self.grown, "measured": self.measured,
                 "confirmation": self.confirmation, "underpowered": self.underpowered, "excused": self.excused,
-                "allowance": self.allowance, "crept": self.crept}
+                "allowance": self.allowance, "crept": self.crept, "rule": self.rule, "numbers": self.numbers}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Comparison:
@@ -96,7 +102,8 @@ class Comparison:
                    grown=bool(data.get("grown", data["regression"])), measured=data.get("measured", ""),
                    confirmation=confirmation if confirmation in CONFIRMATIONS else "",
                    underpowered=bool(data.get("underpowered", False)), excused=bool(data.get("excused", False)),
-                   allowance=float(data.get("allowance", 0.0)), crept=str(data.get("crept", "")))
+                   allowance=float(data.get("allowance", 0.0)), crept=str(data.get("crept", "")),
+                   rule=str(data.get("rule", "")), numbers=dict(data.get("numbers") or {}))
 
 
 CONFIRMATIONS: tuple[Confirmation, ...] = ("", "confirmed", "not confirmed", "not re-measured")

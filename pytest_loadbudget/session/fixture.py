@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -51,7 +52,10 @@ class LoadModel:
     ``files`` lists extra files the load reads, counted in the size.
     ``interpreter`` runs a .tflite model ("litert", "tensorflow",
     "tflite-runtime"; default: the marker's, else the first installed); a test
-    whose interpreter is not installed is skipped.
+    whose interpreter is not installed is skipped. ``against`` names this
+    model's baseline artifact for the paired gate (a file or a directory
+    model: the production model CI downloaded, say), in place of its copy at
+    ``--loadbudget-against``.
     Other keyword arguments go to the loader.
     """
 
@@ -75,6 +79,7 @@ class LoadModel:
         warmup: Any = AUTO,
         files: list[str | os.PathLike[str]] | None = None,
         interpreter: str | None = None,
+        against: str | os.PathLike[str] | None = None,
         **options: Any,
     ) -> Any:
         budget = self._item.stash.get(BUDGET_KEY, None)
@@ -92,6 +97,12 @@ class LoadModel:
             # Reported like any broken model: in the test, the report and the JSON.
             self._hand_out(self._store.failed(f"unresolved:{error.path}", str(source), error))
             raise
+        if against is not None:
+            against_path = Path(against)
+            if not against_path.is_absolute():
+                beside_test = Path(str(self._item.path)).parent / against_path
+                against_path = against_path.absolute() if against_path.exists() else beside_test
+            request = dataclasses.replace(request, against=against_path)
         rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
         entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget),
                                 cold=self._cold(budget),
