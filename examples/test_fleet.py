@@ -85,7 +85,7 @@ def _write_table(reporter: Any) -> None:
         reporter.write_line("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
-@pytest.mark.parametrize(("fmt", "size"), _cases())
+@pytest.mark.parametrize(("fmt", "size"), list(_cases()))
 def test_mobilenet_fleet_start(load_model: LoadModel, models: ExampleModels, fmt: str, size: int) -> None:
     load_model(models.mobilenet[fmt])
     if not load_model.measuring:

@@ -156,6 +156,12 @@ class LoadBudgetPlugin:
             parts.append(f"save {settings.save or '(date and time)'}")
         elif settings.autosave:
             parts.append("save (commit id)")
+        if settings.against is not None:
+            parts.append(f"against {settings.against} (paired)")
+        from pytest_loadbudget.measure.tracing import running_coverage
+
+        if running_coverage() is not None:  # pytest-cov starts it before the header is written
+            parts.append("coverage paused around timed loads")
         if settings.disable:
             parts = ["disabled: models load once, nothing is measured"]
         return f"loadbudget: {', '.join(parts)}; machine {settings.machine or machine_id(hardware_facts())}"
@@ -340,7 +346,7 @@ class LoadBudgetPlugin:
         if self.settings.suggest == "markers":
             from pytest_loadbudget.report.suggest import write_suggestions
 
-            write_suggestions(terminal, records)
+            write_suggestions(terminal, records, self.settings.clock)
         elif self.settings.suggest:  # "config", or a .toml file to write the entries to
             from pytest_loadbudget.config.suggest import write_config_suggestions
 

@@ -143,7 +143,7 @@ def test_every_limit_of_a_budget_is_checked() -> None:
                      "m GPU memory not measured: numBytesInGPU is counted on runtime='browser' with "
                      "backend='webgl' only", id="gpu_mb-node"),
         pytest.param(record(), Budget(leak_tensors=0),
-                     "m tensors not counted: tensors are counted in a TF.js runtime: "
+                     "m leaked tensors not counted: tensors are counted in a TF.js runtime: "
                      "set runtime='node' or runtime='browser'", id="leak_tensors-python"),
         pytest.param(record(cold_note="the loader cannot be replayed in a fresh process (a local function)"),
                      Budget(cold_ms=1), "m cold start not measured: the loader cannot be replayed in a fresh "
@@ -172,7 +172,7 @@ def test_figures_missing_because_a_runtime_load_failed_say_so_once() -> None:
     failed = record(format="tfjs-graph", runtime="node wasm", size_bytes=MIB, files=2,
                     error="ModelLoadError: model.json: FusedConv2D only supports rank-1 bias but got rank 4")
     budget = Budget(runtime="node", backend="wasm", mb=10, ms=100, warm_ms=100, leak_tensors=0)
-    assert lines(budget, failed) == ["m load, warm-up, tensors not measured: the load failed"]
+    assert lines(budget, failed) == ["m load, warm-up, leaked tensors not measured: the load failed"]
     [miss] = check(budget, failed)
     assert miss.figure == "ms, warm_ms, leak_tensors" and miss.hint == ""
 

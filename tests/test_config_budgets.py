@@ -14,8 +14,7 @@ import pytest
 from models import literal, record_named
 
 from pytest_loadbudget.config.entries import read_entries
-from pytest_loadbudget.config.suggest import BASE_MARGIN, time_limit
-from pytest_loadbudget.report.suggest import round_up
+from pytest_loadbudget.report.suggest import BASE_MARGIN, round_up, time_limit
 from pytest_loadbudget.results.samples import Samples
 
 if sys.version_info >= (3, 11):

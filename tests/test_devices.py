@@ -161,7 +161,7 @@ def test_cpu_device_reaches_a_loader_that_takes_one_and_the_report_says_cpu(pyte
     )
     result = pytester.runpytest("--loadbudget-rounds=1", "--loadbudget-report")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["model*format*device*size*load*warm-up*peak*leak*gpu*budget", "loader*callable*cpu *"])
+    result.stdout.fnmatch_lines(["model*format*device*size*load*warm-up*peak*leak*GPU memory*budget", "loader*callable*cpu *"])
 
 
 TWO_CPUS = textwrap.dedent(

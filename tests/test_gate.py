@@ -20,7 +20,8 @@ from pytest_loadbudget.baseline.compare import compare
 from pytest_loadbudget.baseline.confirm import confirm
 from pytest_loadbudget.baseline.creep import crept
 from pytest_loadbudget.budget.marker import Budget
-from pytest_loadbudget.budget.thresholds import FIGURES, default_thresholds, merge_thresholds, parse_compare_fail
+from pytest_loadbudget.budget.thresholds import default_thresholds, merge_thresholds, parse_compare_fail
+from pytest_loadbudget.figures import COMPARED
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.memory import MemoryFigures
@@ -581,7 +582,7 @@ def test_only_suspects_are_measured_again() -> None:
 
 
 def test_every_figure_has_a_default_threshold_and_times_are_at_10_percent() -> None:
-    assert set(DEFAULTS) == set(FIGURES)
+    assert set(DEFAULTS) == set(COMPARED)
     assert str(DEFAULTS["ms"]) == "ms:10%" and str(DEFAULTS["warm_ms"]) == "warm_ms:10%"
     assert str(DEFAULTS["leak_tensors"]) == "leak_tensors:0"
 

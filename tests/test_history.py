@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from pytest_loadbudget.baseline.fingerprint import machine_id, model_identity
-from pytest_loadbudget.budget.thresholds import FIGURES
 from pytest_loadbudget.baseline.history import (
-    FIGURE_UNITS, THIS_RUN, History, RunInfo, current_entries, figure_value, read_history,
+    THIS_RUN, History, RunInfo, current_entries, figure_value, read_history,
 )
 from pytest_loadbudget.baseline.storage import BaselineStore
 from pytest_loadbudget.baseline.times import REMEASURED
 from pytest_loadbudget.cli.main import main as cli_main
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun
 from pytest_loadbudget.results.memory import MemoryFigures
 from pytest_loadbudget.results.predictions import PredictionGrowth
@@ -202,11 +202,10 @@ def test_trend_follows_what_predictions_leave_in_their_own_units(tmp_path, capsy
 
 
 def test_every_figure_a_history_follows_has_its_unit_and_a_reader():
-    # The gate's figures and the budgeted memory per prediction: none may fall back to a time's reader.
-    assert set(FIGURES) | {"predict_leak_mb"} == set(FIGURE_UNITS)
-    assert {figure for figure, unit in FIGURE_UNITS.items() if unit == "ms"} == set(REMEASURED)
+    # Every figure of the registry: none may fall back to a time's reader.
+    assert {figure for figure, described in FIGURES.items() if described.unit == "ms"} == set(REMEASURED)
     empty = ModelRecord(key="k", name="m", format="callable")
-    assert {figure: figure_value(figure, empty, "wall") for figure in FIGURE_UNITS} == dict.fromkeys(FIGURE_UNITS)
+    assert {figure: figure_value(figure, empty, "wall") for figure in FIGURES} == dict.fromkeys(FIGURES)
 
 
 # --- prune ----------------------------------------------------------------------------------

@@ -89,8 +89,12 @@ def test_a_slower_model_fails_against_the_revision_the_same_bytes_and_a_new_mode
     pytester: pytest.Pytester, repository: Path,
 ) -> None:
     result = pytester.runpytest("-p", "no:randomly", "--loadbudget-against=HEAD", "--loadbudget-json=out.json",
-                                "--loadbudget-report")
+                                "--loadbudget-report", "--loadbudget-markdown=out.md")
     result.assert_outcomes(failed=1, passed=2)
+    markdown = (pytester.path / "out.md").read_text().splitlines()
+    section = markdown[markdown.index("### Against the baseline artifacts, measured in this run"):]
+    assert any(line.startswith("- **regression** changed.keras load ") and " against HEAD [" in line
+               for line in section)
     result.stdout.fnmatch_lines([
         "against the baseline artifacts, measured in this run:",
         "  REGRESSION changed.keras size * MiB against HEAD * MiB (+*%, +* bytes)",
@@ -268,3 +272,10 @@ def test_a_loader_one_and_a_half_times_slower_is_caught_in_the_first_block() -> 
     found = pairs.estimate("ms")
     assert found is not None and found.n == 11
     assert decide(found, 1.05) == "regression" and 1.3 < found.ratio < 1.7
+
+
+def test_the_ini_key_names_the_source(pytester: pytest.Pytester, repository: Path) -> None:
+    pytester.makeini("[pytest]\nloadbudget_against = HEAD\n")
+    result = pytester.runpytest("-p", "no:randomly", "-k", "same", "--loadbudget-json=out.json")
+    result.assert_outcomes(passed=1)
+    assert verdicts(pytester)["same.keras"]["mb"]["line"] == "same.keras same bytes as HEAD: not measured twice"

@@ -173,6 +173,8 @@ ENVIRONMENT = [
     ("LOADBUDGET_MACHINE", "gpu-runner-3", "machine", "gpu-runner-3"),
     ("LOADBUDGET_AUTOSAVE", "1", "autosave", True),
     ("LOADBUDGET_BASELINE_RUNS", "7", "baseline_runs", 7),
+    ("LOADBUDGET_AGAINST", "origin/main", "against", "origin/main"),
+    ("LOADBUDGET_AGAINST_SECONDS", "90", "against_seconds", 90.0),
 ]
 
 

@@ -180,7 +180,7 @@ def test_a_predict_leak_budget_alone_runs_the_default_predictions_and_says_what_
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "*dict tensors per prediction not counted: no input to predict with: pass warmup=<an input batch> to load_model",
+        "*dict tensors left by predictions not counted: no input to predict with: pass warmup=<an input batch> to load_model",
     ])
     assert document["models"][0]["predictions"]["count"] == 100
 

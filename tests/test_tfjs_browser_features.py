@@ -19,7 +19,9 @@ import pytest
 from pytest_loadbudget.baseline.compare import compare
 from pytest_loadbudget.budget.thresholds import parse_compare_fail
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.tfjs_runtime.mainthread import PROBE_TASK_MS, long_tasks_probe_note, main_thread_block
+from pytest_loadbudget.tfjs_runtime.mainthread import (
+    PROBE_TASK_MS, ObservedTasks, long_tasks_probe_note, main_thread_block, observed_tasks,
+)
 from models import marker_error
 from test_tfjs_plugin import browser_ready, node_ready  # noqa: F401 - fixtures: skip without Chromium
 
@@ -28,7 +30,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 @pytest.fixture(scope="module")
 def example_models() -> dict[str, Path]:
-    """The example MobileNetV2 TF.js graph models and the small CNN layers model (built once if missing)."""
+    """The example MobileNetV2 TF.js graph models and the small CNN's graph and layers models (built once if missing)."""
     pytest.importorskip("tensorflow")  # to build them where they are not built yet
     spec = importlib.util.spec_from_file_location("example_build_models", EXAMPLES / "build_models.py")
     assert spec is not None and spec.loader is not None
@@ -37,23 +39,7 @@ def example_models() -> dict[str, Path]:
     spec.loader.exec_module(module)
     models = module.ensure_models()
     return {"float32": models.mobilenet["tfjs-graph"], "uint8": models.mobilenet["tfjs-graph-uint8"],
-            "layers": models.cnn_tfjs_layers}
-
-
-@pytest.fixture(scope="module")
-def long_tasks_reported(browser_ready: None) -> None:  # noqa: F811
-    """This Chromium's Long Tasks API reports a busy task run on purpose, as the plugin's own probe checks.
-
-    Some headless Chromium builds report no long task at all: there the plugin
-    says the block is not measured (and a block_ms budget fails as
-    unmeasurable), so a test of the measured block has nothing to read.
-    """
-    from pytest_loadbudget.tfjs_runtime.browser import BrowserSession
-
-    with BrowserSession() as browser:
-        problem = browser.long_tasks_problem()
-    if problem:
-        pytest.skip(f"block_ms reads the Long Tasks API, and {problem}")
+            "layers": models.cnn_tfjs_layers, "cnn": models.cnn["tfjs-graph"]}
 
 
 def report(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
@@ -63,7 +49,7 @@ def report(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
 
 
 def test_page_block_is_recorded_a_tight_budget_fails_and_a_worker_blocks_less(
-    pytester: pytest.Pytester, example_models: dict[str, Path], long_tasks_reported: None,
+    pytester: pytest.Pytester, example_models: dict[str, Path], browser_ready: None,  # noqa: F811
 ) -> None:
     pytester.makepyfile(
         f"""
@@ -88,7 +74,8 @@ def test_page_block_is_recorded_a_tight_budget_fails_and_a_worker_blocks_less(
     result.assert_outcomes(failed=1, passed=2)
     result.stdout.fnmatch_lines([
         "*load_budget: mobilenetv2_tfjs_uint8/model.json main-thread block * > budget 1 ms (longest task during "
-        "1 loads and warm-ups on the page's main thread; * long tasks, total blocking time *, browser wasm cache)",
+        "1 loads and warm-ups on the page's main thread, the model on the page, from Chrome's trace; * long tasks, "
+        "total blocking time *, browser wasm cache)",
         "model *block*budget*",
         "*mobilenetv2_tfjs_uint8/model.json (browser wasm cache) the page's main thread: longest task *",
     ])
@@ -100,10 +87,13 @@ def test_page_block_is_recorded_a_tight_budget_fails_and_a_worker_blocks_less(
     assert page["long_tasks"] and all({"start_ms", "duration_ms", "stage", "blocking_ms"} <= set(task)
                                       for task in page["long_tasks"])
     assert page["block_ms"] == max(task["blocking_ms"] for task in page["long_tasks"]) > 0
+    assert {page["block_source"], worker["block_source"], layers["block_source"]} == {"trace"}
     # The same model, the same run: in a worker the page's thread is left (nearly) free.
     assert (worker["environment"]["thread"], page["environment"]["thread"]) == ("worker", "page")
     assert layers["environment"]["thread"] == "worker"
     assert worker["block_ms"] < page["block_ms"]
+    # Chrome's trace shows the worker's thread too: the model's work moved there.
+    assert worker["worker_thread"]["block_ms"] > worker["block_ms"] and page["worker_thread"] is None
     assert layers["load_ms"] and layers["leak_tensors"] == 0 and layers["block_ms"] is not None
 
 
@@ -176,10 +166,19 @@ def test_a_browser_that_fails_the_long_tasks_probe_measures_no_block_and_fails_t
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pytest_loadbudget.tfjs_runtime import browser
+    from pytest_loadbudget.tfjs_runtime.trace import PageTracer
 
-    # Stands for a Chromium whose Long Tasks API reports nothing: the probe's verdict, as the plugin reads it.
-    note = long_tasks_probe_note({"supported": True, "durations": []}, "150.0")
-    monkeypatch.setattr(browser, "probe_long_tasks", lambda page, version: note)
+    class Untraced(PageTracer):
+        def start(self, page: Any) -> bool:
+            self.note = "Chrome's trace could not be recorded (Error: Tracing has already been started)"
+            return False
+
+    # Stands for a Chromium that records no trace and whose Long Tasks API reports nothing:
+    # the probe's verdict, as the plugin reads it.
+    monkeypatch.setattr(browser, "PageTracer", Untraced)
+    probe = long_tasks_probe_note({"supported": True, "durations": []}, "150.0")
+    monkeypatch.setattr(browser, "probe_long_tasks", lambda page, version: probe)
+    note = f"Chrome's trace could not be recorded (Error: Tracing has already been started), and {probe}"
     pytester.makepyfile(
         f"""
         import pytest
@@ -256,11 +255,11 @@ def stages(*spans: tuple[str, int, float]) -> list[dict[str, Any]]:
 
 def test_block_counts_only_the_part_of_a_task_inside_loads_and_warm_ups() -> None:
     events = stages(("load", 0, 100), ("warmup", 0, 300), ("predict", 0, 500), ("dispose", 0, 900), ("done", 0, 950))
-    observed = {"observed": True, "tasks": [
-        {"start_ms": 10, "duration_ms": 80},     # backend set-up: before the first load
-        {"start_ms": 150, "duration_ms": 100},   # inside the load
-        {"start_ms": 400, "duration_ms": 450},   # the end of the warm-up and the predictions: 100 ms of it count
-    ]}
+    observed = ObservedTasks("long-tasks", [
+        (10, 80),     # backend set-up: before the first load
+        (150, 100),   # inside the load
+        (400, 450),   # the end of the warm-up and the predictions: 100 ms of it count
+    ])
     block = main_thread_block(observed, events, rounds=1)
     assert [task["blocking_ms"] for task in block.tasks] == [0, 100, 100]
     assert [task["stage"] for task in block.tasks] == ["backend", "load", "warmup"]
@@ -270,13 +269,15 @@ def test_block_counts_only_the_part_of_a_task_inside_loads_and_warm_ups() -> Non
 def test_block_of_a_task_over_a_load_and_its_warm_up_and_of_a_page_without_the_api() -> None:
     events = stages(("load", 0, 0), ("save", 0, 200), ("warmup", 0, 260), ("load", 1, 400), ("warmup", 1, 450),
                     ("done", 1, 600))
-    observed = {"observed": True, "tasks": [{"start_ms": 100, "duration_ms": 300}, {"start_ms": 420, "duration_ms": 60}]}
-    block = main_thread_block(observed, events, rounds=2)
+    block = main_thread_block(ObservedTasks("long-tasks", [(100, 300), (420, 60)]), events, rounds=2)
     # 100 ms of load and 140 of warm-up in one task; the save between them is not the model's start.
     assert block.per_round_ms == [240, 60]
     assert (block.block_ms, block.total_blocking_ms) == (240, 190 + 10)
-    none = main_thread_block({"observed": False, "tasks": [], "note": "this browser has no Long Tasks API"}, events, 2)
-    assert (none.block_ms, none.note) == (None, "this browser has no Long Tasks API")
+    observed, note = observed_tasks(None, "Chrome's trace was not recorded",
+                                    {"observed": False, "tasks": [], "note": "this browser has no Long Tasks API"}, "")
+    none = main_thread_block(observed, events, 2, note=note)
+    assert (none.block_ms, none.source, none.note) == (
+        None, None, "Chrome's trace was not recorded, and this browser has no Long Tasks API")
 
 
 def test_a_browser_whose_long_tasks_api_misses_the_probe_is_not_trusted() -> None:
@@ -299,7 +300,7 @@ def test_a_block_budget_on_an_untrusted_browser_fails_as_unmeasured() -> None:
 
     note = long_tasks_probe_note({"supported": True, "durations": []}, "150.0")
     figures = RuntimeFigures(runtime="browser", backend="wasm", model="m/model.json", format="graph-model", rounds=1)
-    apply_main_thread_block(figures, {"observed": False, "note": note}, stages(("load", 0, 0), ("done", 0, 10)))
+    apply_main_thread_block(figures, main_thread_block(None, stages(("load", 0, 0), ("done", 0, 10)), 1, note=note))
     assert (figures.block_ms, figures.block_note) == (None, note)
     record = ModelRecord(key="m", name="m", format="tfjs-graph", runtime="browser wasm cache",
                          runtime_figures=figures.to_dict())

@@ -213,7 +213,7 @@ def test_leak_tensors_budget_in_python_says_which_runtime_counts_them(pytester):
     )
     result = pytester.runpytest("--loadbudget-rounds=1")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*dict tensors not counted: tensors are counted in a TF.js runtime*"])
+    result.stdout.fnmatch_lines(["*dict leaked tensors not counted: tensors are counted in a TF.js runtime*"])
 
 
 @pytest.mark.parametrize(

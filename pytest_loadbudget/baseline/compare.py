@@ -46,9 +46,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pytest_loadbudget.baseline.machine_speed import SpeedFollowing, learn
+from pytest_loadbudget.baseline.rules import NOT_JUDGED, OTHER_MACHINE, TRACED_APART
 from pytest_loadbudget.baseline.significance import all_above, mann_whitney_greater
 from pytest_loadbudget.baseline.times import BLOCK, COLD, TIMED, same_clock, waited_share
-from pytest_loadbudget.budget.thresholds import FIGURE_LABELS, FIGURES, Threshold
+from pytest_loadbudget.budget.thresholds import Threshold
+from pytest_loadbudget.figures import COMPARED, FIGURES
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
@@ -133,12 +135,13 @@ def compare(
     ``clock``: "own" or "wall", the time that time figures are judged on where both records have it;
     ``history``: the saved runs ``old`` was chosen from, ``old`` among them (``Baseline.typical``).
     """
-    results = [comparison for figure in FIGURES
+    results = [comparison for figure in COMPARED
                if (comparison := judge(figure, old, new, thresholds.get(figure), clock, history)) is not None]
     for result in results:
         if result.figure not in thresholds:
             # Shown for the record, never failing (``FIGURE:off``): an "ok" beside +100% needs saying why.
             result.add_note(f"not judged ({result.figure}:off)")
+            result.rule = NOT_JUDGED
     if not same_machine:
         for result in results:
             result.underpowered = False  # nothing to measure again for: it could not fail
@@ -146,7 +149,35 @@ def compare(
             if result.regression:
                 result.regression = False
                 result.add_note("baseline from another machine: not failing (--loadbudget-compare-any-machine to fail)")
+                result.rule = OTHER_MACHINE
+    for result in results:
+        apart = traced_apart(result.figure, old, new)
+        if apart:
+            result.regression = result.underpowered = result.excused = False
+            result.add_note(apart)
+            result.rule = TRACED_APART
     return results
+
+
+#: Figures of the fresh processes: what traced them is the record's ``fresh_traced``.
+FRESH_FIGURES = COLD + ("peak_mb", "leak_mb")
+
+
+def traced_apart(figure: str, old: ModelRecord, new: ModelRecord) -> str:
+    """Why ``figure`` of ``new`` is not judged against ``old``: one side's was measured under a tracer, a
+    profiler or dev mode that the other's was not (``measure/tracing.py``; a Keras load read 1.5-2.1x
+    slower under coverage); "" where both were measured alike."""
+    if figure not in TIMED + FRESH_FIGURES:
+        return ""
+    fresh = figure in FRESH_FIGURES
+    now, then = (sorted(record.fresh_traced if fresh else record.traced) for record in (new, old))
+    if now == then:
+        return ""
+    if not then:
+        return f"not judged: traced in this run ({', '.join(now)}), untraced in the baseline's"
+    if not now:
+        return f"not judged: untraced in this run, traced in the baseline's ({', '.join(then)})"
+    return f"not judged: traced by {', '.join(now)} in this run, by {', '.join(then)} in the baseline's"
 
 
 def judge(
@@ -225,7 +256,7 @@ def _compare_times(
     noise = noise if grown else ""
     change = _change(old_median, new_median)
     details = _details(change, counted, f"{used} time", context.artifact)
-    line = f"{new.name} {FIGURE_LABELS[figure]} {format_ms(new_median)} vs baseline {format_ms(old_median)} ({details})"
+    line = f"{new.name} {FIGURES[figure].label} {format_ms(new_median)} vs baseline {format_ms(old_median)} ({details})"
     result = Comparison(figure, line, regression=grown and not noise, change=change, grown=grown,
                         measured=format_ms(new_median), underpowered=grown and underpowered, excused=excused,
                         allowance=allowed)
@@ -628,7 +659,7 @@ def _compare_tensors(
     if old_count is None or new_count is None:
         return None
     change = f"{new_count - old_count:+d}"
-    line = f"{new.name} {FIGURE_LABELS[figure]} {new_count} vs baseline {old_count} " \
+    line = f"{new.name} {FIGURES[figure].label} {new_count} vs baseline {old_count} " \
            f"({_details(change, context.artifact)})"
     grown = _grew(threshold, old_count, new_count, 0, 1)
     return Comparison(figure, line, regression=grown, change=change, grown=grown, measured=str(new_count))
@@ -649,7 +680,7 @@ def _compare_bytes(
     figure: str, name: str, old: int, new: int, threshold: Threshold | None, context: Context, floor: int = 0,
 ) -> Comparison:
     change = _change(old, new)
-    line = f"{name} {FIGURE_LABELS[figure]} {format_mib(new)} vs baseline {format_mib(old)} " \
+    line = f"{name} {FIGURES[figure].label} {format_mib(new)} vs baseline {format_mib(old)} " \
            f"({_details(change, context.artifact)})"
     grown = _grew(threshold, old, new, floor, MIB)
     return Comparison(figure, line, grown, change=change, grown=grown, measured=format_mib(new))

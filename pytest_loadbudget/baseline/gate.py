@@ -10,12 +10,13 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from pytest_loadbudget.baseline.compare import compare
+from pytest_loadbudget.baseline.compare import compare, traced_apart
 from pytest_loadbudget.baseline.confirm import Remeasure, confirm
 from pytest_loadbudget.baseline.creep import CREEP_LOOKBACK, crept
 from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, software_facts
 from pytest_loadbudget.baseline.lookup import Baseline, GateSummary, annotate, environment_note, summarize
 from pytest_loadbudget.baseline.provenance import autosave_name, git_provenance
+from pytest_loadbudget.baseline.rules import name_rules
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
 from pytest_loadbudget.baseline.times import TIMED
 from pytest_loadbudget.budget.marker import Budget
@@ -112,6 +113,11 @@ class RegressionGate:
         assert baseline is not None  # a model was found in it
         old, history = baseline.typical(record.identity, old, run, self.settings.baseline_runs,
                                         self.settings.clock)
+        # A saved run traced unlike this one (a profiler, a debugger: ``measure/tracing.py``) is neither its
+        # baseline nor part of the machine's spread; the newest alike stands in. None alike: not judged.
+        alike = tuple(saved for saved in history if not traced_apart("ms", saved, record))
+        if alike:
+            old, history = (old if any(saved is old for saved in alike) else alike[0]), alike
         thresholds: dict[str, Threshold] = self.thresholds
         if budget is not None and budget.compare_fail is not None:
             thresholds = merge_thresholds(thresholds, parse_compare_fail(budget.compare_fail))
@@ -124,6 +130,7 @@ class RegressionGate:
         if remeasure is not None:
             confirm(comparisons, old, record, thresholds, remeasure, clock=self.settings.clock, history=history)
         annotate(comparisons, environment_note(run, self.software, old, record))
+        name_rules(comparisons)
         if baseline.per_model and baseline.same_machine(run):
             # A named run is read alone; another machine's runs are not this machine's history.
             lineage = [(saved, older.name or older.path.stem) for saved, older

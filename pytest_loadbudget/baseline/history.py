@@ -17,22 +17,14 @@ from typing import Any
 from pytest_loadbudget.baseline.fingerprint import software_changes
 from pytest_loadbudget.baseline.provenance import SHORT_COMMIT
 from pytest_loadbudget.baseline.storage import BaselineStore, SavedRun, read_run
-from pytest_loadbudget.baseline.times import REMEASURED, time_series
-from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
+from pytest_loadbudget.baseline.times import time_series
 from pytest_loadbudget.errors import BaselineError
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.units import MIB
 
 #: The label of the run in progress, after the saved ones.
 THIS_RUN = "this run"
-#: Units of the figures a history follows: the names of --loadbudget-compare-fail (the
-#: re-measured ones are the times), and the memory predictions left, which has a budget.
-FIGURE_UNITS = {figure: "ms" for figure in REMEASURED} | {
-    "mb": "MiB", "peak_mb": "MiB", "leak_mb": "MiB", "gpu_mb": "MiB", "leak_tensors": "tensors",
-    "predict_leak_tensors": "tensors", "predict_leak_mb": "MiB",
-}
-#: Words for the figures the regression gate does not compare.
-_LABELS = FIGURE_LABELS | {"predict_leak_mb": "memory left by predictions"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,7 @@ class ModelHistory:
         Own time only where every point that has the time has it: one series
         mixing own and wall time would show a step where nothing changed.
         """
-        if FIGURE_UNITS[figure] != "ms":
+        if FIGURES[figure].kind != "time":
             return [figure_value(figure, point.record, "wall") for point in self.points], ""
         if clock == "own":
             measured = [point.record for point in self.points if time_series(figure, point.record, "wall")[0]]
@@ -101,12 +93,13 @@ class ModelHistory:
 
 
 def figure_value(figure: str, record: ModelRecord, clock: str) -> float | None:
-    """One figure of a record: a time's median in ms, a size or memory in MiB, a tensor count.
+    """One figure of a record (every figure of ``figures.FIGURES``): a time's median in ms, a size or
+    memory in MiB, a tensor count.
 
     The growth over a record's predictions is over however many it ran (``predictions=N``).
     """
-    unit = FIGURE_UNITS[figure]  # a figure without a unit here is one this module has no reader for
-    if unit == "ms":
+    unit = FIGURES[figure].unit
+    if FIGURES[figure].kind == "time":
         samples, _ = time_series(figure, record, clock)
         return samples.median if samples else None
     memory, predictions = record.memory, record.predictions
@@ -122,11 +115,6 @@ def figure_value(figure: str, record: ModelRecord, clock: str) -> float | None:
     if count is None:
         return None
     return count / MIB if unit == "MiB" else float(count)
-
-
-def figure_label(figure: str) -> str:
-    """``load (ms)``, ``peak (MiB)``."""
-    return f"{_LABELS[figure]} ({FIGURE_UNITS[figure]})"
 
 
 @dataclass

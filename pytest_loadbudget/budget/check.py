@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pytest_loadbudget.budget.marker import Budget
 from pytest_loadbudget.diagnose.advice import miss_fix
 from pytest_loadbudget.diagnose.fleet import fleet_fix, starts_words, verdict_words
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.measure.clock import NOTABLE_WAIT, waited_share
 from pytest_loadbudget.results.phases import PHASE_LABELS
 from pytest_loadbudget.results.predictions import byte_text
@@ -33,14 +34,6 @@ class Miss:
     line: str
     hint: str = ""
 
-
-#: What each limited figure is called in a line.
-LABELS = {
-    "mb": "size", "ms": "load", "warm_ms": "warm-up", "peak_mb": "peak", "leak_mb": "leak",
-    "gpu_mb": "GPU memory", "leak_tensors": "tensors", "cold_ms": "cold start", "import_ms": "import",
-    "predict_leak_tensors": "tensors per prediction", "predict_leak_mb": "memory per prediction",
-    "fleet_ms": "fleet start", "block_ms": "main-thread block",
-}
 
 #: A figure as measured: its value in the budget's unit, and what a line says of it after the name.
 Reading = tuple[float, str]
@@ -75,7 +68,7 @@ def check(budget: Budget, record: ModelRecord, clock: str = "own") -> list[Miss]
                 miss_fix(figure, record.format, dominant)
             misses.append(Miss(figure, f"{record.name} {line}", hint))
     if unmeasured and record.error is not None:
-        labels = ", ".join(LABELS[figure] for figure in unmeasured)
+        labels = ", ".join(FIGURES[figure].label for figure in unmeasured)
         failed = "the load failed" if not record.load_ms and record.runtime_figures is None else "its measurement failed"
         misses.append(Miss(", ".join(unmeasured), f"{record.name} {labels} not measured: {failed}"))
     else:
@@ -89,16 +82,17 @@ def _spread(samples: Samples, of: str = "") -> str:
     return f"median of {samples.count}{of}, {compact_ms(samples.minimum)}..{compact_ms(samples.maximum)}"
 
 
-def _mib(num_bytes: int | None, limit: float, label: str, details: str) -> Reading | None:
+def _mib(num_bytes: int | None, limit: float, figure: str, details: str) -> Reading | None:
     if num_bytes is None:
         return None
+    label = FIGURES[figure].label
     return num_bytes / MIB, f"{label} {format_mib(num_bytes)} > budget {format_number(limit)} MiB ({details})"
 
 
 def _timing(
-    judged: tuple[Samples, str], wall: Samples, clock: str, limit: float, label: str, of: str = "", more: str = ""
+    judged: tuple[Samples, str], wall: Samples, clock: str, limit: float, figure: str, of: str = "", more: str = ""
 ) -> Reading | None:
-    """A time against its budget, on the clock ``judged`` is in; says how much of the wall was waiting."""
+    """A time of ``figure`` against its budget, on the clock ``judged`` is in; says how much of the wall was waiting."""
     samples, used = judged
     if not samples:
         return None
@@ -110,28 +104,28 @@ def _timing(
     elif clock == "own":
         details += "; own time not measured"
     details += more
-    return samples.median, (f"{label} {format_ms(samples.median)} {used} time > budget {format_number(limit)} ms "
-                            f"({details})")
+    return samples.median, (f"{FIGURES[figure].label} {format_ms(samples.median)} {used} time "
+                            f"> budget {format_number(limit)} ms ({details})")
 
 
 def _size(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
     files = f"{record.files} file{'s' if record.files != 1 else ''}"
-    return _mib(record.size_bytes, limit, "size", files)
+    return _mib(record.size_bytes, limit, "mb", files)
 
 
 def _load(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
-    return _timing(record.timing("ms", clock), record.load_ms, clock, limit, "load")
+    return _timing(record.timing("ms", clock), record.load_ms, clock, limit, "ms")
 
 
 def _warm_up(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
-    return _timing(record.timing("warm_ms", clock), record.warm_ms, clock, limit, "warm-up")
+    return _timing(record.timing("warm_ms", clock), record.warm_ms, clock, limit, "warm_ms")
 
 
 def _peak(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
     memory = record.memory
     if memory is None:
         return None
-    return _mib(memory.peak_bytes, limit, "peak", f"load + warm-up, {memory.where}")
+    return _mib(memory.peak_bytes, limit, "peak_mb", f"load + warm-up, {memory.where}")
 
 
 def _leak(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
@@ -140,7 +134,7 @@ def _leak(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: st
         return None
     details = (f"after {memory.cycles} load/release cycles, {format_mib(memory.leak_per_cycle)} per cycle, "
                f"{memory.where}")
-    return _mib(memory.leak_bytes, limit, "leak", details)
+    return _mib(memory.leak_bytes, limit, "leak_mb", details)
 
 
 def _gpu(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
@@ -149,7 +143,7 @@ def _gpu(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str
     else:
         where = record.memory.where if record.memory is not None else ""
         details = f"load + warm-up, {record.gpu_source or '?'}, {where}"
-    return _mib(record.gpu_bytes, limit, "GPU memory", details)
+    return _mib(record.gpu_bytes, limit, "gpu_mb", details)
 
 
 def _tensors(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
@@ -161,13 +155,13 @@ def _tensors(record: ModelRecord, cold: ColdProfile | None, limit: float, clock:
                     f"(alive after model.dispose(), {record.runtime})")
 
 
-def _cold_phase(phase: str | None, label: str) -> ReadingFunction:
+def _cold_phase(phase: str | None, figure: str) -> ReadingFunction:
     def reading(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: str) -> Reading | None:
         if cold is None:
             return None
         wall = cold.total if phase is None else cold.phase(phase)
         dominant = f"; dominant phase: {PHASE_LABELS[cold.dominant_phase]}"
-        return _timing(cold.timing(phase, clock), wall, clock, limit, label, " fresh processes", dominant)
+        return _timing(cold.timing(phase, clock), wall, clock, limit, figure, " fresh processes", dominant)
 
     return reading
 
@@ -196,7 +190,8 @@ def _fleet(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: s
     fleet = record.fleet
     if fleet is None:
         return None
-    return fleet.p95_ms, (f"fleet start p95 {format_ms(fleet.p95_ms)} wall time > budget {format_number(limit)} ms "
+    return fleet.p95_ms, (f"{FIGURES['fleet_ms'].label} p95 {format_ms(fleet.p95_ms)} wall time "
+                          f"> budget {format_number(limit)} ms "
                           f"({fleet.size} processes at once: {starts_words(fleet)}; {verdict_words(fleet)})")
 
 
@@ -206,25 +201,29 @@ def _block(record: ModelRecord, cold: ColdProfile | None, limit: float, clock: s
     figures = record.runtime_figures or {}
     if block is None:
         return None
-    where = "in a Web Worker" if figures.get("worker") else "on the page's main thread"
+    where = "the model in a Web Worker" if figures.get("worker") else "the model on the page"
+    # Which source the tasks came from: Chrome's trace, or the Long Tasks API where tracing failed.
+    source = {"trace": ", from Chrome's trace", "long-tasks": ", from the Long Tasks API"}.get(
+        str(figures.get("block_source")), "")
     tasks = sum(1 for task in figures.get("long_tasks", []) if task.get("blocking_ms"))
-    return block, (f"main-thread block {format_ms(block)} > budget {format_number(limit)} ms (longest task during "
-                   f"{figures.get('rounds', '?')} loads and warm-ups {where}; {tasks} long tasks, total blocking "
-                   f"time {format_ms(figures.get('total_blocking_ms'))}, {record.runtime})")
+    return block, (f"{FIGURES['block_ms'].label} {format_ms(block)} > budget {format_number(limit)} ms "
+                   f"(longest task during {figures.get('rounds', '?')} loads and warm-ups on the page's main "
+                   f"thread, {where}{source}; {tasks} long tasks, total blocking time "
+                   f"{format_ms(figures.get('total_blocking_ms'))}, {record.runtime})")
 
 
 #: How each limited figure is read from a record (None: not measured), on the clock the user asked for.
 READINGS: dict[str, ReadingFunction] = {
     "mb": _size, "ms": _load, "warm_ms": _warm_up, "peak_mb": _peak, "leak_mb": _leak, "gpu_mb": _gpu,
-    "leak_tensors": _tensors, "cold_ms": _cold_phase(None, "cold start"), "import_ms": _cold_phase("import", "import"),
+    "leak_tensors": _tensors, "cold_ms": _cold_phase(None, "cold_ms"), "import_ms": _cold_phase("import", "import_ms"),
     "predict_leak_tensors": _prediction_tensors, "predict_leak_mb": _prediction_memory,
     "fleet_ms": _fleet, "block_ms": _block,
 }
 
 
 def _unmeasured_line(figure: str, record: ModelRecord) -> str:
-    verb = "counted" if figure in ("leak_tensors", "predict_leak_tensors") else "measured"
-    return f"{record.name} {LABELS[figure]} not {verb}: {_why_unmeasured(figure, record)}"
+    verb = "counted" if FIGURES[figure].kind == "count" else "measured"
+    return f"{record.name} {FIGURES[figure].label} not {verb}: {_why_unmeasured(figure, record)}"
 
 
 def _why_unmeasured(figure: str, record: ModelRecord) -> str:
@@ -260,7 +259,7 @@ def _why_unmeasured(figure: str, record: ModelRecord) -> str:
         if figure in ("peak_mb", "leak_mb"):
             return "resident memory is measured for models that load in Python; a TF.js runtime counts tensors " \
                    "(leak_tensors)"
-        return f"the {record.runtime} runtime reported no {LABELS[figure]} time"
+        return f"the {record.runtime} runtime reported no {FIGURES[figure].label} time"
     if record.format == "tfjs-graph":
         return "a TF.js graph model has no Python runtime: measure it with runtime='node' or runtime='browser'"
     if figure == "warm_ms":

@@ -20,6 +20,7 @@ import pytest
 
 from pytest_loadbudget.budget.thresholds import parse_compare_fail
 from pytest_loadbudget.errors import MarkerError
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.measure.devices import DEVICES
 
 MARKER_NAME = "load_budget"
@@ -85,24 +86,25 @@ def _compare_fail(name: str, value: Any) -> None:
 UNIT_WORDS = {"ms": "milliseconds", "MiB": "MiB (2**20 bytes)"}
 
 
-def _keyword(meaning: str, check: Check | None = None, *, unit: str | None = None) -> Any:
-    """A marker keyword, None (not set) by default; ``unit`` is given for a limit."""
-    return field(default=None, metadata={"meaning": meaning, "check": check, "unit": unit})
+def _keyword(meaning: str, check: Check | None = None, *, limit: bool = False) -> Any:
+    """A marker keyword, None (not set) by default; ``limit``: it limits the figure of its name."""
+    return field(default=None, metadata={"meaning": meaning, "check": check, "limit": limit})
 
 
-def _limit(unit: str, meaning: str, check: Check = _positive_number) -> Any:
-    return _keyword(meaning, check, unit=unit)
+def _limit(meaning: str, check: Check = _positive_number) -> Any:
+    """A keyword that limits the figure of its name, in that figure's unit (``figures.FIGURES``)."""
+    return _keyword(meaning, check, limit=True)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Budget:
-    ms: float | None = _limit("ms", "median load time over the rounds")
-    mb: float | None = _limit("MiB", "bytes on disk of every file the load reads")
-    warm_ms: float | None = _limit("ms", "median time of the first inference after a load")
+    ms: float | None = _limit("median load time over the rounds")
+    mb: float | None = _limit("bytes on disk of every file the load reads")
+    warm_ms: float | None = _limit("median time of the first inference after a load")
     peak_mb: float | None = _limit(
-        "MiB", "resident memory the load and warm-up add at their peak, measured in a fresh process")
+        "resident memory the load and warm-up add at their peak, measured in a fresh process")
     leak_mb: float | None = _limit(
-        "MiB", "resident memory still held after `cycles` load/release cycles beyond what the first cycle held")
+        "resident memory still held after `cycles` load/release cycles beyond what the first cycle held")
     cycles: int | None = _keyword(
         "load/release cycles for leak_mb (at least 2)", _integer(2, " (the first cycle is the reference)"))
     rounds: int | None = _keyword("timed load rounds; the default adapts to the load time", _integer(1))
@@ -113,7 +115,7 @@ class Budget:
         "'cpu' or 'gpu': where the model is placed and warmed; a test that asks for a GPU on a machine "
         "without one is skipped", _device)
     gpu_mb: float | None = _limit(
-        "MiB", "peak device memory of load plus warm-up in a fresh process "
+        "peak device memory of load plus warm-up in a fresh process "
         "(on runtime='browser' with backend='webgl': TF.js numBytesInGPU)")
     runtime: str | None = _keyword(
         "where a TF.js model is measured: 'python' (the default), 'node' (Node.js) or 'browser' (headless Chromium)")
@@ -124,19 +126,20 @@ class Budget:
     worker: bool | None = _keyword(
         "runtime='browser': load and warm up in a dedicated Web Worker instead of on the page's main thread", _flag)
     block_ms: float | None = _limit(
-        "ms", "runtime='browser': the page's longest main-thread task during the loads and warm-ups (Long Tasks API)")
-    leak_tensors: int | None = _limit("tensors", "TF.js tensors still alive after the model is disposed", _integer(0))
+        "runtime='browser': the page's longest main-thread task during the loads and warm-ups (Chrome's trace; "
+        "the Long Tasks API where tracing is unavailable)")
+    leak_tensors: int | None = _limit("TF.js tensors still alive after the model is disposed", _integer(0))
     cold_ms: float | None = _limit(
-        "ms", "median cold start in a fresh Python: start-up, framework import, reading the files, load "
+        "median cold start in a fresh Python: start-up, framework import, reading the files, load "
         "and first call")
-    import_ms: float | None = _limit("ms", "median framework import of that cold start")
+    import_ms: float | None = _limit("median framework import of that cold start")
     cold_runs: int | None = _keyword("fresh processes for the cold figures (default 3)", _integer(1))
     cold_disk: bool | None = _keyword("evict the model's files from the page cache before each cold run", _flag)
     fleet: int | None = _keyword(
         f"fresh processes started at once, each doing the whole cold start (1 to {MAX_FLEET}; "
         f"{DEFAULT_FLEET} when only fleet_ms is set), set against a single cold start", _fleet_size)
     fleet_ms: float | None = _limit(
-        "ms", "95th percentile of the cold starts of a fleet of processes started at once, wall time")
+        "95th percentile of the cold starts of a fleet of processes started at once, wall time")
     interpreter: str | None = _keyword(
         "what runs a .tflite model: 'litert' (ai-edge-litert), 'tensorflow' (tf.lite) or 'tflite-runtime'; "
         "default: the first of them installed; other formats ignore it", _interpreter)
@@ -144,10 +147,10 @@ class Budget:
         "predictions run on the warm model, each result read back and dropped, with tensors and memory read "
         f"after each (default off; {DEFAULT_PREDICTIONS} when a predict_leak budget is set)", _integer(1))
     predict_leak_tensors: int | None = _limit(
-        "tensors", "live tensors the predictions leave behind: growth over them, 0 for a model that frees its outputs",
+        "live tensors the predictions leave behind: growth over them, 0 for a model that frees its outputs",
         _integer(0))
     predict_leak_mb: float | None = _limit(
-        "MiB", "memory the predictions leave behind: TF.js numBytes in a TF.js runtime, resident memory in Python")
+        "memory the predictions leave behind: TF.js numBytes in a TF.js runtime, resident memory in Python")
 
     def __post_init__(self) -> None:
         for keyword in fields(self):
@@ -204,7 +207,7 @@ class Budget:
 load_budget = Budget
 
 #: The keywords that limit a figure, in the order of the signature.
-LIMIT_KEYWORDS = tuple(keyword.name for keyword in fields(Budget) if keyword.metadata["unit"] is not None)
+LIMIT_KEYWORDS = tuple(keyword.name for keyword in fields(Budget) if keyword.metadata["limit"])
 
 
 def _docstring() -> str:
@@ -213,7 +216,7 @@ def _docstring() -> str:
         "",
     ]
     for keyword in fields(Budget):
-        unit = keyword.metadata["unit"]
+        unit = FIGURES[keyword.name].unit if keyword.metadata["limit"] else None
         in_unit = f", in {UNIT_WORDS[unit]}" if unit in UNIT_WORDS else ""
         lines.append(f"{keyword.name}: {keyword.metadata['meaning']}{in_unit}.")
     return "\n".join(lines)
@@ -226,9 +229,8 @@ def marker_help() -> str:
     """The line ``pytest --markers`` shows, built from the signature and the fields."""
     parameters = ", ".join(f"{p.name}={p.default!r}" for p in inspect.signature(Budget).parameters.values())
     by_unit: dict[str, list[str]] = {}
-    for keyword in fields(Budget):
-        if keyword.metadata["unit"] is not None:
-            by_unit.setdefault(keyword.metadata["unit"], []).append(keyword.name)
+    for name in LIMIT_KEYWORDS:
+        by_unit.setdefault(FIGURES[name].unit, []).append(name)
     limits = "; ".join(f"in {unit}: {', '.join(names)}" for unit, names in by_unit.items())
     return (
         f"{MARKER_NAME}({parameters}): fail the test when a model it loads through the load_model fixture "

@@ -12,36 +12,11 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: The figures a run is compared on (the keys of ``compare_fail``), and the
-#: words the lines and the table use for each.
-FIGURE_LABELS = {
-    "ms": "load", "warm_ms": "warm-up", "mb": "size", "peak_mb": "peak", "leak_mb": "leak",
-    "gpu_mb": "GPU memory", "leak_tensors": "leaked tensors", "cold_ms": "cold start", "import_ms": "import",
-    "first_load_ms": "first load", "cached_load_ms": "cached load",
-    "predict_leak_tensors": "tensors left by predictions",
-    "fleet_ms": "fleet start",
-    "block_ms": "main-thread block",
-}
-#: The figures a run is compared on, in the order the report lists them.
-FIGURES = tuple(FIGURE_LABELS)
+from pytest_loadbudget.figures import COMPARED, FIGURES
 
-#: What counts as a regression unless --loadbudget-compare-fail says otherwise.
-#: 10% on load and warm-up: judged on own time and confirmed by a second
-#: measurement, unchanged runs stayed quiet with two or four busy processes,
-#: and failed on a few figures in a few of 20 idle runs where the machine
-#: drifted from the speed it had when the baseline was saved
-#: (docs/evidence.md, for the counts). 20% on the figures of a few fresh
-#: processes or browser loads (cold_ms, import_ms, fleet_ms, first_load_ms,
-#: cached_load_ms): a process's start-up, imports and page cache move more
-#: than rounds within one process, and 3 runs (1 first load) give no test of
-#: significance; every new run must also be slower than every old one.
-#: Size: 1% and 4 KiB (baseline/compare.py), so that a model re-saved with
-#: other metadata passes and one that gained a layer fails.
-#: Memory is exact but for the page floors; a tensor leak (after dispose, or over
-#: the same number of predictions) is any increase.
-DEFAULT_COMPARE_FAIL = ("ms:10%,warm_ms:10%,mb:1%,peak_mb:10%,leak_mb:100%,gpu_mb:10%,leak_tensors:0,"
-                        "cold_ms:20%,import_ms:20%,first_load_ms:20%,cached_load_ms:20%,predict_leak_tensors:0,"
-                        "fleet_ms:20%,block_ms:20%")
+#: What counts as a regression unless --loadbudget-compare-fail says otherwise: each compared
+#: figure's default threshold (``figures.py`` says why each is what it is).
+DEFAULT_COMPARE_FAIL = ",".join(f"{key}:{FIGURES[key].default_threshold}" for key in COMPARED)
 
 
 @dataclass(frozen=True)
@@ -81,9 +56,9 @@ def parse_compare_fail(text: str) -> dict[str, Threshold | None]:
     thresholds: dict[str, Threshold | None] = {}
     for part in filter(None, (piece.strip() for piece in text.split(","))):
         figure, separator, amount = part.partition(":")
-        if not separator or figure not in FIGURES:
+        if not separator or figure not in COMPARED:
             raise argparse.ArgumentTypeError(
-                f"{part!r}: expected FIGURE:AMOUNT with FIGURE one of {', '.join(FIGURES)} (e.g. ms:10%)"
+                f"{part!r}: expected FIGURE:AMOUNT with FIGURE one of {', '.join(COMPARED)} (e.g. ms:10%)"
             )
         if amount.strip() == OFF:
             thresholds[figure] = None

@@ -16,9 +16,10 @@ import fnmatch
 from pathlib import Path
 
 from pytest_loadbudget.baseline.gate import DEFAULT_STORAGE
-from pytest_loadbudget.baseline.history import FIGURE_UNITS, ModelHistory, RunInfo, figure_label, read_history
+from pytest_loadbudget.baseline.history import ModelHistory, RunInfo, read_history
 from pytest_loadbudget.baseline.retention import plan_prune, remove_runs
 from pytest_loadbudget.baseline.storage import BaselineStore
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.settings import CLOCK_CHOICES, machine_name, positive_int
 
 #: Eight heights, lowest first; a run without the figure is a blank.
@@ -31,7 +32,7 @@ def add_history_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     trend = commands.add_parser("trend", help="a sparkline per model of a figure over the saved runs")
     trend.add_argument("models", nargs="*", metavar="MODEL",
                        help="models to show: names or identities, shell patterns allowed (default: all)")
-    trend.add_argument("--figure", default="ms", choices=tuple(FIGURE_UNITS),
+    trend.add_argument("--figure", default="ms", choices=tuple(FIGURES),
                        help="the figure to follow (default %(default)s)")
     trend.add_argument("--last", type=positive_int, metavar="N", help="only the newest N saved runs")
     trend.add_argument("--clock", default="own", choices=CLOCK_CHOICES,
@@ -58,9 +59,9 @@ def sparkline(values: list[float | None]) -> str:
 
 
 def _number(value: float, figure: str) -> str:
-    unit = FIGURE_UNITS[figure]
-    if unit == "tensors":
-        return f"{value:.0f} tensors"
+    unit = FIGURES[figure].unit
+    if FIGURES[figure].kind == "count":
+        return f"{value:.0f} {unit}"
     return f"{value:.3g} {unit}" if abs(value) < 100 else f"{value:.0f} {unit}"
 
 
@@ -73,8 +74,9 @@ def _latest_change(values: list[float | None], figure: str) -> str:
     if len(present) < 2:
         return f"{newest} (first)"
     before, after = present[-2], present[-1]
-    if FIGURE_UNITS[figure] == "tensors" or before == 0:
-        change = f"{after - before:+.0f}" if FIGURE_UNITS[figure] == "tensors" else ("+0%" if after == 0 else "new")
+    counted = FIGURES[figure].kind == "count"
+    if counted or before == 0:
+        change = f"{after - before:+.0f}" if counted else ("+0%" if after == 0 else "new")
     else:
         change = f"{(after - before) / before * 100:+.0f}%"
     return f"{newest} ({change})"
@@ -112,14 +114,14 @@ def run_trend(args: argparse.Namespace, here: str) -> int:
         print(f"loadbudget: no saved model matches {', '.join(map(repr, unmatched))} "
               f"(names, as `loadbudget trend` lists them, or shell patterns)")
         return 2
-    print(f"{figure_label(args.figure)} over {len(history.runs)} saved run(s) of {here}, oldest first "
+    print(f"{FIGURES[args.figure].label_with_unit} over {len(history.runs)} saved run(s) of {here}, oldest first "
           f"({history.runs[0].label} .. {history.runs[-1].label}):")
     width = max(len(model.label) for model in models)
     shown = [model for model in models if any(value is not None for value in model.values(args.figure)[0])]
     for model in shown:
         print(trend_line(model, history.runs, args.figure, args.clock, width))
     if len(shown) < len(models):
-        print(f"({len(models) - len(shown)} model(s) without a saved {figure_label(args.figure)} not shown)")
+        print(f"({len(models) - len(shown)} model(s) without a saved {FIGURES[args.figure].label_with_unit} not shown)")
     return 0
 
 

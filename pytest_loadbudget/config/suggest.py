@@ -1,14 +1,8 @@
-"""``--loadbudget-suggest=config``: model entries set from this run, with headroom from its own noise.
+"""``--loadbudget-suggest=config``: model entries set from this run, with the headroom markers get.
 
-A time budget must hold on every later run, not on this one: its headroom
-comes from what this run saw. The start is the upper decile of the rounds the
-budget judges (own time by default), which carries the run's spread; on top
-goes a margin of ``BASE_MARGIN`` plus the share of the wall time the loading
-thread waited for a CPU. Own time takes those waits out, but not everything a
-busy machine costs (caches, memory bandwidth, helper threads): a run that
-waited a lot is the one whose figures a quieter or busier machine will move
-most. Sizes and memory keep the marker suggestion's fixed headroom: they do not
-swing with the machine.
+Each entry names where its model was measured (runtime, backend, cache
+policy, worker, device) and the limits ``report/suggest.py`` sets from this
+run's figures: the one rule for suggested budgets, whatever form they take.
 """
 
 from __future__ import annotations
@@ -16,40 +10,12 @@ from __future__ import annotations
 import glob
 import json
 import os
-import statistics
 from pathlib import Path
 from typing import Any
 
-from pytest_loadbudget.measure.clock import waited_share
-from pytest_loadbudget.report.suggest import HEADROOM, figures, round_up
+from pytest_loadbudget.report.suggest import headroom_words, suggested_limits
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.results.samples import Samples
 from pytest_loadbudget.session.request import PYTHON
-
-#: The margin every suggested time gets over the upper decile, before contention.
-BASE_MARGIN = 0.25
-#: The quantile of the rounds a time budget starts from.
-UPPER_QUANTILE = 0.9
-#: A time figure's rounds (wall, own) in a record, by budget keyword.
-TIME_FIGURES = {"ms": ("load_ms", "load_own_ms"), "warm_ms": ("warm_ms", "warm_own_ms")}
-
-
-def upper_quantile(values: list[float], quantile: float = UPPER_QUANTILE) -> float:
-    """The ``quantile`` of ``values`` (linear between the samples; the only value for one)."""
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(quantile * 100) - 1]
-
-
-def time_limit(judged: Samples, wall: Samples, own: Samples) -> tuple[float, float]:
-    """The suggested budget for one time figure, ms, and the share of the wall time spent waiting.
-
-    ``judged``: the rounds a budget would judge (own or wall time);
-    ``wall``/``own``: the same rounds on both clocks, for the waiting share
-    (0 where own time was not measured).
-    """
-    share = waited_share(sum(wall.values), sum(own.values)) if own else 0.0
-    return upper_quantile(judged.values) * (1 + BASE_MARGIN + share), share
 
 
 def entry_values(record: ModelRecord, clock: str) -> tuple[dict[str, float | str | bool], list[str]]:
@@ -63,26 +29,8 @@ def entry_values(record: ModelRecord, clock: str) -> tuple[dict[str, float | str
             values["worker"] = True
     elif record.device.startswith("gpu"):
         values["device"] = "gpu"
-    notes = []
-    measured = figures(record)
-    for figure in HEADROOM:
-        if figure not in measured:
-            continue
-        if figure in TIME_FIGURES:
-            wall_name, own_name = TIME_FIGURES[figure]
-            judged, used = record.timing(figure, clock)
-            limit, share = time_limit(judged, getattr(record, wall_name), getattr(record, own_name))
-            notes.append(f"{figure}: p{round(UPPER_QUANTILE * 100)} of {judged.count} rounds, {used} time, "
-                         f"+{BASE_MARGIN + share:.0%} ({share:.0%} of the wall waiting for a CPU)")
-        else:
-            limit = measured[figure] * HEADROOM[figure]
-        values[figure] = round_up(limit)
-    if record.cold is not None and record.cold.total:
-        judged, used = record.cold.timing(None, clock)
-        limit, share = time_limit(judged, record.cold.total, record.cold.own_total)
-        values["cold_ms"] = round_up(limit)
-        notes.append(f"cold_ms: p{round(UPPER_QUANTILE * 100)} of {judged.count} fresh processes, {used} time, "
-                     f"+{BASE_MARGIN + share:.0%}")
+    limits, notes = suggested_limits(record, clock)
+    values.update(limits)
     return values, notes
 
 
@@ -125,8 +73,7 @@ def write_config_suggestions(terminal: Any, records: list[ModelRecord], target: 
                              clock: str) -> None:
     """The ``--loadbudget-suggest=config`` section, or the entries written to ``target`` (a .toml path)."""
     terminal.write_sep("=", "loadbudget suggested budgets")
-    headroom = (f"times: upper decile of the rounds + {BASE_MARGIN:.0%} + the share spent waiting for a CPU; "
-                "size x1.1, peak x1.25, leak x2")
+    headroom = headroom_words()
     if target == "config":
         terminal.write_line(f"this run's figures plus headroom ({headroom}), for pyproject.toml:")
         for line in config_text(records, rootdir, "tool.loadbudget.models", clock).splitlines():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.units import format_ms
 
 @dataclass(frozen=True)
@@ -130,11 +131,6 @@ GRAPH_FIXES = {
 }
 GRAPH_FIXES["h5"] = GRAPH_FIXES["tfjs-layers"] = GRAPH_FIXES["keras"]
 
-#: The finding a miss of each figure usually comes from (cold_ms: see PHASE_FINDINGS).
-MISS_FINDINGS = {
-    "mb": "size", "ms": "graph", "warm_ms": "warm-up", "peak_mb": "peak", "leak_mb": "leak",
-    "gpu_mb": "gpu", "leak_tensors": "tensors", "import_ms": "import", "block_ms": "main-thread",
-}
 #: The finding that a cold start's dominant phase points at.
 PHASE_FINDINGS = {"startup": "startup", "import": "import", "read": "read", "load": "graph", "first_call": "warm-up"}
 
@@ -194,8 +190,9 @@ def prediction_fix(in_tfjs: bool) -> str:
 
 
 def miss_fix(figure: str, fmt: str, dominant_phase: str | None = None) -> str:
-    """What usually fixes a miss of ``figure``; a cold start's follows its ``dominant_phase``."""
+    """What usually fixes a miss of ``figure``: the fix of the finding the registry names for it
+    (``Figure.finding``); a cold start's follows its ``dominant_phase``."""
     if figure in PREDICTION_FIGURES:
         return prediction_fix(fmt in TFJS_FORMATS)
-    finding = PHASE_FINDINGS[dominant_phase] if figure == "cold_ms" and dominant_phase else MISS_FINDINGS.get(figure)
-    return fix_for(finding, fmt) if finding is not None else ""
+    finding = PHASE_FINDINGS[dominant_phase] if figure == "cold_ms" and dominant_phase else FIGURES[figure].finding
+    return fix_for(finding, fmt) if finding else ""

@@ -73,6 +73,7 @@ def measure_cold(
     reloads: int = RELOADS,
     graph: bool = True,
     progress: Callable[[str], None] | None = None,
+    traced: list[str] | None = None,
 ) -> ColdProfile:
     """Load ``request`` in ``runs`` fresh processes, one after the other.
 
@@ -80,7 +81,8 @@ def measure_cold(
     after the first to time; ``reloads``: loads after the first, timed with
     the framework warm. ``graph``: count the artifact's functions, nodes or
     layers in the first process. ``progress`` gets a line as each process
-    moves on (``"child 2/3: loading..."``).
+    moves on (``"child 2/3: loading..."``). ``traced`` gets what traced or
+    slowed the processes (``measure/tracing.py``), once each.
     Raises NotReplayable when the request cannot travel to a child (a lambda
     loader), MeasurementError naming the model when a child crashes, fails
     to load or times out, and ModelFileError for a broken artifact.
@@ -112,6 +114,7 @@ def measure_cold(
             run, extra = child.run(envelope)
         run.page_cache = cache
         profile.runs.append(run)
+        protocol.traced_in(extra, traced if traced is not None else [])
         if extra.get("graph"):
             profile.graph = GraphStats(**extra["graph"])
         if extra.get("peak_method") == "unavailable":

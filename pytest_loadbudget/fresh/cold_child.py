@@ -26,6 +26,7 @@ from pytest_loadbudget.fresh import protocol
 from pytest_loadbudget.measure.clock import thread_wait_ns
 from pytest_loadbudget.measure.floor import read_fully
 from pytest_loadbudget.measure.rss import PeakTracker, current_rss
+from pytest_loadbudget.measure.tracing import distortions
 from pytest_loadbudget.results.phases import AT_BARRIER, COLD_DONE
 
 PHASE_PREFIX = "LOADBUDGET-PHASE "
@@ -202,6 +203,9 @@ def main() -> int:
     main_ns = time.monotonic_ns()
     waits = WaitClock()
     waits.mark("main")
+    # What traces this process from its start (a tracer of sitecustomize's, dev mode, a debug allocator):
+    # coverage's variables are left out of its environment, the rest is inherited.
+    traced = distortions()
     gc_clock = GCClock()
     gc_clock.start()
     channel = _private_stdout()
@@ -224,7 +228,8 @@ def main() -> int:
     except Exception as error:
         result = protocol.error_result(error)
     # The parent times the start-up from its spawn to main(), and the wall time less the barrier's wait.
-    result |= {"main_ns": main_ns, "import_start_ns": import_start, "barrier_wait_ns": barrier_wait}
+    result |= {"main_ns": main_ns, "import_start_ns": import_start, "barrier_wait_ns": barrier_wait,
+               "traced": traced}
     protocol.write_result(channel, result)
     return 0
 

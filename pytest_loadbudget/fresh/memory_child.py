@@ -15,6 +15,7 @@ import tempfile
 from pytest_loadbudget.errors import MeasurementError
 from pytest_loadbudget.fresh import protocol
 from pytest_loadbudget.measure.memory import measure_memory
+from pytest_loadbudget.measure.tracing import distortions
 from pytest_loadbudget.report.progress import live_step
 from pytest_loadbudget.results.memory import MemoryFigures
 from pytest_loadbudget.session.request import LoadRequest
@@ -22,8 +23,13 @@ from pytest_loadbudget.session.request import LoadRequest
 CHILD_MODULE = "pytest_loadbudget.fresh.memory_child"
 
 
-def measure_memory_in_child(request: LoadRequest, cycles: int, timeout: float) -> MemoryFigures:
-    """Replay ``request`` in a fresh Python; raises NotReplayable or MeasurementError."""
+def measure_memory_in_child(
+    request: LoadRequest, cycles: int, timeout: float, traced: list[str] | None = None,
+) -> MemoryFigures:
+    """Replay ``request`` in a fresh Python; raises NotReplayable or MeasurementError.
+
+    ``traced`` gets what traced or slowed the fresh process (``measure/tracing.py``), once each.
+    """
     envelope = protocol.envelope(protocol.replay_payload(request), cycles=cycles)
     cycles_text = f"{cycles} load/release cycle{'s' if cycles != 1 else ''}"
     with tempfile.TemporaryFile() as stderr, live_step(request.name, f"memory in a fresh process ({cycles_text})"):
@@ -40,15 +46,18 @@ def measure_memory_in_child(request: LoadRequest, cycles: int, timeout: float) -
         tail = protocol.stderr_tail(stderr)
     lines = completed.stdout.decode(errors="replace").splitlines()
     result = next((found for line in lines if (found := protocol.parse_result(line)) is not None), None)
-    return MemoryFigures(**protocol.check_result(request.name, completed.returncode, result, tail, "measuring memory"))
+    figures = protocol.check_result(request.name, completed.returncode, result, tail, "measuring memory")
+    protocol.traced_in(figures, traced if traced is not None else [])
+    return MemoryFigures(**{name: value for name, value in figures.items() if name != "traced"})
 
 
 def main() -> int:
+    traced = distortions()  # from the process's start, as the cold child's
     envelope, request = protocol.read_envelope()
     try:
         figures = measure_memory(request, envelope["cycles"], where="fresh process")
         figures.frameworks = protocol.frameworks_imported()
-        result = dataclasses.asdict(figures)
+        result = {**dataclasses.asdict(figures), "traced": traced}
     except Exception as error:
         result = protocol.error_result(error)
     protocol.write_result(sys.stdout, result)

@@ -20,6 +20,7 @@ import threading
 from typing import IO, Any, NoReturn
 
 from pytest_loadbudget.errors import MeasurementError
+from pytest_loadbudget.measure.tracing import COVERAGE_START_VARIABLES
 
 RESULT_PREFIX = "LOADBUDGET-RESULT "
 UNPICKLABLE_EXIT = 3
@@ -59,8 +60,12 @@ def child_command(module: str) -> list[str]:
 
 
 def child_environment() -> dict[str, str]:
-    """The parent's environment, with TensorFlow's C++ start-up chatter off unless asked for."""
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    """The parent's environment, with TensorFlow's C++ start-up chatter off unless asked for, and without
+    what would start coverage in the child (``tracing.COVERAGE_START_VARIABLES`` says why)."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    for name in COVERAGE_START_VARIABLES:
+        environment.pop(name, None)
+    return environment
 
 
 def stderr_tail(stderr: IO[bytes]) -> list[str]:
@@ -194,6 +199,14 @@ def wait_at_barrier(fd: int) -> None:
 def frameworks_imported() -> list[str]:
     """Which of ``FRAMEWORK_MODULES`` this process has imported so far."""
     return [name for name in FRAMEWORK_MODULES if name in sys.modules]
+
+
+def traced_in(result: dict[str, Any], found: list[str]) -> None:
+    """Add what traced the child (its result's ``traced``: ``tracing.distortions()`` at its start) to
+    ``found``, once each."""
+    for what in result.get("traced") or []:
+        if what not in found:
+            found.append(str(what))
 
 
 def error_result(error: Exception) -> dict[str, Any]:

@@ -3,11 +3,13 @@
 Each round records wall time, own time (wall less the loading thread's run-queue wait) and
 the process's CPU time: see ``measure/clock.py``; after each, outside its times, a fixed
 workload gauges the machine's speed, and before the first load and after the last round, copies
-past the last-level cache gauge the memory bus's (``measure/speed.py``).
+past the last-level cache gauge the memory bus's (``measure/speed.py``). Coverage is paused around the
+rounds and the gauges, never around the first load (``measure/tracing.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import Any
 from pytest_loadbudget.measure import clock, speed
 from pytest_loadbudget.measure.clock import Span
 from pytest_loadbudget.measure.devices import placed, prepare_framework
+from pytest_loadbudget.measure.tracing import Tracing, untraced
 from pytest_loadbudget.session.request import LoadRequest
 from pytest_loadbudget.results.samples import Samples
 
@@ -60,6 +63,8 @@ class Timings:
     #: Copies past the last-level cache before the first load and after the last round, own time in ms: the
     #: memory bus's speed (``speed.stream_readings``).
     stream_ms: Samples = field(default_factory=Samples)
+    #: What was paused around the rounds (coverage), and what still traced them (``measure/tracing.py``).
+    tracing: Tracing = field(default_factory=Tracing)
 
     @property
     def load_ms(self) -> Samples:
@@ -83,7 +88,8 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
     timings = Timings()
     # The memory bus before the first load rather than before the first round: the copies leave the
     # last-level cache flushed, which the untimed first load absorbs.
-    timings.stream_ms.values.extend(speed.stream_readings())
+    readings, _ = untraced(speed.stream_readings)
+    timings.stream_ms.values.extend(readings)
     # Collections during the first load and the rounds cover what they create, not the framework's and the
     # test session's objects: a full collection in a MobileNetV2 .h5 round took 570-605 ms over those,
     # 160-200 ms frozen (benchmarks/gc_rounds.py), and the former grows with whatever the session
@@ -93,11 +99,15 @@ def time_loads(request: LoadRequest, rounds: int | None) -> tuple[Any, Timings]:
     frozen_by_the_suite = gc.get_freeze_count() > 0
     gc.freeze()
     try:
+        # Covered under ``pytest --cov``: the lines a load runs are in the coverage data from here.
         _first_load(request, timings)
         # What the first load left for good (registries, lazily imported modules) is frozen too; the
         # first model itself was collected just before, outside everything timed.
         gc.freeze()
-        return _timed_rounds(request, timings, rounds)
+        # Untraced by coverage, which made a Keras load's rounds 1.5-2.1x slower; what else traces them is named.
+        (model, timings), seen = untraced(functools.partial(_timed_rounds, request, timings, rounds))
+        timings.tracing = seen
+        return model, timings
     finally:
         if not frozen_by_the_suite:
             gc.unfreeze()

@@ -19,9 +19,10 @@ from pytest_loadbudget.baseline.compare import SIZE_FLOOR_BYTES
 from pytest_loadbudget.baseline.fingerprint import artifact_digest
 from pytest_loadbudget.budget.marker import Budget
 from pytest_loadbudget.budget.thresholds import (
-    FIGURE_LABELS, Threshold, default_thresholds, merge_thresholds, parse_compare_fail,
+    Threshold, default_thresholds, merge_thresholds, parse_compare_fail,
 )
 from pytest_loadbudget.errors import LoadBudgetError
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.paired.pairs import PAIRED_TIMES, Pairs, measure_pairs
 from pytest_loadbudget.paired.source import Absent, Found, Lookup, Source, SourceError, Unusable, resolve_source
 from pytest_loadbudget.paired.verdict import (
@@ -140,7 +141,7 @@ class PairedGate:
             for figure in PAIRED_TIMES:
                 estimate = pairs.estimate(figure)
                 if estimate is not None:
-                    found.append(PairedVerdict(figure, FIGURE_LABELS[figure], estimate, factor(pairs, figure),
+                    found.append(PairedVerdict(figure, FIGURES[figure].label, estimate, factor(pairs, figure),
                                                pairs.clock, against))
             return found
 

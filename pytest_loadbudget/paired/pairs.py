@@ -31,7 +31,7 @@ from pytest_loadbudget.session.request import LoadRequest
 
 #: The totals of pairs after each block: an interval that straddles the
 #: threshold roughly halves its width with four times the pairs.
-BLOCKS = (11, 21, 41, 81, 161, 321)
+BLOCKS = (11, 21, 41, 81, 161, 321, 641, 1281)
 #: The paired figures, in the order lines show them.
 PAIRED_TIMES = ("ms", "warm_ms")
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.units import format_mib, format_ms
 
 #: The table's column of the page's longest main-thread task, shown when a browser run measured one.
-BLOCK_COLUMN = "block"
+BLOCK_COLUMN = FIGURES["block_ms"].label
 #: It follows the warm-up, whose work blocks the thread most.
-BLOCK_AFTER = "warm-up"
+BLOCK_AFTER = FIGURES["warm_ms"].label
 
 
 def has_block(records: list[ModelRecord]) -> bool:
@@ -31,8 +32,38 @@ def block_cell(record: ModelRecord, limit: float | None) -> str:
     return text
 
 
+#: Where the main-thread tasks were read, as a line names it.
+SOURCES = {"trace": "Chrome's trace", "long-tasks": "the Long Tasks API"}
+#: Stages left out of the per-stage line: the run's bookkeeping, not the model's.
+QUIET_STAGES = ("dispose", "done")
+
+
+def _block_lines(where: str, block_ms: float, figures: dict[str, Any]) -> list[str]:
+    """Which thread held how long, read from which source; the page's main thread by stage."""
+    during = [task for task in figures.get("long_tasks", []) if task.get("blocking_ms")]
+    thread = "the page's main thread, the model in a Web Worker" if figures.get("worker") else \
+        "the page's main thread"
+    source = SOURCES.get(str(figures.get("block_source")), "an unknown source")
+    if figures.get("block_source") != "trace" and figures.get("trace_note"):
+        source += f" ({figures['trace_note']})"
+    line = (f"{where} {thread}: longest task {format_ms(block_ms)}, total blocking time "
+            f"{format_ms(figures.get('total_blocking_ms'))} ({len(during)} long tasks during "
+            f"{figures.get('rounds')} loads and warm-ups; {source})")
+    worker = figures.get("worker_thread")
+    if worker:
+        line += (f"; the worker's thread: longest task {format_ms(worker.get('block_ms'))}, total blocking time "
+                 f"{format_ms(worker.get('total_blocking_ms'))}")
+    stages = [f"{stage} {format_ms(numbers.get('longest_ms'))}"
+              + (f" (TBT {format_ms(numbers['total_blocking_ms'])})" if numbers.get("total_blocking_ms") else "")
+              for stage, numbers in (figures.get("block_stages") or {}).items() if stage not in QUIET_STAGES]
+    if not stages:
+        return [line]
+    return [line, f"{where} the page's main thread, longest task by stage: {', '.join(stages)}"]
+
+
 def browser_lines(records: list[ModelRecord]) -> list[str]:
-    """Per browser run: where its main thread blocked and, under IndexedDB, its three loads side by side."""
+    """Per browser run: which of its threads blocked how long, from which source, whether the page's
+    heartbeat agrees and, under IndexedDB, its three loads side by side."""
     lines = []
     for record in records:
         figures = record.runtime_figures
@@ -40,14 +71,11 @@ def browser_lines(records: list[ModelRecord]) -> list[str]:
             continue
         where = f"{record.name} ({record.runtime})"
         if record.block_ms is not None:
-            during = [task for task in figures.get("long_tasks", []) if task.get("blocking_ms")]
-            thread = "the page's main thread, the model in a Web Worker" if figures.get("worker") else \
-                "the page's main thread"
-            lines.append(f"{where} {thread}: longest task {format_ms(record.block_ms)}, total blocking time "
-                         f"{format_ms(figures.get('total_blocking_ms'))} ({len(during)} long tasks during "
-                         f"{figures.get('rounds')} loads and warm-ups)")
+            lines.extend(_block_lines(where, record.block_ms, figures))
         elif figures.get("block_note"):
-            lines.append(f"{where} main-thread block not measured: {figures['block_note']}")
+            lines.append(f"{where} {FIGURES['block_ms'].label} not measured: {figures['block_note']}")
+        if figures.get("heartbeat_note"):
+            lines.append(f"{where} {FIGURES['block_ms'].label} cross-check: {figures['heartbeat_note']}")
         storage = figures.get("storage")
         if figures.get("cache_policy") == "indexeddb" and storage:
             lines.append(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pytest_loadbudget.baseline.history import ModelHistory, figure_value
-from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.results.record import ModelRecord
 
@@ -23,14 +23,13 @@ PYGAL_MISSING = ("the HTML report draws its charts with pygal, which is not inst
 #: After a run label: the artifact changed since the model's previous run; the software did.
 ARTIFACT_MARK = "▲"
 ENVIRONMENT_MARK = "◆"
-#: The run-to-run charts: series (figure, clock, name in the legend), one chart per unit (the cold
-#: start, ten times a load, has its own chart: beside the loads it would flatten them).
-TIME_SERIES = (("ms", "wall", "load"), ("ms", "own", "load (own time)"), ("warm_ms", "wall", "warm-up"),
-               ("warm_ms", "own", "warm-up (own time)"), ("first_load_ms", "wall", "first load"),
-               ("cached_load_ms", "wall", "cached load"))
-MEMORY_SERIES = (("mb", "wall", "size"), ("peak_mb", "wall", "peak"), ("leak_mb", "wall", "leak"),
-                 ("gpu_mb", "wall", "GPU memory"))
-TENSOR_SERIES = (("leak_tensors", "wall", "leaked tensors"),)
+#: The run-to-run charts: series (figure, clock), each named in the legend by the figure's label (own
+#: time said so), one chart per unit (the cold start, ten times a load, has its own chart: beside the
+#: loads it would flatten them).
+TIME_SERIES = (("ms", "wall"), ("ms", "own"), ("warm_ms", "wall"), ("warm_ms", "own"), ("first_load_ms", "wall"),
+               ("cached_load_ms", "wall"))
+MEMORY_SERIES = (("mb", "wall"), ("peak_mb", "wall"), ("leak_mb", "wall"), ("gpu_mb", "wall"))
+TENSOR_SERIES = (("leak_tensors", "wall"),)
 #: The runtimes chart: one bar per runtime of an artifact, these figures side by side.
 RUNTIME_FIGURES = ("ms", "warm_ms", "first_load_ms", "cached_load_ms")
 CHART_WIDTH, CHART_HEIGHT = 640, 300
@@ -78,14 +77,20 @@ def _run_label(label: str, artifact: bool, environment: bool) -> str:
     return short + (ARTIFACT_MARK if artifact else "") + (ENVIRONMENT_MARK if environment else "")
 
 
-def _series(records: list[ModelRecord], wanted: tuple[tuple[str, str, str], ...]) -> list[tuple[str, list[float | None]]]:
+def _series(records: list[ModelRecord], wanted: tuple[tuple[str, str], ...]) -> list[tuple[str, list[float | None]]]:
     """The series of ``wanted`` that any record has; own time only where a record measured it."""
     series = []
-    for figure, clock, name in wanted:
+    for figure, clock in wanted:
         values = [_value(figure, record, clock) for record in records]
         if any(value is not None for value in values):
-            series.append((name, values))
+            series.append((_series_name(figure, clock), values))
     return series
+
+
+def _series_name(figure: str, clock: str) -> str:
+    """``load``, ``load (own time)``: the figure's label, and the clock where it is not the wall's."""
+    label = FIGURES[figure].label
+    return f"{label} (own time)" if clock == "own" else label
 
 
 def _value(figure: str, record: ModelRecord, clock: str) -> float | None:
@@ -136,7 +141,7 @@ def runtime_charts(models: list[ModelHistory]) -> list[tuple[str, Chart]]:
         records = sorted(records, key=lambda record: record.runtime)
         labels = [record.runtime if record.runtime != "python" else f"python {record.device.split(' (')[0]}"
                   for record in records]
-        series = [(FIGURE_LABELS[figure], [figure_value(figure, record, "wall") for record in records])
+        series = [(FIGURES[figure].label, [figure_value(figure, record, "wall") for record in records])
                   for figure in RUNTIME_FIGURES]
         series = [(name, values) for name, values in series if any(value is not None for value in values)]
         if series:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_loadbudget.atomic import write_atomically
 from pytest_loadbudget.baseline.fingerprint import machine_facts
 from pytest_loadbudget.diagnose.fleet import fleet_lines
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.report.github import append_step_summary, write_github_json
 from pytest_loadbudget.report.browser_lines import browser_lines
 from pytest_loadbudget.report.terminal import columns, contention_line, table_rows
@@ -77,6 +78,8 @@ def markdown(records: list[ModelRecord], baseline: GateSummary | None = None, cl
     if baseline is not None:
         lines += ["", "### Against the baseline", "", f"_{baseline.described}_", "", *comparisons,
                   *(f"- {line}" for line in baseline.lines())]
+    elif any(c.rule.startswith("paired") for record in records for c in record.comparisons):
+        lines += ["", "### Against the baseline artifacts, measured in this run", "", *comparisons]
     return "\n".join(lines) + "\n"
 
 
@@ -104,7 +107,7 @@ def benchmark_document(records: list[ModelRecord]) -> dict[str, Any]:
 
     benchmarks = []
     for record in records:
-        for figure, samples in (("load", record.load_ms), ("warm-up", record.warm_ms)):
+        for figure, samples in ((FIGURES["ms"].label, record.load_ms), (FIGURES["warm_ms"].label, record.warm_ms)):
             if not samples:
                 continue
             stats = Stats()  # type: ignore[no-untyped-call]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadbudget.atomic import write_atomically
-from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
@@ -76,23 +76,24 @@ def _figures(record: ModelRecord, clock: str) -> Iterator[tuple[str, dict[str, A
     for figure in ("ms", "warm_ms"):
         samples, used = record.timing(figure, clock)
         if samples:
-            yield f"{FIGURE_LABELS[figure]} ({used})", _time_entry(samples)
+            yield f"{FIGURES[figure].label} ({used})", _time_entry(samples)
     figures = record.runtime_figures or {}
     first_load = record.first_load_ms if record.first_load_ms is not None else figures.get("first_load_ms")
     if first_load is not None:
-        yield FIGURE_LABELS["first_load_ms"], _time_entry(Samples([float(first_load)]))
+        yield FIGURES["first_load_ms"].label, _time_entry(Samples([float(first_load)]))
     if record.size_bytes is not None:
         files = f"{record.files} file{'s' if record.files != 1 else ''}"
-        yield FIGURE_LABELS["mb"], _mib_entry(record.size_bytes, files)
+        yield FIGURES["mb"].label, _mib_entry(record.size_bytes, files)
     memory = record.memory
     if memory is not None and memory.peak_bytes is not None:
-        yield FIGURE_LABELS["peak_mb"], _mib_entry(memory.peak_bytes, memory.where)
+        yield FIGURES["peak_mb"].label, _mib_entry(memory.peak_bytes, memory.where)
     if memory is not None and memory.leak_bytes is not None:
-        yield FIGURE_LABELS["leak_mb"], _mib_entry(memory.leak_bytes, f"over {memory.cycles} load/release cycles")
+        yield FIGURES["leak_mb"].label, _mib_entry(memory.leak_bytes, f"over {memory.cycles} load/release cycles")
     if record.gpu_bytes is not None:
-        yield FIGURE_LABELS["gpu_mb"], _mib_entry(record.gpu_bytes, f"measured by {record.gpu_source or 'unknown'}")
+        yield FIGURES["gpu_mb"].label, _mib_entry(record.gpu_bytes, f"measured by {record.gpu_source or 'unknown'}")
     if record.leak_tensors is not None:
-        yield FIGURE_LABELS["leak_tensors"], {"unit": "tensors", "value": record.leak_tensors}
+        tensors = FIGURES["leak_tensors"]
+        yield tensors.label, {"unit": tensors.unit, "value": record.leak_tensors}
     yield from _cold_figures(record, clock)
     yield from _runtime_figures(figures)
 
@@ -103,7 +104,7 @@ def _cold_figures(record: ModelRecord, clock: str) -> Iterator[tuple[str, dict[s
         return
     total, used = cold.timing(None, clock)
     if total:
-        yield f"{FIGURE_LABELS['cold_ms']} ({used})", _time_entry(total, counted="fresh processes")
+        yield f"{FIGURES['cold_ms'].label} ({used})", _time_entry(total, counted="fresh processes")
     for phase in PHASES:
         samples, used = cold.timing(phase, clock)
         if samples:
@@ -117,7 +118,7 @@ def _runtime_figures(figures: dict[str, Any]) -> Iterator[tuple[str, dict[str, A
     """A TF.js runtime's own figures beside the timed rounds: its start-up, cached loads, predictions."""
     if figures.get("cached_load_ms") is not None:
         reloads = [float(value) for value in figures.get("reload_ms", [])] or [float(figures["cached_load_ms"])]
-        yield FIGURE_LABELS["cached_load_ms"], _time_entry(Samples(reloads))
+        yield FIGURES["cached_load_ms"].label, _time_entry(Samples(reloads))
     if figures.get("startup_ms") is not None:
         yield "runtime start-up", _time_entry(Samples([float(figures["startup_ms"])]))
     predictions = [float(value) for value in figures.get("predict_ms", [])]

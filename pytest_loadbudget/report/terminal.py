@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_loadbudget.budget.marker import LIMIT_KEYWORDS
 from pytest_loadbudget.diagnose.fleet import fleet_lines
+from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.formats.tflite_interpreters import interpreter_label
 from pytest_loadbudget.measure.clock import NOTABLE_WAIT, waited_share
 from pytest_loadbudget.report.browser_lines import BLOCK_AFTER, BLOCK_COLUMN, block_cell, browser_lines, has_block
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
     from pytest_loadbudget.results.cold_profile import ColdProfile
     from pytest_loadbudget.measure.floor import Bandwidth
 
-COLUMNS = ("model", "format", "runtime", "device", "size", "load", "x floor", "warm-up", "peak", "leak", "gpu", "budget")
+#: The table's columns: a figure's column is headed by its label.
+COLUMNS = ("model", "format", "runtime", "device", *(FIGURES[key].label for key in ("mb", "ms")), "x floor",
+           *(FIGURES[key].label for key in ("warm_ms", "peak_mb", "leak_mb", "gpu_mb")), "budget")
 BASELINE_COLUMN = "baseline"
 
 
@@ -49,7 +52,26 @@ def _timing_cell(record: ModelRecord, figure: str, limit: float | None, clock: s
     return (
         f"{format_ms(wall.median)}{f' (own {compact_ms(own.median)})' if own else ''} "
         f"[{compact_ms(wall.minimum)}..{compact_ms(wall.maximum)}] n={wall.count}" + _percent(judged.median, limit)
+        + (" traced" if record.traced else "")  # by what: ``tracing_lines``
     )
+
+
+def tracing_lines(records: list[ModelRecord]) -> list[tuple[str, bool]]:
+    """What was paused around the timed loads, and each model whose figures were measured traced
+    (``measure/tracing.py``); each line with whether it warns."""
+    lines = []
+    if any(record.paused for record in records):
+        paused = sorted({what for record in records for what in record.paused})
+        lines.append((f"{', '.join(paused)} paused around timed loads: the rounds ran untraced, "
+                      "each model's first load under it", False))
+    for record in records:
+        if record.traced:
+            lines.append((f"{record.name} load, warm-up traced by {', '.join(record.traced)}: slower than "
+                          "untraced, and never judged against an untraced run", True))
+        if record.fresh_traced:
+            lines.append((f"{record.name} fresh processes traced by {', '.join(record.fresh_traced)}: "
+                          "cold start and memory never judged against an untraced run", True))
+    return lines
 
 
 def contention_line(records: list[ModelRecord], clock: str) -> str | None:
@@ -138,7 +160,7 @@ def table_rows(
         gpu_source = record.gpu_source
         leak_cell = _bytes_cell(memory.leak_bytes if memory else None, limits.get("leak_mb"), in_process_mark)
         if record.leak_tensors is not None:
-            leak_cell = f"{record.leak_tensors} tensors"
+            leak_cell = f"{record.leak_tensors} {FIGURES['leak_tensors'].unit}"
         rows.append((
             record.name,
             record.format,
@@ -178,6 +200,8 @@ def write_terminal_report(
     contention = contention_line(records, clock)
     if contention is not None:
         terminal.write_line(contention, yellow=True)
+    for line, warns in tracing_lines(records):
+        terminal.write_line(line, yellow=warns)
     for line in format_table(columns(records), table_rows(records, bandwidth, clock)):
         terminal.write_line(line)
     terminal.write_line("")

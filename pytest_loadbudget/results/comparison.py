@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pytest_loadbudget.budget.thresholds import FIGURE_LABELS
+from pytest_loadbudget.figures import FIGURES
 
 
 #: What a second measurement said of a suspected regression: "" when none was
@@ -65,7 +65,8 @@ class Comparison:
 
     @property
     def label(self) -> str:
-        return FIGURE_LABELS.get(self.figure, self.figure)
+        known = FIGURES.get(self.figure)
+        return known.label if known is not None else self.figure
 
     @property
     def verdict(self) -> str:

@@ -90,6 +90,16 @@ class ModelRecord:
     comparisons: list[Comparison] = field(default_factory=list)
     #: What the warm model left alive after each of N predictions, when a budget asked for them.
     predictions: PredictionGrowth | None = None
+    #: What traced or slowed the timed rounds in the test process, in words ("a trace function
+    #: (conftest.trace)"): a debugger, a profiler, dev mode (``measure/tracing.py``); empty where nothing did.
+    #: The gate never judges traced figures against untraced ones.
+    traced: list[str] = field(default_factory=list)
+    #: The same of the fresh processes (cold start, fleet, memory): their environment is the test
+    #: process's, less what would start coverage in them.
+    fresh_traced: list[str] = field(default_factory=list)
+    #: What was paused around the timed rounds and resumed after ("coverage"): the rounds ran untraced,
+    #: the first load under it.
+    paused: list[str] = field(default_factory=list)
 
     @property
     def leak_tensors(self) -> int | None:
@@ -183,6 +193,9 @@ class ModelRecord:
             tests=[TestUse(**use) for use in data.get("tests", [])],
             comparisons=[Comparison.from_dict(item) for item in data.get("comparisons", [])],
             predictions=PredictionGrowth.from_dict(data["predictions"]) if data.get("predictions") else None,
+            traced=[str(what) for what in data.get("traced") or []],
+            fresh_traced=[str(what) for what in data.get("fresh_traced") or []],
+            paused=[str(what) for what in data.get("paused") or []],
         )
 
 

@@ -21,6 +21,7 @@ from pytest_loadbudget.measure.devices import placed, prepare_framework
 from pytest_loadbudget.measure.loads import time_loads
 from pytest_loadbudget.measure.memory import measure_memory
 from pytest_loadbudget.measure.predictions import measure_prediction_growth
+from pytest_loadbudget.measure.tracing import joined
 from pytest_loadbudget.results.predictions import PredictionGrowth
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
@@ -116,8 +117,9 @@ class ModelCache:
         if not request.format.loadable or request.runtime != PYTHON:
             entry.record.cold_note = "cold starts are measured for models that load in Python"
             return
+        traced: list[str] = []
         try:
-            profile = measure_cold(request, runs, evict=evict, timeout=self.settings.timeout)
+            profile = measure_cold(request, runs, evict=evict, timeout=self.settings.timeout, traced=traced)
         except NotReplayable as why:
             entry.record.cold = None
             entry.record.cold_note = f"the loader cannot be replayed in a fresh process ({why})"
@@ -126,6 +128,8 @@ class ModelCache:
             entry.record.error = str(error)
         else:
             entry.record.cold, entry.record.cold_note = profile, ""
+            # A fleet's processes start as these do: what traced these traced them too.
+            entry.record.fresh_traced = joined(entry.record.fresh_traced, traced)
         entry.cold_key = (runs, evict)
 
     def failed(self, key: str, name: str, error: LoadBudgetError) -> Entry:
@@ -185,6 +189,8 @@ class ModelCache:
         """Timed rounds in the test process into ``record``; returns the last, warm model."""
         model, timings = time_loads(request, rounds)
         record.first_load_ms = timings.first_load_ms
+        # New lists: a second measurement's record starts as a copy of the first's.
+        record.paused, record.traced = list(timings.tracing.paused), list(timings.tracing.traced)
         load, warm = timings.load, timings.warm
         record.load_ms, record.load_own_ms, record.load_cpu_ms = load.wall, load.own, load.cpu
         record.warm_ms, record.warm_own_ms, record.warm_cpu_ms = warm.wall, warm.own, warm.cpu
@@ -245,7 +251,10 @@ class ModelCache:
             try:
                 if part == "cold" and entry.cold_key is not None:
                     runs, evict = entry.cold_key
-                    second.cold = measure_cold(request, runs, evict=evict, timeout=self.settings.timeout)
+                    traced: list[str] = []
+                    second.cold = measure_cold(request, runs, evict=evict, timeout=self.settings.timeout,
+                                               traced=traced)
+                    second.fresh_traced = joined([], traced)
                     if entry.fleet_key is not None and entry.record.fleet is not None:  # a fleet's figures are cold too
                         size, evict = entry.fleet_key
                         second.fleet = measure_fleet(request, size, evict=evict, timeout=self.settings.timeout,
@@ -262,9 +271,10 @@ class ModelCache:
         request = entry.request
         if not request.format.loadable or request.runtime != PYTHON:
             return
+        traced: list[str] = []
         try:
             try:
-                figures = measure_memory_in_child(request, cycles, self.settings.timeout)
+                figures = measure_memory_in_child(request, cycles, self.settings.timeout, traced)
             except NotReplayable as why:
                 figures = measure_memory(request, cycles, where="in-process")
                 figures.note = f"measured in the test process: the loader cannot be replayed in a fresh one ({why})"
@@ -273,6 +283,7 @@ class ModelCache:
             entry.record.error = str(error) if isinstance(error, LoadBudgetError) else f"{type(error).__name__}: {error}"
             return
         entry.record.memory = figures
+        entry.record.fresh_traced = joined(entry.record.fresh_traced, traced)
         entry.memory_cycles = cycles
 
 

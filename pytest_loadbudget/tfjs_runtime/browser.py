@@ -12,6 +12,10 @@ HTTP cache under ``cache_policy="cache"``, from the network under
     with BrowserSession() as browser:
         figures = browser.run("model/model.json", backend="webgl", cache_policy="cache")
 
+Each run is recorded in Chrome's trace (trace.py), from which the page's
+main-thread block is read (mainthread.py: the Long Tasks API stands in where
+the trace is unavailable, and a heartbeat on the page checks either).
+
 A run that does not finish in ``timeout`` seconds raises RuntimeTimeout whose
 ``where`` combines the page's last stage, TF.js onProgress events and the
 server's request log ("6 of 7 shards requested, 0 fully sent").
@@ -32,18 +36,21 @@ from pytest_loadbudget.tfjs_runtime.figures import RuntimeFigures
 from pytest_loadbudget.tfjs_runtime.jsenv import JS_DIR, installed_js
 from pytest_loadbudget.tfjs_runtime.own_thread import OwnThread
 from pytest_loadbudget.tfjs_runtime.mainthread import (
-    START_MEASUREMENT, apply_main_thread_block, collect_long_tasks, probe_long_tasks,
+    START_MEASUREMENT, apply_main_thread_block, collect_observers, main_thread_block, observed_tasks, probe_long_tasks,
 )
 from pytest_loadbudget.tfjs_runtime.server import CACHE_POLICIES, ModelServer, RequestRecord, records_as_dicts
 from pytest_loadbudget.tfjs_runtime.storage import (
     INDEXEDDB, INDEXEDDB_MIN_ROUNDS, apply_storage_figures, quota_failure, storage_options,
 )
+from pytest_loadbudget.tfjs_runtime.trace import PageTracer
 
 BROWSER_BACKENDS = ("cpu", "wasm", "webgl")
 #: The server's Cache-Control policies, and the browser storage cache (tfjs_runtime/storage.py).
 BROWSER_CACHE_POLICIES = (*CACHE_POLICIES, INDEXEDDB)
 #: What the page loads from the server besides the TF.js bundles (js/).
-PAGE_FILES = ("page.html", "core.js", "run.js", "storage.js", "longtasks.js", "worker-host.js", "worker.js")
+PAGE_FILES = (
+    "page.html", "core.js", "run.js", "storage.js", "longtasks.js", "heartbeat.js", "worker-host.js", "worker.js",
+)
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 #: Flags for a headless Chromium without GPU, network or first-run chores
 #: (Playwright adds --headless and a fresh profile directory). WebGL then runs
@@ -105,6 +112,7 @@ class BrowserSession:
         self._playwright: Any = None
         self._browser: Any = None
         #: Why this browser's Long Tasks API cannot be trusted ("" when it can; None: not probed yet).
+        #: Probed only where Chrome's trace is unavailable: the API is then the main-thread block's source.
         self.long_tasks_note: str | None = None
         #: Every Playwright call runs there (``own_thread.py``: why).
         self._thread = OwnThread("loadbudget-browser")
@@ -151,23 +159,6 @@ class BrowserSession:
         self.browser_version = self._browser.version
         self.startup_ms = (time.perf_counter() - began) * 1000
 
-    def long_tasks_problem(self) -> str:
-        """Why this browser's Long Tasks API cannot be trusted ("" when it can): the probe, run once per browser."""
-        return self._thread.call(self._probe_on_blank_page)
-
-    def _probe_on_blank_page(self) -> str:
-        self._start()
-        assert self.server is not None and self._browser is not None  # start() sets both or raises
-        if self.long_tasks_note is None:
-            context = self._browser.new_context()
-            try:
-                page = context.new_page()
-                page.goto(f"{self.server.url}/page.html", wait_until="load")
-                self.long_tasks_note = probe_long_tasks(page, self.browser_version)
-            finally:
-                context.close()
-        return self.long_tasks_note
-
     def close(self) -> None:
         """Close browser, Playwright and server; safe to call twice or after a failed start."""
         try:
@@ -212,7 +203,8 @@ class BrowserSession:
         ``rounds``: loads in the page (round 1 with an empty cache).
         ``worker``: load and warm up in a dedicated Web Worker instead of on
         the page's main thread (webgl there needs OffscreenCanvas: without it,
-        RuntimeUnavailable). Either way the page's long tasks are recorded.
+        RuntimeUnavailable). Either way the page's main thread is recorded
+        (Chrome's trace, the worker's thread too; tfjs_runtime/mainthread.py).
         ``predictions``: predictions on the warm model of the last round, with
         tf.memory() after each (``figures.prediction_growth``); 0 for none.
         ``timeout``: seconds for the page set-up plus the measurement.
@@ -254,6 +246,7 @@ class BrowserSession:
         context = self._browser.new_context()
         console: list[str] = []
         page_ms = 0.0
+        tracer = PageTracer(self._browser)
         try:
             page = context.new_page()
             page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
@@ -261,8 +254,7 @@ class BrowserSession:
             try:
                 page.goto(f"{server.url}/page.html", wait_until="load", timeout=_left_ms(deadline))
                 page_ms = (time.perf_counter() - began) * 1000
-                if self.long_tasks_note is None:  # once per browser: before its first measurement, outside it
-                    self.long_tasks_note = probe_long_tasks(page, self.browser_version)
+                tracer.start(page)
                 page.evaluate(START_MEASUREMENT, [options, worker])
                 page.wait_for_function(_DONE, polling=50, timeout=_left_ms(deadline))
             except PlaywrightTimeout:
@@ -271,9 +263,13 @@ class BrowserSession:
             except PlaywrightError as error:
                 raise RuntimeFailure(f"{what}: the page failed", f"{error}\n" + "\n".join(console[-20:])) from None
             state = _state(page)
-            long_tasks = collect_long_tasks(page) if not self.long_tasks_note else {
-                "observed": False, "note": self.long_tasks_note}
+            observers = collect_observers(page)
+            trace = tracer.finish(worker=worker)
+            if trace is None and self.long_tasks_note is None:
+                # The Long Tasks API stands in for the trace: once per browser, after the run, outside it.
+                self.long_tasks_note = probe_long_tasks(page, self.browser_version)
         finally:
+            tracer.stop()
             context.close()
         wall_ms = (time.perf_counter() - began) * 1000
         if state is not None and state.get("unavailable"):
@@ -300,7 +296,9 @@ class BrowserSession:
         figures.environment["browser"] = self.browser_version
         figures.environment["backend_ms"] = ready.get("backend_ms")
         figures.worker = worker
-        apply_main_thread_block(figures, long_tasks, events)
+        observed, note = observed_tasks(trace, tracer.note, observers.get("longTasks"), self.long_tasks_note or "")
+        apply_main_thread_block(figures, main_thread_block(
+            observed, events, rounds, note=note, trace_note=tracer.note, heartbeat=observers.get("heartbeat")))
         apply_storage_figures(figures, state["result"])
         return figures
 

@@ -74,17 +74,31 @@ class RuntimeFigures:
     #: warm model (count, numTensors, numBytes, numBytesInGPU lists); else None.
     prediction_growth: dict[str, Any] | None = None
     #: Browser: the page's main thread during the run (tfjs_runtime/mainthread.py).
-    #: ``block_ms``: its longest task during the loads and warm-ups (0 without
-    #: long tasks; None where the browser cannot tell, ``block_note`` says why);
+    #: ``block_ms``: its longest task during the loads and warm-ups (the part
+    #: inside them; None where the browser cannot tell, ``block_note`` says why);
     #: ``total_blocking_ms``: the part of each such task beyond 50 ms, summed;
-    #: ``block_round_ms``: each round's longest; ``long_tasks``: every long task.
-    #: ``worker``: the model ran in a dedicated Web Worker, not on the page's thread.
+    #: ``block_round_ms``: each round's longest; ``long_tasks``: every task of
+    #: 50 ms or more; ``block_stages``: per stage, its longest part of a task,
+    #: total blocking time and long tasks. ``block_source``: "trace" (Chrome's
+    #: trace) or "long-tasks" (the Long Tasks API, where the trace is
+    #: unavailable: ``trace_note`` says why). ``heartbeat_block_ms``: the longest
+    #: gap of a heartbeat on the page during loads and warm-ups;
+    #: ``heartbeat_note``: where it disagrees with ``block_ms`` ("" where not).
+    #: ``worker``: the model ran in a dedicated Web Worker, not on the page's
+    #: thread; ``worker_thread``: that thread's block_ms, total_blocking_ms,
+    #: stages and long_tasks, as Chrome's trace shows them (None without).
     worker: bool = False
     block_ms: float | None = None
     total_blocking_ms: float | None = None
     block_round_ms: list[float] = field(default_factory=list)
     long_tasks: list[dict[str, Any]] = field(default_factory=list)
     block_note: str = ""
+    block_source: str | None = None
+    block_stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    trace_note: str = ""
+    heartbeat_block_ms: float | None = None
+    heartbeat_note: str = ""
+    worker_thread: dict[str, Any] | None = None
     #: Browser: where each round loaded from ("http" or "indexeddb"). Under
     #: ``cache_policy="indexeddb"`` (tfjs_runtime/storage.py): the HTTP-cached
     #: reload (round 2), the loads from IndexedDB (``cached_load_ms`` is their

@@ -11,6 +11,8 @@ importScripts('/lib/tf.min.js', '/lib/tf-backend-wasm.min.js', '/core.js', '/sto
 
 self.onmessage = (message) => {
   const options = message.data;
+  // Names this thread in Chrome's trace (tfjs_runtime/trace.py): its tasks are the worker's.
+  performance.mark('loadbudget:worker');
   const shift = performance.timeOrigin - options.pageTimeOrigin;
   const now = () => performance.now() + shift;
   const event = (obj) => self.postMessage({ type: 'event', event: obj });
