@@ -89,12 +89,14 @@ def test_a_slower_model_fails_against_the_revision_the_same_bytes_and_a_new_mode
     pytester: pytest.Pytester, repository: Path,
 ) -> None:
     result = pytester.runpytest("-p", "no:randomly", "--loadbudget-against=HEAD", "--loadbudget-json=out.json",
-                                "--loadbudget-report", "--loadbudget-markdown=out.md")
+                                "--loadbudget-report", "--loadbudget-markdown=out.md", "--loadbudget-html=out.html")
     result.assert_outcomes(failed=1, passed=2)
     markdown = (pytester.path / "out.md").read_text().splitlines()
     section = markdown[markdown.index("### Against the baseline artifacts, measured in this run"):]
     assert any(line.startswith("- **regression** changed.keras load ") and " against HEAD [" in line
                for line in section)
+    page = (pytester.path / "out.html").read_text()
+    assert '<li class="warning">REGRESSION changed.keras load ' in page and "same bytes as HEAD" in page
     result.stdout.fnmatch_lines([
         "against the baseline artifacts, measured in this run:",
         "  REGRESSION changed.keras size * MiB against HEAD * MiB (+*%, +* bytes)",
@@ -279,3 +281,18 @@ def test_the_ini_key_names_the_source(pytester: pytest.Pytester, repository: Pat
     result = pytester.runpytest("-p", "no:randomly", "-k", "same", "--loadbudget-json=out.json")
     result.assert_outcomes(passed=1)
     assert verdicts(pytester)["same.keras"]["mb"]["line"] == "same.keras same bytes as HEAD: not measured twice"
+
+
+def test_a_figure_left_undecided_is_said_undecided_and_passes() -> None:
+    from pytest_loadbudget.paired.verdict import RULE_UNDECIDED, PairedVerdict
+    from pytest_loadbudget.results.comparison import Comparison
+
+    straddling = estimate([math.log(r) for r in (0.98, 1.12, 1.01, 1.09, 1.03, 1.07, 0.99, 1.11, 1.05, 1.02, 1.08)])
+    verdict = PairedVerdict("ms", "load", straddling, 1.05, "own", "HEAD")
+    assert straddling.low < 1.05 < straddling.high and verdict.outcome == "undecided"
+    assert verdict.rule == RULE_UNDECIDED
+    assert verdict.line("m.keras", 60.0).endswith(
+        "own time: undecided at x1.05 after 60 s (the interval straddles it; --loadbudget-against-seconds allows "
+        "more pairs)")
+    shown = Comparison("ms", verdict.line("m.keras", 60.0), regression=False, rule=verdict.rule)
+    assert shown.verdict_line().startswith("undecided  m.keras load ")

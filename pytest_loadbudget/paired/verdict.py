@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pytest_loadbudget.paired.stats import PairedEstimate
+from pytest_loadbudget.results.comparison import UNDECIDED_RULE
 
 #: The one-sided signed-rank p a regression needs, as asv's and Pinpoint's gates ask for about as much.
 ALPHA = 0.001
@@ -25,7 +26,7 @@ DEFAULT_PAIRED_COMPARE_FAIL = "ms:5%,warm_ms:5%"
 
 Outcome = Literal["regression", "ok", "undecided"]
 RULE_SIGNED_RANK = "paired-signed-rank"
-RULE_UNDECIDED = "paired-undecided"
+RULE_UNDECIDED = UNDECIDED_RULE
 RULE_SIZE = "paired-size"
 RULE_SAME_BYTES = "paired-same-bytes"
 RULE_NEW = "paired-new"

@@ -104,6 +104,13 @@ def _summary(records: list[ModelRecord], summary: GateSummary | None, clock: str
     if summary is not None:
         lines.append(f"<p>{_escape(summary.described)}</p>")
         lines += [f"<p>{_escape(line)}</p>" for line in summary.lines()]
+    paired = [comparison for record in records for comparison in record.comparisons
+              if comparison.rule.startswith("paired")]
+    if paired:
+        # Each ratio with its interval, as the terminal says it: the pairs measured both sides in this run.
+        lines.append("<p>Against the baseline artifacts, measured in this run:</p>")
+        lines.append("<ul>" + "".join(f'<li class="{"warning" if c.regression else ""}">{_escape(c.verdict_line())}</li>'
+                                      for c in paired) + "</ul>")
     return lines
 
 

@@ -70,7 +70,10 @@ class Comparison:
 
     @property
     def verdict(self) -> str:
-        return "REGRESSION" if self.regression else "ok"
+        if self.regression:
+            return "REGRESSION"
+        # Pairs that could not place the ratio on either side of the threshold: passing, but not "ok".
+        return "undecided" if self.rule == UNDECIDED_RULE else "ok"
 
     @property
     def text(self) -> str:
@@ -106,5 +109,8 @@ class Comparison:
                    allowance=float(data.get("allowance", 0.0)), crept=str(data.get("crept", "")),
                    rule=str(data.get("rule", "")), numbers=dict(data.get("numbers") or {}))
 
+
+#: The paired gate's code for a figure its pairs left undecided (paired/verdict.py says why it passes).
+UNDECIDED_RULE = "paired-undecided"
 
 CONFIRMATIONS: tuple[Confirmation, ...] = ("", "confirmed", "not confirmed", "not re-measured")
