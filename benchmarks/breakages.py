@@ -1794,6 +1794,28 @@ BREAKAGES: list[Breakage] = [
         ("tests/test_baseline.py -k names_the_rule",),
         "a figure left unjudged by FIGURE:off is said decided by its figure's own rule",
     ),
+    # --- Found by mutation testing (mutmut on the pure-logic modules) ---
+    Breakage(
+        "off-ends-the-compare-fail-list", "pytest_loadbudget/budget/thresholds.py",
+        "            thresholds[figure] = None\n            continue\n",
+        "            thresholds[figure] = None\n            break\n",
+        ("tests/test_compare.py -k off_leaves",),
+        "leak_mb:off,ms:15% silently drops ms:15%",
+    ),
+    Breakage(
+        "absolute-threshold-narrows-when-widened", "pytest_loadbudget/budget/thresholds.py",
+        "self.amount + share * old,",
+        "self.amount - share * old,",
+        ("tests/test_compare.py -k widens",),
+        "an absolute time threshold shrinks on a slower machine: every contended run fails",
+    ),
+    Breakage(
+        "a-tie-counts-as-slower", "pytest_loadbudget/baseline/significance.py",
+        "    return bool(old) and bool(new) and min(new) > max(old)",
+        "    return bool(old) and bool(new) and min(new) >= max(old)",
+        ("tests/test_significance.py -k tie",),
+        "tied cold starts count as every new run slower",
+    ),
     # --- The paired gate: the baseline artifact measured in the same run ---
     Breakage(
         "paired-orders-unbalanced", "pytest_loadbudget/paired/pairs.py",

@@ -224,3 +224,15 @@ def test_merged_worker_records_keep_the_verdicts_with_the_second_measurement_the
     judged_one.remeasured = {"load_ms": Samples([151.0] * 5)}
     (merged,) = merge_records([unjudged, judged_one])
     assert merged.comparisons == judged_one.comparisons and merged.remeasured == judged_one.remeasured
+
+
+def test_off_leaves_the_figures_named_after_it_in_the_list() -> None:
+    assert parse_compare_fail("leak_mb:off,ms:15%") == {"leak_mb": None, "ms": Threshold("ms", 0.15, True)}
+
+
+def test_an_absolute_time_threshold_widens_by_a_share_of_the_baseline_in_ms() -> None:
+    # ms:5 on a 100 ms load, 20% allowed for a measurably slower machine: 5 + 20 ms.
+    widened = Threshold("ms", 5.0, False).widened(0.2, 100.0)
+    assert widened == Threshold("ms", 25.0, False)
+    assert widened.allowed(100.0) == 25.0
+    assert Threshold("ms", 0.1, True).widened(0.2, 100.0) == Threshold("ms", pytest.approx(0.3), True)

@@ -119,3 +119,11 @@ def test_large_and_tied_samples_agree_with_scipys_asymptotic_test() -> None:
             new, old, alternative="greater", method="asymptotic", use_continuity=True
         ).pvalue
         assert mann_whitney_greater(old, new) == pytest.approx(expected, rel=1e-9), (old, new)
+
+
+def test_a_tie_is_not_every_new_run_slower() -> None:
+    from pytest_loadbudget.baseline.significance import all_above
+
+    # Whole-number or coarse timer figures tie: a tie is not "slower", or an unchanged cold start fails.
+    assert not all_above([10.0, 12.0], [12.0, 13.0])
+    assert all_above([10.0, 12.0], [12.5, 13.0])
