@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import pytest
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 #: The prefix of a regression line; budget misses carry the marker's name.
 REGRESSION_PREFIX = "loadbudget"
+#: Verdicts that pass but must be said beside the test: a baseline that could not be used, a figure left undecided.
+SAID_RULES = ("paired-undecided", "paired-baseline-unusable", "paired-not-applicable")
+#: Paired lines that decide nothing: the saved runs, where compared with, still judge those figures.
+UNDECIDING_RULES = ("paired-new", "paired-baseline-unusable", "paired-not-applicable")
 
 
 @dataclass
@@ -54,7 +59,7 @@ class GatePolicy(Protocol):
     """One way of telling a regression: the figures of a model against a baseline.
 
     ``verdicts`` returns the comparisons it decided, or None where it does
-    not reach the model (the next policy judges it then).
+    not reach the model; the next policy judges the figures it left.
     """
 
     def verdicts(self, budget: Budget | None, entry: Entry) -> list[Comparison] | None: ...
@@ -73,13 +78,17 @@ class SavedRunsPolicy:
 
 
 class PairedPolicy:
-    """Against the baseline artifact measured in this run, pair by pair (``--loadbudget-against``)."""
+    """Against the baseline artifact measured in this run, pair by pair (``--loadbudget-against``).
 
-    def __init__(self, gate: Callable[[], PairedGate]) -> None:
+    ``against``: the test's ``load_model(..., against=PATH)`` by model key, in place of SOURCE.
+    """
+
+    def __init__(self, gate: Callable[[], PairedGate], against: dict[str, Path]) -> None:
         self.gate = gate
+        self.against = against
 
     def verdicts(self, budget: Budget | None, entry: Entry) -> list[Comparison] | None:
-        return self.gate().check(budget, entry.request, entry.record)
+        return self.gate().check(budget, entry.request, entry.record, self.against.get(entry.request.key))
 
 
 def judge(
@@ -91,7 +100,8 @@ def judge(
 ) -> Judgement:
     """Failure lines (budget misses, regressions) of the models a test loaded, and the details shown beside them.
 
-    Each model is judged by the first of ``policies`` that reaches it.
+    Each figure of a model is judged by the first of ``policies`` that decides it: the paired gate's
+    verdicts stand, and saved runs (where compared with) judge the figures pairs do not reach.
     """
     from pytest_loadbudget.budget.check import check
     from pytest_loadbudget.budget.marker import MARKER_NAME, describe
@@ -117,15 +127,16 @@ def judge(
                 hints.append(f"  {miss.figure}: {miss.hint}")
         comparisons: list[Comparison] = []
         for policy in policies:
-            decided = policy.verdicts(budget, entry)
-            if decided is not None:
-                comparisons = decided
-                break
+            decided = policy.verdicts(budget, entry) or []
+            # A figure is taken by a verdict on it, not by a word that the baseline could not be had.
+            taken = {comparison.figure for comparison in comparisons if comparison.rule not in UNDECIDING_RULES}
+            comparisons += [comparison for comparison in decided if comparison.figure not in taken]
+        record.comparisons = comparisons
         for comparison in comparisons:
             # The note says which clock was compared and what a second measurement found.
             if comparison.regression:
                 lines.append(f"{REGRESSION_PREFIX}: {comparison.text}")
-            elif comparison.note:
+            elif comparison.note or comparison.rule in SAID_RULES:
                 notes.append(f"{REGRESSION_PREFIX}: {comparison.text}")
     diagnosis = []
     if lines:

@@ -21,7 +21,7 @@ from pytest_loadbudget.config import collect_root_config, may_declare_models
 from pytest_loadbudget.errors import LoadBudgetError, MarkerError
 from pytest_loadbudget.judge import BudgetExceeded, Judgement
 from pytest_loadbudget.settings import Settings
-from pytest_loadbudget.stash_keys import BUDGET_KEY, JUDGEMENT_KEY, USED_KEY
+from pytest_loadbudget.stash_keys import AGAINST_KEY, BUDGET_KEY, JUDGEMENT_KEY, USED_KEY
 
 if TYPE_CHECKING:
     from pytest_loadbudget.baseline.confirm import Remeasure
@@ -202,8 +202,9 @@ class LoadBudgetPlugin:
         """Judge the test's budgets and the gate in its call: an error while judging is the test's own."""
         try:
             outcome = yield
-        except BaseException:
-            # The test's own failure (or skip) is what it reports; its figures still get their lines.
+        except Exception:
+            # The test's own failure is what it reports; its figures still get their lines (no pairs: they
+            # take seconds a failed test does not need). A skip, an xfail, Ctrl-C or pytest.exit passes through.
             try:
                 self._judge(item, test_passed=False)
             except Exception:  # noqa: BLE001 - the test's error stands; the judging one is shown beside it
@@ -225,8 +226,9 @@ class LoadBudgetPlugin:
         from pytest_loadbudget.judge import GatePolicy, PairedPolicy, SavedRunsPolicy, judge
 
         policies: list[GatePolicy] = [SavedRunsPolicy(self.gate, self._remeasurer)]
-        if self.settings.against is not None or any(entry.request.against is not None for entry in used):
-            policies.insert(0, PairedPolicy(self.paired_gate))
+        against = item.stash.get(AGAINST_KEY, {})
+        if test_passed and (self.settings.against is not None or against):
+            policies.insert(0, PairedPolicy(self.paired_gate, against))
         judgement = judge(item.nodeid, budget, used, policies, self.settings.clock)
         if budget is not None and not used and test_passed:
             judgement.lines.append(f"{MARKER_NAME}: {item.nodeid} has a budget but loaded no model through load_model")
@@ -247,6 +249,10 @@ class LoadBudgetPlugin:
         judgement = item.stash.get(JUDGEMENT_KEY, None)
         if judgement is None:
             return test_report
+        if judgement.failed and hasattr(test_report, "wasxfail"):
+            # xfail expects the test's own failure: a budget miss or a regression is never the expected one.
+            del test_report.wasxfail
+            test_report.outcome = "failed"
         failed_here = judgement.failed and test_report.failed
         if failed_here:
             # The failure is the lines themselves: no traceback, no exception name, each line once.
@@ -352,6 +358,11 @@ class LoadBudgetPlugin:
 
             write_config_suggestions(terminal, records, self.settings.suggest, self.config.rootpath,
                                      self.settings.clock)
+        if self._paired is not None or self.worker_records:  # pairs ran here, or maybe in a worker
+            from pytest_loadbudget.paired.summary import paired_summary
+
+            for line in paired_summary(self.records()):
+                terminal.write_line(f"loadbudget: {line}")
         summary = self._summary
         if summary is not None and not (self.settings.report or self.settings.diagnose):
             for line in summary.lines():  # the report lists them itself

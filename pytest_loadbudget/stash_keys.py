@@ -6,6 +6,7 @@ neither a budget nor a model without importing the measuring code.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,3 +22,5 @@ BUDGET_KEY: pytest.StashKey[Budget | None] = pytest.StashKey()
 USED_KEY: pytest.StashKey[list[Entry]] = pytest.StashKey()
 #: What judging the test in its call found: rendered by the report hook.
 JUDGEMENT_KEY: pytest.StashKey[Judgement] = pytest.StashKey()
+#: ``load_model(..., against=PATH)`` of the test: each model's baseline artifact, by the model's key.
+AGAINST_KEY: pytest.StashKey[dict[str, Path]] = pytest.StashKey()

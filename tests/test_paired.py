@@ -13,7 +13,6 @@ import math
 import random
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +88,12 @@ def test_a_slower_model_fails_against_the_revision_the_same_bytes_and_a_new_mode
     pytester: pytest.Pytester, repository: Path,
 ) -> None:
     result = pytester.runpytest("-p", "no:randomly", "--loadbudget-against=HEAD", "--loadbudget-json=out.json",
-                                "--loadbudget-report", "--loadbudget-markdown=out.md", "--loadbudget-html=out.html")
+                                "--loadbudget-report", "--loadbudget-markdown=out.md")
     result.assert_outcomes(failed=1, passed=2)
     markdown = (pytester.path / "out.md").read_text().splitlines()
     section = markdown[markdown.index("### Against the baseline artifacts, measured in this run"):]
     assert any(line.startswith("- **regression** changed.keras load ") and " against HEAD [" in line
                for line in section)
-    page = (pytester.path / "out.html").read_text()
-    assert '<li class="warning">REGRESSION changed.keras load ' in page and "same bytes as HEAD" in page
     result.stdout.fnmatch_lines([
         "against the baseline artifacts, measured in this run:",
         "  REGRESSION changed.keras size * MiB against HEAD * MiB (+*%, +* bytes)",
@@ -149,7 +146,7 @@ def test_load_model_against_names_one_models_baseline(pytester: pytest.Pytester,
     """)
     result = pytester.runpytest("-p", "no:randomly", "--loadbudget-json=out.json")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*loadbudget: candidate.keras load *x against *production.keras [[]*]*> x1.05*"])
+    result.stdout.fnmatch_lines(["loadbudget: candidate.keras load *x against production.keras [[]*]*> x1.05*"])
 
 
 @pytest.mark.parametrize("source", ["not-a-revision", "--output=written-by-git"])
@@ -197,6 +194,11 @@ def test_a_git_lfs_pointer_is_said_precisely(pytester: pytest.Pytester, reposito
     result.assert_outcomes(passed=1)
     line = verdicts(pytester)["same.keras"]["mb"]["line"]
     assert "models/same.keras at HEAD is a Git LFS pointer (sha256:4d7a2146" in line and "12345 bytes)" in line
+    # Said at the end of the run too, with or without the report: a gate whose baselines are all missing is not green.
+    result.stdout.fnmatch_lines([
+        "loadbudget: paired against the baseline artifacts: 1 model(s): 1 unusable baseline",
+        "loadbudget:   same.keras unusable against HEAD: models/same.keras at HEAD is a Git LFS pointer *",
+    ])
     assert ("git-lfs is not installed" in line) is (shutil.which("git-lfs") is None)
 
 
@@ -238,17 +240,19 @@ def test_orders_are_balanced_and_shuffled() -> None:
     assert orders != sorted(orders)
 
 
-def sleeper(seconds: float) -> Any:
+def worker(iterations: int) -> Any:
+    """A loader doing a fixed amount of CPU work: own time counts the work, whatever else the machine runs
+    (a loop until a wall-clock deadline would count less work whenever the thread waited for a CPU)."""
     def load() -> object:
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:  # busy, so that own time counts it
-            pass
+        total = 0
+        for value in range(iterations):
+            total += value
         return object()
     return load
 
 
-def request_for(seconds: float, name: str) -> LoadRequest:
-    return LoadRequest(format_name="callable", loader=sleeper(seconds), name=name, warmup=None)
+def request_for(iterations: int, name: str) -> LoadRequest:
+    return LoadRequest(format_name="callable", loader=worker(iterations), name=name, warmup=None)
 
 
 def test_pairs_extend_block_by_block_while_undecided_and_stop_at_the_time_budget() -> None:
@@ -258,22 +262,37 @@ def test_pairs_extend_block_by_block_while_undecided_and_stop_at_the_time_budget
         calls.append(len(pairs.orders))
         return False
 
-    pairs = measure_pairs(request_for(0.002, "a"), request_for(0.002, "b"), wall_clock=False, seconds=60.0,
+    pairs = measure_pairs(request_for(50_000, "a"), request_for(50_000, "b"), wall_clock=False, seconds=60.0,
                           decided=never, blocks=(3, 5, 9))
     assert calls == [3, 5, 9] and len(pairs.a.load) == len(pairs.b.load) == 9 and not pairs.out_of_time
     # A budget that the first block already spends: the first block runs whole, no other.
     calls.clear()
-    pairs = measure_pairs(request_for(0.01, "a"), request_for(0.01, "b"), wall_clock=False, seconds=0.01,
+    pairs = measure_pairs(request_for(200_000, "a"), request_for(200_000, "b"), wall_clock=False, seconds=0.01,
                           decided=never, blocks=(3, 5, 9))
     assert calls == [3] and pairs.out_of_time
 
 
-def test_a_loader_one_and_a_half_times_slower_is_caught_in_the_first_block() -> None:
-    pairs = measure_pairs(request_for(0.004, "a"), request_for(0.006, "b"), wall_clock=False, seconds=60.0,
-                          decided=lambda pairs: True)
+def test_a_loader_one_and_a_half_times_slower_is_caught() -> None:
+    def decided(pairs: Any) -> bool:
+        found = pairs.estimate("ms")
+        return found is not None and decide(found, 1.05) != "undecided"
+
+    # As the gate runs them: more pairs while undecided (a busy machine widens the first block's interval).
+    pairs = measure_pairs(request_for(200_000, "a"), request_for(300_000, "b"), wall_clock=False, seconds=60.0,
+                          decided=decided)
     found = pairs.estimate("ms")
-    assert found is not None and found.n == 11
+    assert found is not None and found.n >= 11
     assert decide(found, 1.05) == "regression" and 1.3 < found.ratio < 1.7
+
+
+def test_the_html_page_lists_the_paired_verdicts(pytester: pytest.Pytester, repository: Path) -> None:
+    # In a subprocess: the chart library, imported by a run in this process, would outlive it.
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-k", "same or new", "--loadbudget-against=HEAD",
+                                           "--loadbudget-html=out.html")
+    result.assert_outcomes(passed=2)
+    page = (pytester.path / "out.html").read_text()
+    assert "<p>Against the baseline artifacts, measured in this run:</p>" in page
+    assert '<li class="">ok         same.keras same bytes as HEAD: not measured twice</li>' in page
 
 
 def test_the_ini_key_names_the_source(pytester: pytest.Pytester, repository: Path) -> None:
@@ -296,3 +315,106 @@ def test_a_figure_left_undecided_is_said_undecided_and_passes() -> None:
         "more pairs)")
     shown = Comparison("ms", verdict.line("m.keras", 60.0), regression=False, rule=verdict.rule)
     assert shown.verdict_line().startswith("undecided  m.keras load ")
+
+
+@pytest.mark.parametrize("n", [6, 7, 8, 11])
+def test_the_interval_covers_an_unchanged_ratio_at_least_95_percent_of_the_time(n: int) -> None:
+    # Under "nothing changed" every sign pattern of the pairs' log ratios is equally likely: enumerate them.
+    import itertools
+
+    magnitudes = [math.log(1 + 0.01 * (i + 1) ** 1.3) for i in range(n)]
+    patterns = list(itertools.product((1, -1), repeat=n))
+    inside = sum(found.low <= 1.0 <= found.high
+                 for found in (estimate([s * m for s, m in zip(signs, magnitudes)]) for signs in patterns))
+    assert 0.95 <= inside / len(patterns) < 0.975
+
+
+def test_a_model_is_paired_once_per_baseline_and_each_test_names_its_own(
+    pytester: pytest.Pytester, keras: Any,
+) -> None:
+    save_model(keras, pytester.path / "production.keras", 2)
+    save_model(keras, pytester.path / "candidate.keras", 40)
+    shutil.copy(pytester.path / "candidate.keras", pytester.path / "previous.keras")
+    pytester.makeconftest("""
+        import pytest
+        import pytest_loadbudget.paired.gate as gate_module
+
+        CALLS = []
+
+        @pytest.fixture(autouse=True)
+        def counted(monkeypatch):
+            measure = gate_module.measure_pairs
+            def counting(baseline, candidate, **kwargs):
+                CALLS.append(baseline.path.name)
+                return measure(baseline, candidate, **kwargs)
+            monkeypatch.setattr(gate_module, "measure_pairs", counting)
+            yield
+    """)
+    pytester.makepyfile(test_models="""
+        import conftest
+
+        def test_against_production(load_model):
+            load_model("candidate.keras", against="production.keras")
+
+        def test_against_production_again(load_model):
+            load_model("candidate.keras", against="production.keras")
+
+        def test_against_the_previous_release(load_model):
+            load_model("candidate.keras", against="previous.keras")
+
+        def test_pairs_ran_once_per_baseline():
+            assert conftest.CALLS == ["production.keras"]
+    """)
+    result = pytester.runpytest("-p", "no:randomly")
+    # Both tests against production fail on the same verdicts; against the same bytes, nothing is measured.
+    result.assert_outcomes(failed=2, passed=2)
+    result.stdout.fnmatch_lines(["BUDGET test_models.py::test_against_production - *",
+                                 "BUDGET test_models.py::test_against_production_again - *"])
+    result.stdout.fnmatch_lines(["loadbudget: candidate.keras load *x against production.keras [[]*[]], p=*"])
+
+
+def test_an_expected_failure_does_not_hide_a_budget_miss(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_models="""
+        import time
+        import pytest
+
+        def slow():
+            time.sleep(0.02)
+            return object()
+
+        @pytest.mark.xfail(reason="the model's accuracy is a known problem")
+        @pytest.mark.load_budget(ms=5)
+        def test_it(load_model):
+            load_model(slow, warmup=None)
+    """)
+    result = pytester.runpytest("-p", "no:randomly", "--loadbudget-rounds=1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["load_budget: slow load * ms own time > budget 5 ms (median of 1, *)",
+                                 "BUDGET test_models.py::test_it - load_budget: slow load*"])
+
+
+def test_a_link_in_the_repository_is_looked_up_as_the_link(pytester: pytest.Pytester, repository: Path,
+                                                           keras: Any) -> None:
+    models_dir = repository / "models"
+    (models_dir / "latest.keras").symlink_to("same.keras")
+    git(repository, "add", "-A")
+    git(repository, "commit", "-qm", "latest is the small model")
+    (models_dir / "latest.keras").unlink()
+    (models_dir / "latest.keras").symlink_to("changed.keras")  # the work tree's changed.keras has 40 layers
+    pytester.makepyfile(test_models="""
+        def test_latest(load_model):
+            load_model("models/latest.keras")
+    """)
+    result = pytester.runpytest("-p", "no:randomly", "--loadbudget-against=HEAD", "--loadbudget-json=out.json")
+    result.assert_outcomes(failed=1)
+    assert verdicts(pytester)["latest.keras"]["ms"]["regression"]
+
+
+def test_saved_runs_still_judge_what_the_pairs_did_not(pytester: pytest.Pytester, repository: Path) -> None:
+    pytester.runpytest("-p", "no:randomly", "-k", "same", "--loadbudget-save").assert_outcomes(passed=1)
+    result = pytester.runpytest("-p", "no:randomly", "-k", "same", "--loadbudget-against=HEAD",
+                                "--loadbudget-compare", "--loadbudget-json=out.json")
+    result.assert_outcomes(passed=1)
+    found = verdicts(pytester)["same.keras"]
+    assert found["mb"]["rule"] == "paired-same-bytes"
+    assert found["ms"]["rule"].startswith("saved-")

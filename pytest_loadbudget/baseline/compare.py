@@ -160,7 +160,7 @@ def compare(
 
 
 #: Figures of the fresh processes: what traced them is the record's ``fresh_traced``.
-FRESH_FIGURES = COLD + ("peak_mb", "leak_mb")
+FRESH_FIGURES = COLD + ("peak_mb", "leak_mb", "gpu_mb")
 
 
 def traced_apart(figure: str, old: ModelRecord, new: ModelRecord) -> str:

@@ -12,6 +12,7 @@ reach (a loader function, a TF.js runtime).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from pytest_loadbudget.budget.thresholds import (
 from pytest_loadbudget.errors import LoadBudgetError
 from pytest_loadbudget.figures import FIGURES
 from pytest_loadbudget.paired.pairs import PAIRED_TIMES, Pairs, measure_pairs
-from pytest_loadbudget.paired.source import Absent, Found, Lookup, Source, SourceError, Unusable, resolve_source
+from pytest_loadbudget.paired.source import Absent, Found, Lookup, Source, Unusable, resolve_source
 from pytest_loadbudget.paired.verdict import (
     DEFAULT_PAIRED_COMPARE_FAIL, RULE_NEW, RULE_NOT_PAIRED, RULE_SAME_BYTES, RULE_SIZE, RULE_UNUSABLE,
     PairedVerdict,
@@ -44,9 +45,8 @@ class PairedGate:
         self.rootpath = rootpath
         self.rng = rng if rng is not None else random.Random()
         self._source: Source | None = None
-
-    def applies(self, request: LoadRequest) -> bool:
-        return request.against is not None or self.settings.against is not None
+        #: Each model's verdicts by (model key, baseline): measured once, whichever test asks first.
+        self._verdicts: dict[tuple[str, str], list[Comparison]] = {}
 
     def source(self) -> Source:
         """SOURCE, resolved on first use; SourceError (the test's error) names what it is not."""
@@ -59,58 +59,60 @@ class PairedGate:
         if self._source is not None:
             self._source.close()
 
-    def check(self, budget: Budget | None, request: LoadRequest, record: ModelRecord) -> list[Comparison] | None:
-        """The paired verdicts of one model; None where pairs cannot reach it (the saved runs judge it then)."""
-        if not self.applies(request) or record.error is not None:
+    def check(
+        self, budget: Budget | None, request: LoadRequest, record: ModelRecord, against_path: Path | None = None,
+    ) -> list[Comparison] | None:
+        """The paired verdicts of one model; None where no baseline artifact is asked for.
+
+        ``against_path``: the test's ``load_model(..., against=PATH)``, in
+        place of SOURCE. A model is paired once per baseline in a session:
+        every test that loads it gets the same verdicts.
+        """
+        if (against_path is None and self.settings.against is None) or record.error is not None:
             return None
-        against = str(request.against) if request.against is not None else self.settings.against or ""
+        against = _shown(against_path, self.rootpath) if against_path is not None else self.settings.against or ""
+        key = (request.key, against)
+        if key not in self._verdicts:
+            self._verdicts[key] = self._check(budget, request, record, against_path, against)
+        return self._verdicts[key]
+
+    def _check(
+        self, budget: Budget | None, request: LoadRequest, record: ModelRecord, against_path: Path | None,
+        against: str,
+    ) -> list[Comparison]:
         if request.runtime != PYTHON or request.path is None:
             why = ("a loader function has no file to look up" if request.path is None
                    else f"paired loads run in Python; the {request.runtime} runtime is judged by saved runs")
-            record.comparisons = [Comparison("ms", f"{record.name} not paired against {against}: {why}", False,
-                                             rule=RULE_NOT_PAIRED)]
-            return None
-        found = self._lookup(request)
+            return [Comparison("ms", f"{record.name} not paired against {against}: {why}", False,
+                               rule=RULE_NOT_PAIRED)]
+        found = self._lookup(request, against_path)
         if not isinstance(found, Found):
             rule = RULE_NEW if isinstance(found, Absent) else RULE_UNUSABLE
-            comparisons = [Comparison("mb", f"{record.name} {_word(found)} against {against}: {found.why}", False,
-                                      rule=rule)]
-            record.comparisons = comparisons
-            return comparisons
-        baseline = dataclasses.replace(request, path=found.path, against=None)
+            return [Comparison("mb", f"{record.name} {_word(found)} against {against}: {found.why}", False, rule=rule)]
+        baseline = dataclasses.replace(request, path=found.path)
         try:
             baseline_files = baseline.format.artifact_files(found.path)
             candidate_files = request.format.artifact_files(request.path)
         except LoadBudgetError as error:
-            comparisons = [Comparison("mb", f"{record.name} unusable at {against}: {error}", False, rule=RULE_UNUSABLE)]
-            record.comparisons = comparisons
-            return comparisons
+            return [Comparison("mb", f"{record.name} unusable at {against}: {error}", False, rule=RULE_UNUSABLE)]
         thresholds = self._thresholds(budget)
         if _digest(baseline_files, found.path) == _digest(candidate_files, request.path):
-            comparisons = [Comparison("mb", f"{record.name} same bytes as {against}: not measured twice", False,
-                                      rule=RULE_SAME_BYTES, change="+0%")]
-            record.comparisons = comparisons
-            return comparisons
+            return [Comparison("mb", f"{record.name} same bytes as {against}: not measured twice", False,
+                               rule=RULE_SAME_BYTES, change="+0%")]
         comparisons = [_size(record.name, against, baseline_files, candidate_files, thresholds.get("mb"))]
         if record.load_ms.values:  # measured in this process (not --loadbudget-disable, not a manifest read)
             comparisons += self._paired_times(record.name, against, baseline, request, thresholds)
-        record.comparisons = comparisons
         return comparisons
 
-    def _lookup(self, request: LoadRequest) -> Lookup:
+    def _lookup(self, request: LoadRequest, against_path: Path | None) -> Lookup:
         assert request.path is not None
-        if request.against is not None:
-            if not request.against.exists():
-                return Unusable(f"{request.against} (load_model against=) does not exist")
-            return Found(request.against)
-        try:
-            source = self.source()
-        except SourceError:
-            raise  # a SOURCE that is neither a revision nor a directory: every paired test says so
+        if against_path is not None:
+            if not against_path.exists():
+                return Unusable(f"{against_path} (load_model against=) does not exist")
+            return Found(against_path)
+        source = self.source()  # SourceError: a SOURCE that is neither a revision nor a directory
         if request.format_name.startswith("tfjs") and request.path.is_file():
-            # model.json and its shards come whole.
-            folder = source.lookup(request.path.parent, whole_directory=True)
-            return Found(folder.path / request.path.name) if isinstance(folder, Found) else folder
+            return _tfjs_lookup(source, request.path)
         return source.lookup(request.path, whole_directory=request.path.is_dir())
 
     def _thresholds(self, budget: Budget | None) -> dict[str, Threshold]:
@@ -161,9 +163,35 @@ class PairedGate:
                 verdict.figure, verdict.line(name, pairs.seconds), regression=outcome == "regression",
                 change=f"{(verdict.found.ratio - 1) * 100:+.0f}%", grown=outcome == "regression",
                 measured=f"{verdict.found.ratio:.2f}x", rule=verdict.rule,
-                numbers={**verdict.numbers(pairs.seconds), "orders": "".join(o[0] for o in pairs.orders)},
+                numbers={**verdict.numbers(pairs.seconds), "orders": "".join(o[0] for o in pairs.orders),
+                         "paused": pairs.paused, "traced": pairs.traced},
             ))
         return comparisons
+
+
+def _tfjs_lookup(source: Source, model_json: Path) -> Lookup:
+    """A TF.js model at SOURCE: its model.json, then the shards its manifest names, and nothing else beside them."""
+    import json
+
+    found = source.lookup(model_json, whole_directory=False)
+    if not isinstance(found, Found):
+        return found
+    try:
+        manifest = json.loads(found.path.read_text())
+        shards = [path for group in manifest.get("weightsManifest", []) for path in group.get("paths", [])]
+    except (OSError, ValueError, AttributeError, TypeError) as error:
+        return Unusable(f"{model_json.name} at {source.label} is not a readable TF.js manifest: {error}")
+    for shard in shards:
+        shard_found = source.lookup(model_json.parent / shard, whole_directory=False)
+        if not isinstance(shard_found, Found):
+            return Unusable(f"{model_json.name} at {source.label} names {shard}, which is not there: "
+                            f"{shard_found.why}")
+    return found
+
+
+def _shown(path: Path, rootpath: Path) -> str:
+    """A baseline named by ``against=`` as lines show it: relative to the rootdir where it lies inside."""
+    return str(path.relative_to(rootpath)) if path.is_relative_to(rootpath) else str(path)
 
 
 def _word(found: Absent | Unusable) -> str:
@@ -171,6 +199,10 @@ def _word(found: Absent | Unusable) -> str:
 
 
 def _digest(files: list[Path], path: Path) -> str:
+    """The model's bytes: a one-file model's content alone (its name may differ at SOURCE, as with
+    ``against=production.keras``), a model of several files with their names relative to it."""
+    if len(files) == 1 and not path.is_dir():
+        return hashlib.sha256(files[0].read_bytes()).hexdigest()
     return artifact_digest(files, path if path.is_dir() else path.parent)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from pytest_loadbudget.measure import clock
 from pytest_loadbudget.measure.devices import placed, prepare_framework
+from pytest_loadbudget.measure.tracing import untraced
 from pytest_loadbudget.paired.stats import PairedEstimate, estimate
 from pytest_loadbudget.session.request import LoadRequest
 
@@ -55,6 +56,9 @@ class Pairs:
     seconds: float = 0.0
     #: The time budget ran out with a figure still undecided.
     out_of_time: bool = False
+    #: What was paused around the pairs ("coverage"), and what still traced them (measure/tracing.py).
+    paused: list[str] = field(default_factory=list)
+    traced: list[str] = field(default_factory=list)
 
     def log_ratios(self, figure: str) -> list[float]:
         """log(B / A) of each pair for ``figure`` ("ms" or "warm_ms"); empty where a side lacks it."""
@@ -107,22 +111,13 @@ def measure_pairs(
         # One untimed load and warm-up of each side first: lazy imports and registries are the cold start's.
         for request in (baseline, candidate):
             _load_once(request, None, wall_clock)
+        # The warm-up models collected before what they left for good is frozen, as the timed rounds do.
+        gc.collect()
         gc.freeze()
-        done = 0
-        for total in blocks:
-            spent = time.perf_counter() - started
-            if done and spent / done * (total - done) > seconds - spent:
-                pairs.out_of_time = True
-                break
-            for order in balanced_orders(total - done, rng):
-                first, second = (baseline, candidate) if order == "AB" else (candidate, baseline)
-                first_side, second_side = (pairs.a, pairs.b) if order == "AB" else (pairs.b, pairs.a)
-                _load_once(first, first_side, wall_clock)
-                _load_once(second, second_side, wall_clock)
-                pairs.orders.append(order)
-            done = total
-            if decided(pairs):
-                break
+        # Coverage set aside around the pairs, as around the timed rounds: a tracer would dilute the ratios.
+        _, tracing = untraced(lambda: _run_blocks(baseline, candidate, pairs, wall_clock, seconds, decided, rng,
+                                                  blocks, started))
+        pairs.paused, pairs.traced = tracing.paused, tracing.traced
     finally:
         if not frozen_by_the_suite:
             gc.unfreeze()
@@ -130,6 +125,27 @@ def measure_pairs(
     if pairs.clock == "own" and not _own_time_measured():
         pairs.clock = "wall"
     return pairs
+
+
+def _run_blocks(
+    baseline: LoadRequest, candidate: LoadRequest, pairs: Pairs, wall_clock: bool, seconds: float,
+    decided: Callable[[Pairs], bool], rng: random.Random, blocks: tuple[int, ...], started: float,
+) -> None:
+    done = 0
+    for total in blocks:
+        spent = time.perf_counter() - started
+        if done and spent / done * (total - done) > seconds - spent:
+            pairs.out_of_time = True
+            return
+        for order in balanced_orders(total - done, rng):
+            first, second = (baseline, candidate) if order == "AB" else (candidate, baseline)
+            first_side, second_side = (pairs.a, pairs.b) if order == "AB" else (pairs.b, pairs.a)
+            _load_once(first, first_side, wall_clock)
+            _load_once(second, second_side, wall_clock)
+            pairs.orders.append(order)
+        done = total
+        if decided(pairs):
+            return
 
 
 def _load_once(request: LoadRequest, side: Side | None, wall_clock: bool) -> None:

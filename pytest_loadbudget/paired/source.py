@@ -88,11 +88,13 @@ class Source:
         return self._from_git(relative, whole_directory) if self.commit else self._from_directory(relative)
 
     def _relative(self, candidate: Path) -> PurePosixPath | None:
-        resolved = Path(os.path.realpath(candidate))
-        base = Path(os.path.realpath(self.base))
-        if not resolved.is_relative_to(base):
-            return None
-        return PurePosixPath(resolved.relative_to(base).as_posix())
+        """The path to look up: as the test named it (a link in the repository is looked up as the link,
+        whose target at SOURCE may differ), else through the links, where only they lead into the repository."""
+        for resolve in (os.path.abspath, os.path.realpath):
+            path, base = Path(resolve(candidate)), Path(resolve(self.base))
+            if path.is_relative_to(base):
+                return PurePosixPath(path.relative_to(base).as_posix())
+        return None
 
     def _from_directory(self, relative: PurePosixPath) -> Lookup:
         path = self.root / relative
@@ -124,7 +126,7 @@ class Source:
             data = _git_bytes(self.root, "cat-file", "blob", oid)
             if mode == "120000":
                 link = PurePosixPath(os.path.normpath(str(path.parent / data.decode(errors="replace"))))
-                if str(link).startswith("..") or link.is_absolute():
+                if link.is_absolute() or (link.parts and link.parts[0] == ".."):
                     return Unusable(f"{path} at {self.label} is a symbolic link out of the repository "
                                     f"({data.decode(errors='replace')}): refused")
                 data = _git_bytes(self.root, "show", f"{self.commit}:{link}")

@@ -78,15 +78,21 @@ def estimate(log_ratios: list[float], confidence: float = 0.95) -> PairedEstimat
 
 
 def _interval_rank(n: int, alpha: float) -> int:
-    """How many Walsh averages each end of the interval leaves out: the largest k with P(W <= k - 1) <= alpha / 2."""
+    """How many Walsh averages each end of the interval leaves out: the largest c with P(W <= c) <= alpha / 2.
+
+    The true centre lies below the (c+1)-th smallest Walsh average exactly when
+    W <= c, so leaving out c at each end keeps the interval's coverage at
+    1 - alpha or more (as R's wilcox.test); 0 where no c qualifies (too few
+    pairs for that coverage: the interval is then every Walsh average).
+    """
     if n <= EXACT_LIMIT:
         counts = _null_counts(n)
         total = 2 ** n
         cumulative = 0
         for k, count in enumerate(counts):
-            if (cumulative + count) / total > alpha / 2:
-                return k
             cumulative += count
+            if cumulative / total > alpha / 2:
+                return max(k - 1, 0)  # P(W <= k - 1) <= alpha / 2 < P(W <= k)
         return 0
     mean = n * (n + 1) / 4
     sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)

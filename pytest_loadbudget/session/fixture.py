@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -17,7 +16,7 @@ from pytest_loadbudget.session.model_cache import Entry, ModelCache
 from pytest_loadbudget.session.request import AUTO, PYTHON, Placement, make_request
 from pytest_loadbudget.session.tfjs_sessions import DEFAULT_BACKEND
 from pytest_loadbudget.settings import Settings
-from pytest_loadbudget.stash_keys import BUDGET_KEY, USED_KEY
+from pytest_loadbudget.stash_keys import AGAINST_KEY, BUDGET_KEY, USED_KEY
 from pytest_loadbudget.tfjs_runtime.errors import RuntimeUnavailable
 
 
@@ -102,7 +101,8 @@ class LoadModel:
             if not against_path.is_absolute():
                 beside_test = Path(str(self._item.path)).parent / against_path
                 against_path = against_path.absolute() if against_path.exists() else beside_test
-            request = dataclasses.replace(request, against=against_path)
+            # Kept on the test, not the session's model: another test may name another baseline for it.
+            self._item.stash.setdefault(AGAINST_KEY, {})[request.key] = against_path
         rounds = budget.rounds if budget is not None and budget.rounds is not None else self._settings.rounds
         entry = self._store.get(request, rounds=rounds, memory_cycles=self._memory_cycles(budget),
                                 cold=self._cold(budget),

@@ -89,8 +89,6 @@ class LoadRequest:
     #: compared. Its version is recorded beside it, and an upgrade is judged like any other.
     interpreter: str = ""
     interpreter_version: str = ""
-    #: ``load_model(..., against=PATH)``: this model's baseline artifact for the paired gate, else None.
-    against: Path | None = None
     #: The model in the session: one load per key. Computed once.
     key: str = field(init=False, repr=False)
     #: The model across runs, what its baseline is looked up by: its ``name=``
