@@ -1254,7 +1254,7 @@ BREAKAGES: list[Breakage] = [
         "github-action-benchmark charts the peak under the leak's name",
     ),
     Breakage(
-        "live-line-cursor-left-below", "pytest_loadbudget/report/progress.py",
+        "live-line-cursor-left-below", "pytest_loadbudget/measure/progress.py",
         '                back = UP + (f"\\x1b[{self.resume_column}C" if self.resume_column else "")',
         '                back = ""',
         ("tests/test_ci_outputs.py -k live_line",),

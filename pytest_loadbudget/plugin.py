@@ -80,7 +80,7 @@ class LoadBudgetPlugin:
     def store(self) -> ModelCache:
         """The session's models, created on the first ``load_model`` (with the measuring code)."""
         if self._store is None:
-            from pytest_loadbudget.report import progress
+            from pytest_loadbudget.measure import progress
             from pytest_loadbudget.session.model_cache import ModelCache
 
             progress.start(self.config)  # the live line of long measurements, from the first model on

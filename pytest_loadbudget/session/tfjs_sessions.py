@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadbudget.errors import MarkerError
-from pytest_loadbudget.report.progress import live_step
+from pytest_loadbudget.measure.progress import live_step
 from pytest_loadbudget.session.request import PYTHON, LoadRequest
 from pytest_loadbudget.settings import Settings
 
