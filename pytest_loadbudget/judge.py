@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from pytest_loadbudget.baseline.confirm import Remeasure
     from pytest_loadbudget.baseline.gate import RegressionGate
     from pytest_loadbudget.budget.marker import Budget
+    from pytest_loadbudget.model.entry import Entry
     from pytest_loadbudget.paired.gate import PairedGate
     from pytest_loadbudget.results.comparison import Comparison
-    from pytest_loadbudget.session.model_cache import Entry
 
 #: The prefix of a regression line; budget misses carry the marker's name.
 REGRESSION_PREFIX = "loadbudget"

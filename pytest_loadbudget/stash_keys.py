@@ -13,7 +13,7 @@ import pytest
 if TYPE_CHECKING:
     from pytest_loadbudget.budget.marker import Budget
     from pytest_loadbudget.judge import Judgement
-    from pytest_loadbudget.session.model_cache import Entry
+    from pytest_loadbudget.model.entry import Entry
 
 #: The test's validated ``load_budget``, set at set-up; None without a marker.
 BUDGET_KEY: pytest.StashKey[Budget | None] = pytest.StashKey()

@@ -29,9 +29,9 @@ from pytest_loadbudget.fresh import protocol
 from pytest_loadbudget.fresh.cold import DEFAULT_RUNS, ChildRun, measure_cold, request_files
 from pytest_loadbudget.measure.floor import read_fully
 from pytest_loadbudget.measure.page_cache import evict_files, residency
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun, PageCache
 from pytest_loadbudget.results.fleet_profile import FleetProfile
-from pytest_loadbudget.session.request import LoadRequest
 
 #: Seconds to wait for a child's thread beyond the child's own timeout: its
 #: result is read and its stderr closed by then.

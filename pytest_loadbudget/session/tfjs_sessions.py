@@ -13,7 +13,8 @@ from typing import Any
 
 from pytest_loadbudget.errors import MarkerError
 from pytest_loadbudget.measure.progress import live_step
-from pytest_loadbudget.session.request import PYTHON, LoadRequest
+from pytest_loadbudget.model.placement import PYTHON
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.settings import Settings
 
 TFJS_FORMATS = ("tfjs-graph", "tfjs-layers")
