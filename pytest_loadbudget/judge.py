@@ -42,6 +42,10 @@ class Judgement:
     failed: bool = False
 
 
+#: What judging the test in its call found: rendered by the report hook.
+JUDGEMENT_KEY: pytest.StashKey[Judgement] = pytest.StashKey()
+
+
 class BudgetExceeded(pytest.fail.Exception):  # type: ignore[misc,name-defined]
     """A figure of the test missed its budget or regressed: the test fails with one line per figure."""
 

@@ -19,9 +19,9 @@ import pytest
 from pytest_loadbudget import settings as settings_module
 from pytest_loadbudget.config import collect_root_config, may_declare_models
 from pytest_loadbudget.errors import LoadBudgetError, MarkerError
-from pytest_loadbudget.judge import BudgetExceeded, Judgement
+from pytest_loadbudget.judge import JUDGEMENT_KEY, BudgetExceeded, Judgement
 from pytest_loadbudget.settings import Settings
-from pytest_loadbudget.stash_keys import BUDGET_KEY, JUDGEMENT_KEY, USED_KEY
+from pytest_loadbudget.stash_keys import BUDGET_KEY, USED_KEY
 
 if TYPE_CHECKING:
     from pytest_loadbudget.baseline.confirm import Remeasure

@@ -23,7 +23,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from pytest_loadbudget.budget.marker import MAX_FLEET
 from pytest_loadbudget.errors import MeasurementError
 from pytest_loadbudget.fresh import protocol
 from pytest_loadbudget.fresh.cold import DEFAULT_RUNS, ChildRun, measure_cold, request_files
@@ -63,8 +62,8 @@ def measure_fleet(
     request cannot travel to a child, and MeasurementError naming the model
     and the process when one of the fleet fails, crashes or times out.
     """
-    if isinstance(size, bool) or not 1 <= size <= MAX_FLEET:
-        raise ValueError(f"a fleet is 1 to {MAX_FLEET} processes, not {size!r}")
+    if isinstance(size, bool) or not 1 <= size <= protocol.MAX_FLEET:
+        raise ValueError(f"a fleet is 1 to {protocol.MAX_FLEET} processes, not {size!r}")
     payload = protocol.replay_payload(request)
     if single is None or single.evict != evict:
         single = measure_cold(request, single_runs, evict=evict, timeout=timeout, graph=False)
