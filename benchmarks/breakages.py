@@ -74,7 +74,7 @@ OPTIONS = "tests/test_plugin_options.py"
 BREAKAGES: list[Breakage] = [
     # --- Tests that once passed with their feature broken ---
     Breakage(
-        "warmup-function-not-timed", "pytest_loadbudget/session/request.py",
+        "warmup-function-not-timed", "pytest_loadbudget/model/request.py",
         "            return lambda: warmup(model)",
         "            return None",
         (f"{PLUGIN} -k warm_up",),
@@ -145,7 +145,7 @@ BREAKAGES: list[Breakage] = [
         "device='cpu' never reaches tf.device: the framework places the model where it likes",
     ),
     Breakage(
-        "device-not-in-key", "pytest_loadbudget/session/request.py",
+        "device-not-in-key", "pytest_loadbudget/model/request.py",
         "        return self.device_label if self.runtime == PYTHON else",
         '        return "cpu" if self.runtime == PYTHON else',
         ("tests/test_devices.py -k 'apart or key or separat'",),
@@ -290,7 +290,7 @@ BREAKAGES: list[Breakage] = [
         "load_model.last is always None",
     ),
     Breakage(
-        "relative-path-not-from-test-dir", "pytest_loadbudget/session/request.py",
+        "relative-path-not-from-test-dir", "pytest_loadbudget/session/resolve.py",
         "    beside_test = base_dir / path\n    return beside_test if beside_test.exists() else path.absolute()",
         "    return path.absolute()",
         (f"{OPTIONS} {PLUGIN} tests/test_formats.py tests/test_bad_input.py -k 'relative or beside'",),
@@ -761,7 +761,7 @@ BREAKAGES: list[Breakage] = [
         "the baseline is the highest-numbered run, not the latest created (folders merged from CI jobs)",
     ),
     Breakage(
-        "name-not-the-identity", "pytest_loadbudget/session/request.py",
+        "name-not-the-identity", "pytest_loadbudget/model/request.py",
         "where, name=self.name if self.named else \"\",",
         "where, name=\"\",",
         (f"{IDENTITY} -k named",),
@@ -1254,7 +1254,7 @@ BREAKAGES: list[Breakage] = [
         "github-action-benchmark charts the peak under the leak's name",
     ),
     Breakage(
-        "live-line-cursor-left-below", "pytest_loadbudget/report/progress.py",
+        "live-line-cursor-left-below", "pytest_loadbudget/measure/progress.py",
         '                back = UP + (f"\\x1b[{self.resume_column}C" if self.resume_column else "")',
         '                back = ""',
         ("tests/test_ci_outputs.py -k live_line",),
@@ -1313,7 +1313,7 @@ BREAKAGES: list[Breakage] = [
         "with LiteRT installed a .tflite model still loads through TensorFlow: seconds of import for nothing",
     ),
     Breakage(
-        "tflite-interpreter-not-in-identity", "pytest_loadbudget/baseline/fingerprint.py",
+        "tflite-interpreter-not-in-identity", "pytest_loadbudget/model/identity.py",
         '    via = f" via {interpreter}" if interpreter else ""',
         '    via = ""',
         ("tests/test_litert.py -k never_compared",),

@@ -36,7 +36,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pytest_loadbudget.fresh.cold import measure_cold  # noqa: E402
-from pytest_loadbudget.session.request import AUTO, make_request  # noqa: E402
+from pytest_loadbudget.model.request import AUTO  # noqa: E402
+from pytest_loadbudget.session.resolve import make_request  # noqa: E402
 
 _KERAS = """
 import keras, numpy as np

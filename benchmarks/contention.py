@@ -53,7 +53,8 @@ def fixed_work() -> int:
 def mobilenet_h5(directory: Path) -> Callable[[], Any]:
     import keras
 
-    from pytest_loadbudget.session.request import AUTO, make_request
+    from pytest_loadbudget.model.request import AUTO
+    from pytest_loadbudget.session.resolve import make_request
 
     path = directory / "mobilenetv2.h5"
     keras.applications.MobileNetV2(weights=None).save(path)

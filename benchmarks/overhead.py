@@ -36,7 +36,9 @@ os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 import numpy as np
 
 from pytest_loadbudget.measure.loads import time_loads
-from pytest_loadbudget.session.request import AUTO, display_name, make_request
+from pytest_loadbudget.model.identity import display_name
+from pytest_loadbudget.model.request import AUTO
+from pytest_loadbudget.session.resolve import make_request
 
 # The example suite's builder, so that both measure the same files.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))

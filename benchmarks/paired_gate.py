@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from pytest_loadbudget.paired.pairs import measure_pairs  # noqa: E402
 from pytest_loadbudget.paired.verdict import DEFAULT_PAIRED_FACTOR, decide  # noqa: E402
-from pytest_loadbudget.session.request import make_request  # noqa: E402
+from pytest_loadbudget.session.resolve import make_request  # noqa: E402
 
 #: Dense(64) layers added for each candidate: measured here as about 1.1x and 1.2x the load.
 CANDIDATES = {"keras": {"1.1x": 10, "1.2x": 25}, "tflite": {"1.1x": 40, "1.2x": 80}}

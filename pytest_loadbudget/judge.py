@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from pytest_loadbudget.baseline.confirm import Remeasure
     from pytest_loadbudget.baseline.gate import RegressionGate
     from pytest_loadbudget.budget.marker import Budget
+    from pytest_loadbudget.model.entry import Entry
     from pytest_loadbudget.paired.gate import PairedGate
     from pytest_loadbudget.results.comparison import Comparison
-    from pytest_loadbudget.session.model_cache import Entry
 
 #: The prefix of a regression line; budget misses carry the marker's name.
 REGRESSION_PREFIX = "loadbudget"
@@ -45,6 +45,10 @@ class Judgement:
     lines: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     failed: bool = False
+
+
+#: What judging the test in its call found: rendered by the report hook.
+JUDGEMENT_KEY: pytest.StashKey[Judgement] = pytest.StashKey()
 
 
 class BudgetExceeded(pytest.fail.Exception):  # type: ignore[misc,name-defined]

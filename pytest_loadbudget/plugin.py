@@ -19,9 +19,9 @@ import pytest
 from pytest_loadbudget import settings as settings_module
 from pytest_loadbudget.config import collect_root_config, may_declare_models
 from pytest_loadbudget.errors import LoadBudgetError, MarkerError
-from pytest_loadbudget.judge import BudgetExceeded, Judgement
+from pytest_loadbudget.judge import JUDGEMENT_KEY, BudgetExceeded, Judgement
 from pytest_loadbudget.settings import Settings
-from pytest_loadbudget.stash_keys import AGAINST_KEY, BUDGET_KEY, JUDGEMENT_KEY, USED_KEY
+from pytest_loadbudget.stash_keys import AGAINST_KEY, BUDGET_KEY, USED_KEY
 
 if TYPE_CHECKING:
     from pytest_loadbudget.baseline.confirm import Remeasure
@@ -80,7 +80,7 @@ class LoadBudgetPlugin:
     def store(self) -> ModelCache:
         """The session's models, created on the first ``load_model`` (with the measuring code)."""
         if self._store is None:
-            from pytest_loadbudget.report import progress
+            from pytest_loadbudget.measure import progress
             from pytest_loadbudget.session.model_cache import ModelCache
 
             progress.start(self.config)  # the live line of long measurements, from the first model on

@@ -13,14 +13,11 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_loadbudget.budget.marker import Budget
-    from pytest_loadbudget.judge import Judgement
-    from pytest_loadbudget.session.model_cache import Entry
+    from pytest_loadbudget.model.entry import Entry
 
 #: The test's validated ``load_budget``, set at set-up; None without a marker.
 BUDGET_KEY: pytest.StashKey[Budget | None] = pytest.StashKey()
 #: The session's entries of every model the test loaded through ``load_model``.
 USED_KEY: pytest.StashKey[list[Entry]] = pytest.StashKey()
-#: What judging the test in its call found: rendered by the report hook.
-JUDGEMENT_KEY: pytest.StashKey[Judgement] = pytest.StashKey()
 #: ``load_model(..., against=PATH)`` of the test: each model's baseline artifact, by the model's key.
 AGAINST_KEY: pytest.StashKey[dict[str, Path]] = pytest.StashKey()

@@ -260,14 +260,14 @@ def test_a_webgl_warm_up_that_freezes_the_page_fails_block_ms_and_passes_in_a_wo
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines([
         "*load_budget: mobilenetv2_tfjs_uint8/model.json main-thread block * > budget 250 ms (longest task during 1 "
-        "loads and warm-ups on the page's main thread, the model on the page, from Chrome's trace; 1 long tasks, "
+        "loads and warm-ups on the page's main thread, the model on the page, from Chrome's trace; * long tasks, "
         "total blocking time *, browser webgl cache)",
         "*mobilenetv2_tfjs_uint8/model.json (browser webgl cache) the page's main thread: longest task *, total "
-        "blocking time * (1 long tasks during 1 loads and warm-ups; Chrome's trace)",
+        "blocking time * (* long tasks during 1 loads and warm-ups; Chrome's trace)",
         "*mobilenetv2_tfjs_uint8/model.json (browser webgl cache) the page's main thread, longest task by stage: "
         "backend *, load *, warmup * (TBT *), predict *",
         "*mobilenetv2_tfjs_uint8/model.json (browser webgl cache worker) the page's main thread, the model in a Web "
-        "Worker: longest task *, total blocking time * (0 long tasks during 1 loads and warm-ups; Chrome's trace); "
+        "Worker: longest task *, total blocking time * (* long tasks during 1 loads and warm-ups; Chrome's trace); "
         "the worker's thread: longest task *, total blocking time *",
     ])
     figures = report(pytester)
@@ -277,7 +277,8 @@ def test_a_webgl_warm_up_that_freezes_the_page_fails_block_ms_and_passes_in_a_wo
     assert page["trace_note"] == worker["trace_note"] == ""
     # The first WebGL warm-up holds the page's main thread; in a worker it holds the worker's.
     assert page["block_stages"]["warmup"]["longest_ms"] > 250 and page["total_blocking_ms"] > 200
-    assert worker["block_ms"] < LONG_TASK_MS and worker["worker_thread"]["block_ms"] > 250
+    # (On a busy machine the page's own small tasks can stretch past 50 ms waiting for a CPU: the budget decides.)
+    assert worker["block_ms"] < 250 < page["block_ms"] and worker["worker_thread"]["block_ms"] > 250
     assert worker["worker_thread"]["stages"]["warmup"]["total_blocking_ms"] > 200
     # The heartbeat beside the trace saw the same freeze on the page, and the page answering beside the
     # worker (a few tens of ms at most: on a busy machine the page's thread also waits for a CPU).

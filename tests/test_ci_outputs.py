@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_loadbudget.report import progress
+from pytest_loadbudget.measure import progress
 from pytest_loadbudget.report.github import github_benchmarks
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples

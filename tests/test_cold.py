@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_loadbudget.fresh.protocol import NotReplayable
-from pytest_loadbudget.results.cold_profile import PHASES, add_up_tolerance_ms
-from pytest_loadbudget.fresh.cold import ColdProfile, evict_files, measure_cold, residency
-from pytest_loadbudget.measure.page_cache import MEMORY_FILESYSTEMS, filesystem_type, resident_bytes
 from pytest_loadbudget.errors import MeasurementError
+from pytest_loadbudget.fresh.cold import ColdProfile, evict_files, measure_cold, residency
+from pytest_loadbudget.fresh.protocol import NotReplayable
 from pytest_loadbudget.measure.floor import Bandwidth, read_bandwidth, read_fully, times_floor
-from pytest_loadbudget.session.request import LoadRequest
+from pytest_loadbudget.measure.page_cache import MEMORY_FILESYSTEMS, filesystem_type, resident_bytes
+from pytest_loadbudget.model.request import LoadRequest
+from pytest_loadbudget.results.cold_profile import PHASES, add_up_tolerance_ms
 
 LOAD_S = 0.1
 FIRST_CALL_S = 0.05

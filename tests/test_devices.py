@@ -499,7 +499,7 @@ def test_the_gpu_figure_budgets_apply_to_depends_on_where_it_was_measured(monkey
     import contextlib
 
     from pytest_loadbudget.measure import memory
-    from pytest_loadbudget.session.request import LoadRequest
+    from pytest_loadbudget.model.request import LoadRequest
 
     class Driver:
         def sampling(self):

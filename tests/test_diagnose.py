@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 
 from pytest_loadbudget.cli import profile as profile_cli
-from pytest_loadbudget.fresh.cold import ColdProfile, ColdRun, measure_cold
+from pytest_loadbudget.diagnose.figures import figures_for
 from pytest_loadbudget.diagnose.rules import FIRST_CALL_RATIO, Figures, diagnose
 from pytest_loadbudget.formats.graph_stats import GraphStats, count_layers, graph_stats
 from pytest_loadbudget.formats.tfjs_quantization import estimate_quantization
-from pytest_loadbudget.diagnose.figures import figures_for
+from pytest_loadbudget.fresh.cold import ColdProfile, ColdRun, measure_cold
 from pytest_loadbudget.measure.floor import Bandwidth
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.memory import MemoryFigures
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.session.request import LoadRequest
 from pytest_loadbudget.units import format_mib
 
 MIB = 2**20

@@ -29,12 +29,12 @@ from pytest_loadbudget.fresh import fleet as fleet_module
 from pytest_loadbudget.fresh.cold import measure_cold
 from pytest_loadbudget.fresh.fleet import measure_fleet
 from pytest_loadbudget.measure.page_cache import MEMORY_FILESYSTEMS, filesystem_type
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun, PageCache
 from pytest_loadbudget.results.fleet_profile import FleetProfile
 from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.session import model_cache
-from pytest_loadbudget.session.request import LoadRequest
 
 #: Seconds the loader module of the barrier test sleeps when imported: its children's import phase.
 IMPORT_S = 1.0

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pytest_loadbudget.baseline.fingerprint import machine_id, model_identity
+from pytest_loadbudget.baseline.fingerprint import machine_id
 from pytest_loadbudget.baseline.history import (
     THIS_RUN, History, RunInfo, current_entries, figure_value, read_history,
 )
@@ -27,6 +27,7 @@ from pytest_loadbudget.baseline.storage import BaselineStore
 from pytest_loadbudget.baseline.times import REMEASURED
 from pytest_loadbudget.cli.main import main as cli_main
 from pytest_loadbudget.figures import FIGURES
+from pytest_loadbudget.model.identity import model_identity
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun
 from pytest_loadbudget.results.memory import MemoryFigures
 from pytest_loadbudget.results.predictions import PredictionGrowth

@@ -20,13 +20,15 @@ from typing import Any
 import pytest
 
 from pytest_loadbudget.baseline import legacy
-from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, model_identity, software_changes
+from pytest_loadbudget.baseline.fingerprint import hardware_facts, machine_id, software_changes
 from pytest_loadbudget.baseline.provenance import autosave_name, git_provenance
 from pytest_loadbudget.baseline.storage import BaselineStore, read_run
 from pytest_loadbudget.cli.main import main as cli_main
+from pytest_loadbudget.model.identity import model_identity
+from pytest_loadbudget.model.placement import Placement
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
-from pytest_loadbudget.session.request import Placement, make_request
+from pytest_loadbudget.session.resolve import make_request
 
 SUITE = textwrap.dedent(
     """

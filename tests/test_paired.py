@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 import models
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.paired.pairs import balanced_orders, measure_pairs
 from pytest_loadbudget.paired.stats import estimate, signed_rank_greater
 from pytest_loadbudget.paired.verdict import ALPHA, decide
-from pytest_loadbudget.session.request import LoadRequest
 
 TESTS = """
     def test_changed(load_model):

@@ -32,6 +32,8 @@ HEAVY = (
     "pytest_loadbudget.fresh.memory_child",
     "pytest_loadbudget.measure.loads",
     "pytest_loadbudget.measure.memory",
+    "pytest_loadbudget.model.request",
+    "pytest_loadbudget.model.entry",
     "pytest_loadbudget.diagnose",
     "pytest_loadbudget.tfjs_runtime",
 )

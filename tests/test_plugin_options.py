@@ -208,7 +208,7 @@ RU_MAXRSS_CHILD = textwrap.dedent(
 
     from pytest_loadbudget.measure import rss
     from pytest_loadbudget.measure.memory import measure_memory
-    from pytest_loadbudget.session.request import LoadRequest
+    from pytest_loadbudget.model.request import LoadRequest
 
     rss._CLEAR_REFS = sys.argv[1]  # an absolute path: it replaces /proc/self/clear_refs
 

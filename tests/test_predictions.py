@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from pytest_loadbudget.baseline.compare import judge
+from pytest_loadbudget.budget.thresholds import parse_compare_fail
 from pytest_loadbudget.measure import predictions as prediction_module
 from pytest_loadbudget.measure.predictions import measure_prediction_growth
 from pytest_loadbudget.measure.rss import current_rss
-from pytest_loadbudget.budget.thresholds import parse_compare_fail
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.predictions import PredictionGrowth
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.session.request import LoadRequest
 from pytest_loadbudget.units import MIB
 from models import marker_error
 # The runtime fixtures skip, saying what to install, where node or Chromium is missing.

@@ -8,13 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_loadbudget.session import request as request_module
-from pytest_loadbudget.session.request import (
-    PYTHON,
-    LoadRequest,
-    Placement,
-    make_request,
-)
+from pytest_loadbudget.model import request as request_module
+from pytest_loadbudget.model.placement import PYTHON, Placement
+from pytest_loadbudget.model.request import LoadRequest
+from pytest_loadbudget.session.resolve import make_request
 
 
 class Model:

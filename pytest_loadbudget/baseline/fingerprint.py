@@ -1,12 +1,11 @@
-"""Fingerprints: of the machine a figure was measured on, of the software it ran, of a model.
+"""Fingerprints: of the machine a figure was measured on, and of the software it ran.
 
 A baseline only means something on the hardware it came from: the machine id
 hashes the hardware alone (CPU model, cores, architecture, OS). Software
 (Python, framework versions, kernel, the environment variables TensorFlow
 reads, this plugin) is recorded beside it and diffed, never hashed into the
 id: an upgrade is exactly what users want judged, not a reason to stop
-judging. A model is known across runs by its identity, and a slower load
-means something else when its artifact changed: both are here.
+judging. The model's own identity and digest are ``model/identity.py``'s.
 """
 
 from __future__ import annotations
@@ -129,41 +128,3 @@ def software_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def _short(fact: str, value: Any) -> str:
     # "CPython 3.11.7": the implementation rarely changes; the version is the news.
     return str(value).split()[-1] if fact == "python" and str(value).startswith("CPython ") else str(value)
-
-
-def model_identity(
-    where: str, *, name: str = "", format_name: str = "", origin: str = "", options: str = "", interpreter: str = "",
-) -> str:
-    """How a model is known across runs: its ``name=`` when given, else format, path and options.
-
-    ``where``: the device ("cpu", "gpu: <name>", "default") or the TF.js
-    runtime; a GPU driver's version is software, left out so that a driver
-    upgrade is judged, not skipped. ``origin``: the path relative to the
-    rootdir, or the loader function's module and name. ``interpreter``: what
-    ran a .tflite model ("litert", "tensorflow"): another interpreter is
-    another model to compare; its version, like a driver's, is left out.
-    """
-    where = where.split(" (driver", 1)[0]
-    via = f" via {interpreter}" if interpreter else ""
-    if name:
-        return f"name:{name}@{where}{via}"
-    return f"{format_name}:{origin}:{options}@{where}{via}"
-
-
-def display_name(path: Path) -> str:
-    """A model's default name: the file, or ``parent/model.json`` where the file name says nothing."""
-    if path.name == "model.json" or path.name in ("saved_model.pb", "variables"):
-        return f"{path.parent.name}/{path.name}"
-    return path.name
-
-
-def artifact_digest(files: list[Path], root: Path | None = None) -> str:
-    """SHA-256 over every file's relative name and bytes, in a stable order."""
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        name = str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else path.name
-        digest.update(name.encode() + b"\0")
-        with path.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()

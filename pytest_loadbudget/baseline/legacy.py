@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pytest_loadbudget.baseline.fingerprint import HARDWARE_FACTS, display_name, machine_id, model_identity
+from pytest_loadbudget.baseline.fingerprint import HARDWARE_FACTS, machine_id
+from pytest_loadbudget.model.identity import display_name, model_identity
 from pytest_loadbudget.results.record import ModelRecord
 
 #: Every schema 1 key ends its options with the warm-up.

@@ -18,17 +18,16 @@ from typing import Any
 
 import pytest
 
+from pytest_loadbudget.budget.runtimes import validate_browser_features, validate_runtime
 from pytest_loadbudget.budget.thresholds import parse_compare_fail
 from pytest_loadbudget.errors import MarkerError
 from pytest_loadbudget.figures import FIGURES
+from pytest_loadbudget.fresh.protocol import MAX_FLEET
 from pytest_loadbudget.measure.devices import DEVICES
 
 MARKER_NAME = "load_budget"
 #: Processes of a fleet when a fleet_ms budget does not say: a small node's workers.
 DEFAULT_FLEET = 4
-#: The most processes a fleet may start: beyond this a test machine measures
-#: its own exhaustion (memory, PIDs), not the model's start.
-MAX_FLEET = 64
 #: Predictions for a predict_leak budget without ``predictions``: the "dies after 50-100 predictions" range.
 DEFAULT_PREDICTIONS = 100
 
@@ -159,14 +158,8 @@ class Budget:
             if value is not None and check is not None:
                 check(keyword.name, value)
         if (self.runtime, self.backend, self.cache_policy) != (None, None, None):
-            # Imported here: the runtime's names come with the session code, which
-            # a budget without a TF.js runtime does not need.
-            from pytest_loadbudget.session.tfjs_sessions import validate as validate_runtime
-
             validate_runtime(self.runtime, self.backend, self.cache_policy)
         if self.worker is not None or self.block_ms is not None or self.cache_policy is not None:
-            from pytest_loadbudget.session.tfjs_sessions import validate_browser_features
-
             validate_browser_features(self.runtime, self.cache_policy, self.worker, self.block_ms, self.rounds)
 
     def limits(self) -> dict[str, float]:

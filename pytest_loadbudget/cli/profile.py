@@ -19,22 +19,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_loadbudget.fresh.protocol import DEFAULT_TIMEOUT_S, NotReplayable
-from pytest_loadbudget.fresh.cold import DEFAULT_RUNS, measure_cold
-from pytest_loadbudget.results.cold_profile import ColdProfile, add_up_tolerance_ms
-from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.diagnose.advice import Advice
 from pytest_loadbudget.diagnose.figures import Figures
 from pytest_loadbudget.diagnose.rules import diagnose
+from pytest_loadbudget.errors import LoadBudgetError
+from pytest_loadbudget.formats import FORMATS
 from pytest_loadbudget.formats.graph_stats import graph_stats
 from pytest_loadbudget.formats.tfjs_quantization import estimate_quantization
-from pytest_loadbudget.errors import LoadBudgetError
-from pytest_loadbudget.measure.floor import Bandwidth, read_bandwidth
-from pytest_loadbudget.formats import FORMATS
 from pytest_loadbudget.formats.tflite_interpreters import INTERPRETERS
-from pytest_loadbudget.session.request import AUTO, make_request
-from pytest_loadbudget.settings import positive_int, positive_seconds
+from pytest_loadbudget.fresh.cold import DEFAULT_RUNS, measure_cold
+from pytest_loadbudget.fresh.protocol import DEFAULT_TIMEOUT_S, NotReplayable
+from pytest_loadbudget.measure.floor import Bandwidth, read_bandwidth
+from pytest_loadbudget.model.request import AUTO
+from pytest_loadbudget.results.cold_profile import ColdProfile, add_up_tolerance_ms
+from pytest_loadbudget.results.phases import PHASE_LABELS, PHASES
 from pytest_loadbudget.results.samples import Samples
+from pytest_loadbudget.session.resolve import make_request
+from pytest_loadbudget.settings import positive_int, positive_seconds
 from pytest_loadbudget.units import format_mib, format_ms
 
 PROFILE_FORMATS = [name for name in FORMATS if name != "callable"]

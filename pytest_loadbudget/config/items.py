@@ -20,7 +20,8 @@ import pytest
 from pytest_loadbudget.budget.marker import describe
 from pytest_loadbudget.config.entries import ConfigError, ModelEntry, read_entries
 from pytest_loadbudget.errors import LoadBudgetError
-from pytest_loadbudget.session.request import AUTO, PYTHON
+from pytest_loadbudget.model.placement import PYTHON
+from pytest_loadbudget.model.request import AUTO
 
 if TYPE_CHECKING:
     from pytest_loadbudget.session.fixture import LoadModel

@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pytest_loadbudget.model.placement import PYTHON
 from pytest_loadbudget.report.suggest import headroom_words, suggested_limits
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.session.request import PYTHON
 
 
 def entry_values(record: ModelRecord, clock: str) -> tuple[dict[str, float | str | bool], list[str]]:

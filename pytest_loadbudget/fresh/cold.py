@@ -42,16 +42,16 @@ import time
 from pathlib import Path
 from typing import IO, Any, Callable
 
+from pytest_loadbudget.errors import MeasurementError
+from pytest_loadbudget.formats.graph_stats import GraphStats
 from pytest_loadbudget.fresh import protocol
 from pytest_loadbudget.fresh.cold_child import PHASE_PREFIX
-from pytest_loadbudget.formats.graph_stats import GraphStats
-from pytest_loadbudget.errors import MeasurementError
 from pytest_loadbudget.measure.floor import read_fully
 from pytest_loadbudget.measure.page_cache import evict_files, residency
-from pytest_loadbudget.report.progress import live_step
+from pytest_loadbudget.measure.progress import live_step
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun
 from pytest_loadbudget.results.phases import AT_BARRIER, COLD_DONE, STEP_NAMED
-from pytest_loadbudget.session.request import LoadRequest
 from pytest_loadbudget.units import format_mib
 
 CHILD_MODULE = "pytest_loadbudget.fresh.cold_child"

@@ -23,15 +23,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from pytest_loadbudget.budget.marker import MAX_FLEET
 from pytest_loadbudget.errors import MeasurementError
 from pytest_loadbudget.fresh import protocol
 from pytest_loadbudget.fresh.cold import DEFAULT_RUNS, ChildRun, measure_cold, request_files
 from pytest_loadbudget.measure.floor import read_fully
 from pytest_loadbudget.measure.page_cache import evict_files, residency
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.cold_profile import ColdProfile, ColdRun, PageCache
 from pytest_loadbudget.results.fleet_profile import FleetProfile
-from pytest_loadbudget.session.request import LoadRequest
 
 #: Seconds to wait for a child's thread beyond the child's own timeout: its
 #: result is read and its stderr closed by then.
@@ -63,8 +62,8 @@ def measure_fleet(
     request cannot travel to a child, and MeasurementError naming the model
     and the process when one of the fleet fails, crashes or times out.
     """
-    if isinstance(size, bool) or not 1 <= size <= MAX_FLEET:
-        raise ValueError(f"a fleet is 1 to {MAX_FLEET} processes, not {size!r}")
+    if isinstance(size, bool) or not 1 <= size <= protocol.MAX_FLEET:
+        raise ValueError(f"a fleet is 1 to {protocol.MAX_FLEET} processes, not {size!r}")
     payload = protocol.replay_payload(request)
     if single is None or single.evict != evict:
         single = measure_cold(request, single_runs, evict=evict, timeout=timeout, graph=False)

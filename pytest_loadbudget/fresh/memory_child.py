@@ -15,10 +15,10 @@ import tempfile
 from pytest_loadbudget.errors import MeasurementError
 from pytest_loadbudget.fresh import protocol
 from pytest_loadbudget.measure.memory import measure_memory
+from pytest_loadbudget.measure.progress import live_step
 from pytest_loadbudget.measure.tracing import distortions
-from pytest_loadbudget.report.progress import live_step
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.memory import MemoryFigures
-from pytest_loadbudget.session.request import LoadRequest
 
 CHILD_MODULE = "pytest_loadbudget.fresh.memory_child"
 

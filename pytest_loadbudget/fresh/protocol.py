@@ -26,6 +26,9 @@ RESULT_PREFIX = "LOADBUDGET-RESULT "
 UNPICKLABLE_EXIT = 3
 #: Seconds one fresh process may take, unless ``--loadbudget-timeout`` says otherwise.
 DEFAULT_TIMEOUT_S = 600.0
+#: The most processes a fleet may start at once: beyond this a test machine
+#: measures its own exhaustion (memory, PIDs), not the model's start.
+MAX_FLEET = 64
 #: Lines of a dead child's stderr worth quoting.
 STDERR_TAIL_LINES = 12
 #: The frameworks and interpreters a child reports as imported: what a load

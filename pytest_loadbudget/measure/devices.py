@@ -261,8 +261,3 @@ class FrameworkPeak:
             return DeviceMemory(max(int(torch.cuda.max_memory_allocated()) - self.start_bytes, 0), "torch")
         return None
 
-
-def loader_device_argument(device: str) -> str:
-    """The value passed to a loader function's ``device`` parameter."""
-    return "cuda" if device == "gpu" else "cpu"
-

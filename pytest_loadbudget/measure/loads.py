@@ -19,7 +19,7 @@ from pytest_loadbudget.measure import clock, speed
 from pytest_loadbudget.measure.clock import Span
 from pytest_loadbudget.measure.devices import placed, prepare_framework
 from pytest_loadbudget.measure.tracing import Tracing, untraced
-from pytest_loadbudget.session.request import LoadRequest
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.samples import Samples
 
 #: With rounds left to adapt: never fewer than this, so the median means something.

@@ -13,8 +13,8 @@ from typing import Any
 
 from pytest_loadbudget.measure.devices import FrameworkPeak, NVMLSampler, placed, prepare_framework
 from pytest_loadbudget.measure.rss import PeakTracker, current_rss, release_free_heap, unavailable_reason
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.memory import MemoryFigures
-from pytest_loadbudget.session.request import LoadRequest
 
 
 def reset_framework_state() -> None:

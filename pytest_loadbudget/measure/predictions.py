@@ -15,8 +15,8 @@ from typing import Any
 
 from pytest_loadbudget.measure.devices import placed
 from pytest_loadbudget.measure.rss import current_rss, release_free_heap
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.predictions import PredictionGrowth
-from pytest_loadbudget.session.request import LoadRequest
 
 #: The tensor type of each framework whose tensors are counted, where that framework is imported already.
 TENSOR_TYPES = {"tensorflow": "Tensor", "torch": "Tensor"}

@@ -17,13 +17,15 @@ import random
 from pathlib import Path
 
 from pytest_loadbudget.baseline.compare import SIZE_FLOOR_BYTES
-from pytest_loadbudget.baseline.fingerprint import artifact_digest
 from pytest_loadbudget.budget.marker import Budget
 from pytest_loadbudget.budget.thresholds import (
     Threshold, default_thresholds, merge_thresholds, parse_compare_fail,
 )
 from pytest_loadbudget.errors import LoadBudgetError
 from pytest_loadbudget.figures import FIGURES
+from pytest_loadbudget.model.identity import artifact_digest
+from pytest_loadbudget.model.placement import PYTHON
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.paired.pairs import PAIRED_TIMES, Pairs, measure_pairs
 from pytest_loadbudget.paired.source import Absent, Found, Lookup, Source, Unusable, resolve_source
 from pytest_loadbudget.paired.verdict import (
@@ -32,7 +34,6 @@ from pytest_loadbudget.paired.verdict import (
 )
 from pytest_loadbudget.results.comparison import Comparison
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.session.request import PYTHON, LoadRequest
 from pytest_loadbudget.settings import Settings
 from pytest_loadbudget.units import MIB, format_mib
 

@@ -27,8 +27,8 @@ from typing import Any
 from pytest_loadbudget.measure import clock
 from pytest_loadbudget.measure.devices import placed, prepare_framework
 from pytest_loadbudget.measure.tracing import untraced
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.paired.stats import PairedEstimate, estimate
-from pytest_loadbudget.session.request import LoadRequest
 
 #: The totals of pairs after each block: an interval that straddles the
 #: threshold roughly halves its width with four times the pairs.

@@ -1,1 +1,1 @@
-"""The session's side: the ``load_model`` fixture, what to load, and the models measured once and shared."""
+"""The session's side: the ``load_model`` fixture, what it was given resolved, and the models measured once and shared."""

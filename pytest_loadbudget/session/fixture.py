@@ -11,9 +11,12 @@ import pytest
 from pytest_loadbudget.budget.marker import Budget
 from pytest_loadbudget.errors import ModelFileError
 from pytest_loadbudget.formats.tflite_interpreters import InterpreterUnavailable
+from pytest_loadbudget.model.entry import Entry
+from pytest_loadbudget.model.placement import PYTHON, Placement
+from pytest_loadbudget.model.request import AUTO
 from pytest_loadbudget.results.record import ModelRecord
-from pytest_loadbudget.session.model_cache import Entry, ModelCache
-from pytest_loadbudget.session.request import AUTO, PYTHON, Placement, make_request
+from pytest_loadbudget.session.model_cache import ModelCache
+from pytest_loadbudget.session.resolve import make_request
 from pytest_loadbudget.session.tfjs_sessions import DEFAULT_BACKEND
 from pytest_loadbudget.settings import Settings
 from pytest_loadbudget.stash_keys import AGAINST_KEY, BUDGET_KEY, USED_KEY

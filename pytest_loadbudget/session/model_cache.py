@@ -8,10 +8,8 @@ process, only when a budget asks for them (or ``--loadbudget-memory=all``).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_loadbudget.baseline.fingerprint import artifact_digest
 from pytest_loadbudget.errors import LoadBudgetError, ModelFileError
 from pytest_loadbudget.fresh.cold import measure_cold
 from pytest_loadbudget.fresh.fleet import measure_fleet
@@ -22,31 +20,19 @@ from pytest_loadbudget.measure.loads import time_loads
 from pytest_loadbudget.measure.memory import measure_memory
 from pytest_loadbudget.measure.predictions import measure_prediction_growth
 from pytest_loadbudget.measure.tracing import joined
+from pytest_loadbudget.model.entry import Entry
+from pytest_loadbudget.model.identity import artifact_digest
+from pytest_loadbudget.model.placement import PYTHON
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.results.predictions import PredictionGrowth
 from pytest_loadbudget.results.record import ModelRecord
 from pytest_loadbudget.results.samples import Samples
-from pytest_loadbudget.session.request import PYTHON, LoadRequest
 from pytest_loadbudget.session.tfjs_sessions import RuntimeSessions
 from pytest_loadbudget.settings import Settings
 
 
 #: The record's time series (wall, own, CPU of loads and warm-ups): every Samples field.
 TIME_SERIES = tuple(item.name for item in dataclasses.fields(ModelRecord) if item.type in ("Samples", Samples))
-
-
-@dataclass(eq=False)
-class Entry:
-    request: LoadRequest
-    record: ModelRecord
-    model: Any = None
-    #: The first attempt's error, raised again on every later use (not loaded twice).
-    error: Exception | None = None
-    memory_cycles: int = field(default=0)
-    cold_key: tuple[int, bool] | None = None
-    fleet_key: tuple[int, bool] | None = None
-    #: The regression gate's second measurement (``remeasure_timings``), and the parts it holds.
-    second: ModelRecord | None = None
-    second_parts: set[str] = field(default_factory=set)
 
 
 class ModelCache:

@@ -12,49 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadbudget.errors import MarkerError
-from pytest_loadbudget.report.progress import live_step
-from pytest_loadbudget.session.request import PYTHON, LoadRequest
+from pytest_loadbudget.measure.progress import live_step
+from pytest_loadbudget.model.request import LoadRequest
 from pytest_loadbudget.settings import Settings
 
 TFJS_FORMATS = ("tfjs-graph", "tfjs-layers")
 #: Rounds when neither the marker nor the options say: the browser pays a page per round.
 DEFAULT_ROUNDS = {"node": 5, "browser": 3}
 DEFAULT_BACKEND = "cpu"
-
-
-def validate(runtime: str | None, backend: str | None, cache_policy: str | None) -> None:
-    """Check the marker's runtime keywords without starting anything."""
-    from pytest_loadbudget.tfjs_runtime import BROWSER_CACHE_POLICIES as CACHE_POLICIES
-    from pytest_loadbudget.tfjs_runtime import RUNTIMES
-
-    if runtime is not None and runtime != PYTHON and runtime not in RUNTIMES:
-        raise MarkerError(f"runtime={runtime!r} must be one of {', '.join(map(repr, (PYTHON, *RUNTIMES)))}")
-    if backend is not None:
-        supported = RUNTIMES.get(runtime or "", ())
-        if not supported:
-            raise MarkerError(f"backend={backend!r} needs runtime='node' or runtime='browser'")
-        if backend not in supported:
-            raise MarkerError(f"backend={backend!r} is not one of {', '.join(map(repr, supported))} for runtime={runtime!r}")
-    if cache_policy is not None:
-        if runtime != "browser":
-            raise MarkerError(f"cache_policy={cache_policy!r} applies to runtime='browser' only")
-        if cache_policy not in CACHE_POLICIES:
-            raise MarkerError(f"cache_policy={cache_policy!r} must be one of {', '.join(map(repr, CACHE_POLICIES))}")
-
-
-def validate_browser_features(
-    runtime: str | None, cache_policy: str | None, worker: bool | None, block_ms: float | None, rounds: int | None,
-) -> None:
-    """Check the keywords that only the browser measures: the Web Worker, the main-thread block, IndexedDB."""
-    from pytest_loadbudget.tfjs_runtime.storage import INDEXEDDB, INDEXEDDB_MIN_ROUNDS
-
-    if worker is not None and runtime != "browser":
-        raise MarkerError(f"worker={worker!r} applies to runtime='browser' only (a Web Worker of the page)")
-    if block_ms is not None and runtime != "browser":
-        raise MarkerError(f"block_ms={block_ms!r} applies to runtime='browser' only (the page's main thread)")
-    if cache_policy == INDEXEDDB and rounds is not None and rounds < INDEXEDDB_MIN_ROUNDS:
-        raise MarkerError(f"rounds={rounds!r} is too few for cache_policy='indexeddb': it needs at least "
-                          f"{INDEXEDDB_MIN_ROUNDS} (first load, HTTP-cached reload, IndexedDB reload)")
 
 
 class RuntimeSessions:

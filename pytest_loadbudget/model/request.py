@@ -1,12 +1,13 @@
 """What to load: a path in a format, or a loader function, with its options.
 
+``session/resolve.py`` builds it from what ``load_model`` was given; the
+measuring code, in the test process and in fresh ones, loads through it.
 A request is picklable whenever its loader and warm-up are importable, so
 that the memory measurement can replay it in a fresh process.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import os
 from collections.abc import Callable
@@ -14,48 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_loadbudget.baseline.fingerprint import display_name, model_identity
-from pytest_loadbudget.errors import MarkerError
-from pytest_loadbudget.formats import FORMATS, ModelFormat, detect_format, format_named
-from pytest_loadbudget.formats.tflite_interpreters import choose_interpreter, interpreter_label
-from pytest_loadbudget.measure.devices import device_label, loader_device_argument
+from pytest_loadbudget.formats import FORMATS, ModelFormat
+from pytest_loadbudget.formats.tflite_interpreters import interpreter_label
+from pytest_loadbudget.model.identity import model_identity
+from pytest_loadbudget.model.placement import PYTHON, Placement
 
+#: The warm-up that feeds the format's sample input (zeros shaped like the model's inputs).
 AUTO = "auto"
-#: The runtime of a model loaded in the test process, as opposed to a TF.js runtime ("node", "browser").
-PYTHON = "python"
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a model is measured: Python on a device, or a TF.js runtime with its backend.
-
-    ``device``: "cpu" or "gpu" when asked for, "" to leave placement to the
-    framework (Python only). ``cache_policy``: the Cache-Control of the model
-    files in the browser (or "indexeddb"), "" elsewhere. ``worker``: in the
-    browser, loaded in a dedicated Web Worker rather than on the page's thread.
-    """
-
-    runtime: str = PYTHON
-    backend: str = ""
-    cache_policy: str = ""
-    device: str = ""
-    worker: bool = False
-
-    @property
-    def label(self) -> str:
-        """"python", or the TF.js runtime with its backend: "node wasm", "browser webgl no-store worker"."""
-        if self.runtime == PYTHON:
-            return PYTHON
-        text = f"{self.runtime} {self.backend}"
-        if self.runtime != "browser":
-            return text
-        return f"{text} {self.cache_policy}" + (" worker" if self.worker else "")
 
 
 # eq=False: a request's warm-up may be an array, whose == is elementwise; the key is its identity.
 @dataclass(frozen=True, eq=False)
 class LoadRequest:
-    """What to load, built complete by ``make_request``: it never changes afterwards."""
+    """What to load, built complete by ``make_request`` (``session/resolve.py``): it never changes afterwards."""
 
     format_name: str
     path: Path | None = None
@@ -196,58 +168,6 @@ def _is_array_like(value: Any) -> bool:
     return hasattr(value, "shape") and hasattr(value, "dtype")
 
 
-def make_request(
-    source: str | os.PathLike[str] | Callable[..., Any],
-    *,
-    format: str | None,
-    name: str | None,
-    warmup: Any,
-    files: list[str | os.PathLike[str]] | None,
-    options: dict[str, Any],
-    base_dir: Path,
-    root: Path | None = None,
-    placement: Placement = Placement(),
-    interpreter: str | None = None,
-) -> LoadRequest:
-    """Resolve what ``load_model`` was given; raises MarkerError or ModelFileError.
-
-    ``placement``: where it is measured. On Python its device is probed here
-    (a GPU's name and driver become part of the key). ``interpreter``: the
-    TFLite interpreter asked for, None for the first installed; other formats
-    ignore it. Raises InterpreterUnavailable when a .tflite model has none.
-    """
-    extra_files = [_resolve(base_dir, f) for f in files or []]
-    where = device_label(placement.device) if placement.runtime == PYTHON else placement.label
-    common: dict[str, Any] = {
-        "options": options, "warmup": warmup, "extra_files": extra_files, "root": root, "device_label": where,
-        **dataclasses.asdict(placement),
-    }
-    if callable(source) and not isinstance(source, (str, os.PathLike)):
-        if format not in (None, "callable"):
-            raise MarkerError(f"load_model got a function with format={format!r}; a function is its own loader")
-        loader_name = name or getattr(source, "__name__", None) or type(source).__name__
-        return LoadRequest(format_name="callable", loader=source, name=loader_name, named=bool(name), **common)
-    if not isinstance(source, (str, os.PathLike)):
-        raise MarkerError(f"load_model takes a path or a loader function, not {type(source).__name__}")
-    path = _resolve(base_dir, source)
-    if format is None:
-        fmt = detect_format(path)
-    else:
-        try:
-            fmt = format_named(format)
-        except ValueError as error:
-            raise MarkerError(str(error)) from None
-    if fmt.name == "tflite":
-        chosen = choose_interpreter(interpreter)
-        common.update(interpreter=chosen.name, interpreter_version=chosen.version())
-    return LoadRequest(format_name=fmt.name, path=path, name=name or display_name(path), named=bool(name), **common)
-
-
-def _resolve(base_dir: Path, value: str | os.PathLike[str]) -> Path:
-    """Relative paths mean what ``open()`` makes of them, else the test file's directory."""
-    path = Path(value)
-    if path.is_absolute() or path.exists():
-        return path.absolute()
-    beside_test = base_dir / path
-    return beside_test if beside_test.exists() else path.absolute()
-
+def loader_device_argument(device: str) -> str:
+    """The value passed to a loader function's ``device`` parameter."""
+    return "cuda" if device == "gpu" else "cpu"
