@@ -84,3 +84,24 @@ def tfjs_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     built = graph_models(directory / "graph")
     built["layers"] = layers_model(directory / "layers")
     return built
+
+
+#: Why the stand-in browser below records no trace, as the plugin says it.
+NO_TRACE_NOTE = "Chrome's trace could not be recorded (Error: Tracing has already been started)"
+
+
+@pytest.fixture
+def browser_without_trace(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The browser runtime as on a Chromium that records no trace (the Long Tasks API stands in); its note."""
+    from typing import Any
+
+    from pytest_loadbudget.tfjs_runtime import browser
+    from pytest_loadbudget.tfjs_runtime.trace import PageTracer
+
+    class Untraced(PageTracer):
+        def start(self, page: Any) -> bool:
+            self.note = NO_TRACE_NOTE
+            return False
+
+    monkeypatch.setattr(browser, "PageTracer", Untraced)
+    return NO_TRACE_NOTE

@@ -288,16 +288,8 @@ def test_a_webgl_warm_up_that_freezes_the_page_fails_block_ms_and_passes_in_a_wo
 
 def test_without_a_trace_the_long_tasks_api_stands_in_and_the_report_says_why(
     pytester: pytest.Pytester, example_models: dict[str, Path], browser_ready: None,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    browser_without_trace: str,
 ) -> None:
-    from pytest_loadbudget.tfjs_runtime import browser
-
-    class Untraced(PageTracer):
-        def start(self, page: Any) -> bool:
-            self.note = "Chrome's trace could not be recorded (Error: Tracing has already been started)"
-            return False
-
-    monkeypatch.setattr(browser, "PageTracer", Untraced)
     pytester.makepyfile(
         f"""
         import pytest

@@ -163,22 +163,15 @@ def test_a_model_over_the_storage_quota_fails_naming_quota_and_size(
 
 def test_a_browser_that_fails_the_long_tasks_probe_measures_no_block_and_fails_the_budget(
     pytester: pytest.Pytester, example_models: dict[str, Path], browser_ready: None,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, browser_without_trace: str,
 ) -> None:
     from pytest_loadbudget.tfjs_runtime import browser
-    from pytest_loadbudget.tfjs_runtime.trace import PageTracer
-
-    class Untraced(PageTracer):
-        def start(self, page: Any) -> bool:
-            self.note = "Chrome's trace could not be recorded (Error: Tracing has already been started)"
-            return False
 
     # Stands for a Chromium that records no trace and whose Long Tasks API reports nothing:
     # the probe's verdict, as the plugin reads it.
-    monkeypatch.setattr(browser, "PageTracer", Untraced)
     probe = long_tasks_probe_note({"supported": True, "durations": []}, "150.0")
     monkeypatch.setattr(browser, "probe_long_tasks", lambda page, version: probe)
-    note = f"Chrome's trace could not be recorded (Error: Tracing has already been started), and {probe}"
+    note = f"{browser_without_trace}, and {probe}"
     pytester.makepyfile(
         f"""
         import pytest
