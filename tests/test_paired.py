@@ -286,6 +286,7 @@ def test_a_loader_one_and_a_half_times_slower_is_caught() -> None:
 
 
 def test_the_html_page_lists_the_paired_verdicts(pytester: pytest.Pytester, repository: Path) -> None:
+    pytest.importorskip("pygal", reason="the HTML page needs pytest-loadbudget[html]")
     # In a subprocess: the chart library, imported by a run in this process, would outlive it.
     result = pytester.runpytest_subprocess("-p", "no:randomly", "-k", "same or new", "--loadbudget-against=HEAD",
                                            "--loadbudget-html=out.html")
