@@ -1,5 +1,9 @@
 """The paired gate: each model against its copy at a git revision or in a directory, measured in this run.
 
+The plugin runs go in subprocesses: a paired run leaves Keras, git and the
+pairs' state in its process, and an in-process run would share it with
+every test after it.
+
 The plugin tests make a git repository in pytester's directory with small
 Keras models built here, commit them, change them, and run
 ``--loadbudget-against``. The statistics and the pair schedule are tested
@@ -8,6 +12,7 @@ on their own with loaders that take a known time.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import random
@@ -87,7 +92,7 @@ def verdicts(pytester: pytest.Pytester) -> dict[str, dict[str, dict[str, Any]]]:
 def test_a_slower_model_fails_against_the_revision_the_same_bytes_and_a_new_model_pass(
     pytester: pytest.Pytester, repository: Path,
 ) -> None:
-    result = pytester.runpytest("-p", "no:randomly", "--loadbudget-against=HEAD", "--loadbudget-json=out.json",
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--loadbudget-against=HEAD", "--loadbudget-json=out.json",
                                 "--loadbudget-report", "--loadbudget-markdown=out.md")
     result.assert_outcomes(failed=1, passed=2)
     markdown = (pytester.path / "out.md").read_text().splitlines()
@@ -127,7 +132,7 @@ def test_an_equivalent_model_passes_against_a_directory(
         def test_changed(load_model):
             load_model("models/changed.keras")
     """)
-    result = pytester.runpytest("-p", "no:randomly", f"--loadbudget-against={baseline}",
+    result = pytester.runpytest_subprocess("-p", "no:randomly", f"--loadbudget-against={baseline}",
                                 "--loadbudget-json=out.json")
     result.assert_outcomes(passed=1)
     found = verdicts(pytester)["changed.keras"]
@@ -144,7 +149,7 @@ def test_load_model_against_names_one_models_baseline(pytester: pytest.Pytester,
         def test_candidate(load_model):
             load_model("candidate.keras", against="production.keras")
     """)
-    result = pytester.runpytest("-p", "no:randomly", "--loadbudget-json=out.json")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--loadbudget-json=out.json")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["loadbudget: candidate.keras load *x against production.keras [[]*]*> x1.05*"])
 
@@ -153,7 +158,7 @@ def test_load_model_against_names_one_models_baseline(pytester: pytest.Pytester,
 def test_a_source_that_is_neither_a_revision_nor_a_directory_is_a_usage_error(
     pytester: pytest.Pytester, repository: Path, source: str,
 ) -> None:
-    result = pytester.runpytest(f"--loadbudget-against={source}")
+    result = pytester.runpytest_subprocess(f"--loadbudget-against={source}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: --loadbudget-against={source}: neither a directory nor a revision of the "
                                  f"repository at {repository} *"])
@@ -172,7 +177,7 @@ def test_a_symbolic_link_out_of_the_repository_at_the_revision_is_refused(
     shutil.copy(repository / "models" / "changed.keras", repository / "models" / "linked.keras")
     link.unlink()
     shutil.copy(repository / "models" / "linked.keras", link)
-    result = pytester.runpytest("-p", "no:randomly", "--loadbudget-against=HEAD", "-k", "same",
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--loadbudget-against=HEAD", "-k", "same",
                                 "--loadbudget-json=out.json")
     result.assert_outcomes(passed=1)
     same = verdicts(pytester)["same.keras"]["mb"]
@@ -189,7 +194,7 @@ def test_a_git_lfs_pointer_is_said_precisely(pytester: pytest.Pytester, reposito
     git(repository, "add", "-A")
     git(repository, "commit", "-qm", "an LFS pointer")
     (repository / "kept.keras").rename(repository / "models" / "same.keras")
-    result = pytester.runpytest("-p", "no:randomly", "--loadbudget-against=HEAD", "-k", "same",
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--loadbudget-against=HEAD", "-k", "same",
                                 "--loadbudget-json=out.json")
     result.assert_outcomes(passed=1)
     line = verdicts(pytester)["same.keras"]["mb"]["line"]
@@ -286,7 +291,9 @@ def test_a_loader_one_and_a_half_times_slower_is_caught() -> None:
 
 
 def test_the_html_page_lists_the_paired_verdicts(pytester: pytest.Pytester, repository: Path) -> None:
-    pytest.importorskip("pygal", reason="the HTML page needs pytest-loadbudget[html]")
+    # Looked up, not imported: importing the chart library here would change every later run in this process.
+    if importlib.util.find_spec("pygal") is None:
+        pytest.skip("the HTML page needs pytest-loadbudget[html]")
     # In a subprocess: the chart library, imported by a run in this process, would outlive it.
     result = pytester.runpytest_subprocess("-p", "no:randomly", "-k", "same or new", "--loadbudget-against=HEAD",
                                            "--loadbudget-html=out.html")
@@ -298,7 +305,7 @@ def test_the_html_page_lists_the_paired_verdicts(pytester: pytest.Pytester, repo
 
 def test_the_ini_key_names_the_source(pytester: pytest.Pytester, repository: Path) -> None:
     pytester.makeini("[pytest]\nloadbudget_against = HEAD\n")
-    result = pytester.runpytest("-p", "no:randomly", "-k", "same", "--loadbudget-json=out.json")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-k", "same", "--loadbudget-json=out.json")
     result.assert_outcomes(passed=1)
     assert verdicts(pytester)["same.keras"]["mb"]["line"] == "same.keras same bytes as HEAD: not measured twice"
 
@@ -366,7 +373,7 @@ def test_a_model_is_paired_once_per_baseline_and_each_test_names_its_own(
         def test_pairs_ran_once_per_baseline():
             assert conftest.CALLS == ["production.keras"]
     """)
-    result = pytester.runpytest("-p", "no:randomly")
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
     # Both tests against production fail on the same verdicts; against the same bytes, nothing is measured.
     result.assert_outcomes(failed=2, passed=2)
     result.stdout.fnmatch_lines(["BUDGET test_models.py::test_against_production - *",
@@ -388,7 +395,7 @@ def test_an_expected_failure_does_not_hide_a_budget_miss(pytester: pytest.Pytest
         def test_it(load_model):
             load_model(slow, warmup=None)
     """)
-    result = pytester.runpytest("-p", "no:randomly", "--loadbudget-rounds=1")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--loadbudget-rounds=1")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["load_budget: slow load * ms own time > budget 5 ms (median of 1, *)",
                                  "BUDGET test_models.py::test_it - load_budget: slow load*"])
@@ -406,14 +413,14 @@ def test_a_link_in_the_repository_is_looked_up_as_the_link(pytester: pytest.Pyte
         def test_latest(load_model):
             load_model("models/latest.keras")
     """)
-    result = pytester.runpytest("-p", "no:randomly", "--loadbudget-against=HEAD", "--loadbudget-json=out.json")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--loadbudget-against=HEAD", "--loadbudget-json=out.json")
     result.assert_outcomes(failed=1)
     assert verdicts(pytester)["latest.keras"]["ms"]["regression"]
 
 
 def test_saved_runs_still_judge_what_the_pairs_did_not(pytester: pytest.Pytester, repository: Path) -> None:
-    pytester.runpytest("-p", "no:randomly", "-k", "same", "--loadbudget-save").assert_outcomes(passed=1)
-    result = pytester.runpytest("-p", "no:randomly", "-k", "same", "--loadbudget-against=HEAD",
+    pytester.runpytest_subprocess("-p", "no:randomly", "-k", "same", "--loadbudget-save").assert_outcomes(passed=1)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-k", "same", "--loadbudget-against=HEAD",
                                 "--loadbudget-compare", "--loadbudget-json=out.json")
     result.assert_outcomes(passed=1)
     found = verdicts(pytester)["same.keras"]
